@@ -1,0 +1,98 @@
+"""Where everything lives: the lakehouse root, its layers and every table, in one place.
+
+Layers are named for what they hold, so a directory listing explains the pipeline:
+``landing`` (what upstream drops, read-only to us), ``raw`` (parsed requests, the only
+layer that may hold client_ip and prompt_text), ``quality`` (quarantine, audits, gate
+results), ``refined`` (PII-free derived fields), ``features`` (daily and rolling
+features, clusters), ``training`` and ``enforcement`` (flags and exports). Ground truth
+of synthetic data sits in ``truth`` beside, never read by the pipeline.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+
+HOME_ENV = "DISTILLGUARD_HOME"
+LANDING_ENV = "DISTILLGUARD_LANDING"
+DEFAULT_HOME = "lakehouse"
+
+
+class Table(str, Enum):
+    """Every Delta table of the pipeline, as ``layer/name`` under the tables root."""
+
+    RAW_REQUESTS = "raw/requests"
+    RAW_ACCOUNTS = "raw/accounts"
+    QUARANTINE = "quality/quarantine"
+    INGEST_RUNS = "quality/ingest_runs"
+    GATE_RESULTS = "quality/gate_results"
+    REQUEST_SIGNALS = "refined/request_signals"
+    ACCOUNTS = "refined/accounts"
+    INCIDENTS = "refined/incidents"
+    PARTNER_INDICATORS = "refined/partner_indicators"
+    ACCOUNT_DAILY = "features/account_daily"
+    ACCOUNT_ROLLING = "features/account_rolling"
+    ACCOUNT_CLUSTERS = "features/account_clusters"
+    TRAINING_SET = "training/training_set"
+    FLAGGED_ACCOUNTS = "enforcement/flagged_accounts"
+    EXPORTS = "enforcement/exports"
+
+
+@dataclass(frozen=True)
+class Lakehouse:
+    """Paths under one root; built once from CLI options and environment."""
+
+    home: Path
+    landing: Path
+
+    @classmethod
+    def resolve(cls, home: str | os.PathLike | None = None,
+                landing: str | os.PathLike | None = None) -> "Lakehouse":
+        """CLI option first, then environment, then ``./lakehouse``."""
+        home_path = Path(home or os.environ.get(HOME_ENV) or DEFAULT_HOME).expanduser().resolve()
+        landing_value = landing or os.environ.get(LANDING_ENV)
+        landing_path = Path(landing_value).expanduser().resolve() if landing_value else home_path / "landing"
+        return cls(home=home_path, landing=landing_path)
+
+    @property
+    def tables_root(self) -> Path:
+        return self.home / "tables"
+
+    def table_path(self, table: Table) -> str:
+        return str(self.tables_root / table.value)
+
+    @property
+    def truth(self) -> Path:
+        """Synthetic ground truth: for evaluation only, nothing in the pipeline reads it."""
+        return self.home / "truth"
+
+    @property
+    def mlflow_dir(self) -> Path:
+        return self.home / "mlflow"
+
+    @property
+    def mlflow_tracking_uri(self) -> str:
+        """sqlite store: MLflow >= 3.13 refuses a plain ./mlruns file store."""
+        return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{self.mlflow_dir / 'mlflow.db'}"
+
+    @property
+    def mlflow_artifacts(self) -> Path:
+        return self.mlflow_dir / "artifacts"
+
+    @property
+    def data_docs(self) -> Path:
+        return self.home / "data_docs"
+
+    @property
+    def reports(self) -> Path:
+        return self.home / "reports"
+
+    @property
+    def exports(self) -> Path:
+        return self.home / "exports"
+
+    def landing_dir(self, source: str) -> Path:
+        """One of the contract's sources: request_logs, accounts, incidents, partner_indicators."""
+        return self.landing / source
