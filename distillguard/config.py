@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 
+from distillguard.errors import DistillguardError
+
 HOME_ENV = "DISTILLGUARD_HOME"
 LANDING_ENV = "DISTILLGUARD_LANDING"
 DEFAULT_HOME = "lakehouse"
@@ -38,6 +40,10 @@ class Table(str, Enum):
     TRAINING_SET = "training/training_set"
     FLAGGED_ACCOUNTS = "enforcement/flagged_accounts"
     EXPORTS = "enforcement/exports"
+    # Invalid lines with their raw text (PII): quality/quarantine holds only reason and hash.
+    RAW_QUARANTINE = "raw/quarantine"
+    # Parsed landing lines of one ingest run, read back by its steps and removed at the end.
+    RAW_STAGING = "raw/_staging"
 
 
 @dataclass(frozen=True)
@@ -54,6 +60,9 @@ class Lakehouse:
         home_path = Path(home or os.environ.get(HOME_ENV) or DEFAULT_HOME).expanduser().resolve()
         landing_value = landing or os.environ.get(LANDING_ENV)
         landing_path = Path(landing_value).expanduser().resolve() if landing_value else home_path / "landing"
+        for path in (home_path, landing_path):
+            if path.exists() and not path.is_dir():
+                raise DistillguardError(f"{path} exists and is not a directory")
         return cls(home=home_path, landing=landing_path)
 
     @property

@@ -73,11 +73,14 @@ def _apply(lines: pa.Array, rows: np.ndarray, edits: list[tuple[bytes, bytes]],
 
 
 def inject(lines: pa.Array, has_prompt: np.ndarray, far_future: bytes, rates: dict[str, float],
-           rng: np.random.Generator) -> FaultedFile:
-    """Pick disjoint rows per class (ceil(rate * n), so every enabled class shows up)."""
+           rng: np.random.Generator, frozen: np.ndarray) -> FaultedFile:
+    """Pick disjoint rows per class (ceil(rate * n), so every enabled class shows up).
+
+    ``frozen`` rows (clock-skewed ones) get no fault, so each class is counted exactly.
+    """
     lines = lines.cast(pa.large_binary())
     n = len(lines)
-    free = np.ones(n, dtype=bool)
+    free = ~frozen
     chosen: dict[str, np.ndarray] = {}
     for name in INVALID + VALID:
         k = math.ceil(rates.get(name, 0.0) * n)

@@ -80,13 +80,13 @@ def _daily_counts(pop: population.Population, day: int, folder: date, seed: int)
     return rng.poisson(pop.daily_rate * factor[pop.archetype] * active)
 
 
-def _skew_clocks(table: pa.Table, folder: date, rng: np.random.Generator) -> tuple[pa.Table, int]:
+def _skew_clocks(table: pa.Table, folder: date, rng: np.random.Generator) -> tuple[pa.Table, np.ndarray]:
     """Half the events of the day's last minutes get stamped a few minutes into the next day."""
     ts = table.column("ts_ms").to_numpy()
     midnight = int(np.datetime64(folder + timedelta(days=1), "ms").astype(np.int64))
     skew = (ts >= midnight - SKEW_WINDOW_S * 1000) & (rng.random(ts.size) < 0.5)
     shifted = np.where(skew, ts + rng.integers(SKEW_WINDOW_S, 5 * 60, ts.size) * 1000, ts)
-    crossed = int(((shifted >= midnight) & skew).sum())
+    crossed = (shifted >= midnight) & skew
     return table.set_column(table.column_names.index("ts_ms"), "ts_ms", pa.array(shifted)), crossed
 
 
@@ -155,9 +155,9 @@ def generate(lakehouse: Lakehouse, scale_name: str, start: date, days: int | Non
                 table, crossed = _skew_clocks(table, folder, rng)
                 lines = records.request_lines(table, rng)
                 has_prompt = table.column("prompt_text").is_valid().to_numpy(zero_copy_only=False)
-                result = faults.inject(lines, has_prompt, _far_future(folder), rates, rng)
+                result = faults.inject(lines, has_prompt, _far_future(folder), rates, rng, frozen=crossed)
                 jsonl.write_gzip(folder_dir / f"part-{index:05d}.jsonl.gz", result.lines)
-                return result, table.num_rows, crossed
+                return result, table.num_rows, int(crossed.sum())
 
             folder_counts: Counter = Counter(carried_counts[day])
             other_files = list(carried[day])

@@ -6,10 +6,10 @@ and fragments are joined element-wise by Arrow. Strings are escaped for JSON.
 
 from __future__ import annotations
 
-import zlib
 from pathlib import Path
 
 import numpy as np
+from isal import isal_zlib
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -50,13 +50,14 @@ def write_gzip(path: Path, lines: pa.Array, level: int = 1) -> int:
     """Write lines (newline-terminated) gzip-compressed; returns bytes before compression.
 
     The Arrow values buffer of newline-terminated strings is already the file body, so it
-    is compressed as one block; zlib releases the GIL, so files compress in parallel.
+    is compressed as one block with ISA-L (gzip format, ~3x faster than zlib, and it
+    releases the GIL, so files compress in parallel).
     """
     body = pc.binary_join_element_wise(lines.cast(pa.large_binary()), _NEWLINE, _EMPTY)
     body = pa.concat_arrays([body]) if body.offset else body
     offsets = np.frombuffer(body.buffers()[1], dtype=np.int64)[: len(body) + 1]
     data = memoryview(body.buffers()[2])[offsets[0]: offsets[-1]] if len(body) else b""
-    compressor = zlib.compressobj(level, zlib.DEFLATED, 31)
+    compressor = isal_zlib.compressobj(level, isal_zlib.DEFLATED, 31)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "wb") as out:

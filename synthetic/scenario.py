@@ -153,6 +153,8 @@ class Scale:
     ``benign`` and ``attack`` give account counts per archetype; ``campaigns`` how many
     campaigns the attack accounts of an archetype are split into; the per-day volume
     targets rescale the archetype rates so totals match what the scale promises.
+    Volumes are weekday targets: weekends dip for office-hours populations (about 0.74x
+    overall), so ``bench`` is sized to stay above 10 million requests on a Sunday.
     """
 
     name: str
@@ -197,5 +199,5 @@ SCALES = {
     "bench": Scale("bench", 1, _mix(1_500_000, BENIGN_MIX), _mix(30_000, ATTACK_MIX),
                    {"hydra": 50, "bulk_single": 60, "cot_elicitation": 80, "capability_harvest": 80,
                     "low_and_slow": 150, "cross_lab_split": 40, "paraphraser": 50},
-                   benign_requests_per_day=9_500_000, attack_requests_per_day=700_000),
+                   benign_requests_per_day=13_300_000, attack_requests_per_day=700_000),
 }
