@@ -52,6 +52,18 @@ def _cmd_generate(args: argparse.Namespace, lakehouse: Lakehouse) -> int:
     return 0
 
 
+def _cmd_ingest(args: argparse.Namespace, lakehouse: Lakehouse) -> int:
+    from distillguard.engine import get_spark
+    from distillguard.jobs import ingest
+
+    row = ingest.run(get_spark(), lakehouse, args.date)
+    print(f"ingest {row['landing_date']} run {row['run_id']}: {row['lines_read']:,} lines read = "
+          f"{row['accepted']:,} accepted + {row['duplicates_dropped']:,} duplicates dropped + "
+          f"{row['quarantined']:,} quarantined; event dates changed: "
+          f"{', '.join(str(d) for d in row['changed_event_dates'])}; gate warnings: {row['gate_warnings']}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from distillguard.synthetic.scenario import SCALES
 
@@ -82,6 +94,14 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--overwrite", action="store_true", help="replace an existing landing zone")
     gen.add_argument("--quiet", action="store_true", help="no progress display")
     gen.set_defaults(handler=_cmd_generate)
+
+    ing = commands.add_parser("ingest", parents=[common],
+                              help="parse, validate and store one landing folder date",
+                              description="Read request_logs/date=D and the accounts snapshot of D (plus the "
+                                          "incident and partner-indicator files), write raw, refined and "
+                                          "quarantine tables behind quality gates; re-running is safe.")
+    ing.add_argument("--date", type=iso_date, required=True, help="landing folder date, YYYY-MM-DD")
+    ing.set_defaults(handler=_cmd_ingest)
     return parser
 
 

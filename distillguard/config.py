@@ -105,3 +105,26 @@ class Lakehouse:
     def landing_dir(self, source: str) -> Path:
         """One of the contract's sources: request_logs, accounts, incidents, partner_indicators."""
         return self.landing / source
+
+
+@dataclass(frozen=True)
+class FeatureSettings:
+    """Feature and clustering thresholds; one place to tune them (documented in features/)."""
+
+    windows: tuple[int, ...] = (7, 28)
+    # Accounts whose spend in 30 days passes this without KYC verification need review;
+    # ~$5,000 a month is the publicly discussed review trigger.
+    kyc_review_monthly_usd: float = 5_000.0
+    new_account_days: int = 30
+    # Cluster linking: a key shared by more accounts than its cap is a hub (public proxy,
+    # cloud egress, carrier or office NAT, generic SDK template) and links nobody.
+    ip_prefix_max_accounts: int = 20
+    payment_max_accounts: int = 200
+    template_max_accounts: int = 1_000
+    # A template links accounts only when it dominates each account's own prompts.
+    dominant_template_share: float = 0.2
+    dominant_template_min_requests: int = 20
+    max_label_iterations: int = 30
+
+
+FEATURES = FeatureSettings()

@@ -1,18 +1,25 @@
 """Shared fixtures: the embedded Sail engine, real Apache Spark, and throwaway lakehouses.
 
 ``engine`` is the conformance fixture: a test that takes it runs once on Sail and once
-on Apache Spark (Spark Connect over ``local[2]``) and asserts the same hand-computed
-values on both, so transformations are known to be Spark code, not only Sail code.
-Delta I/O is tested on Sail only (the Delta jars cannot be downloaded here).
+on Apache Spark and asserts the same hand-computed values on both, so transformations
+are known to be Spark code, not only Sail code. Apache Spark runs as the Spark Connect
+server that ships in the pyspark package, on ``local[2]``, in its own process on a free
+loopback port (``remote("local[2]")`` would pin port 15002, so two test runs on one
+machine would collide). Delta I/O is tested on Sail only (no Delta jars here).
 """
 
 from __future__ import annotations
 
 import os
+import socket
+import subprocess
 import sys
+import time
 from datetime import date
 from pathlib import Path
+from typing import Iterator
 
+import pyspark
 import pytest
 from pyspark.sql import SparkSession
 
@@ -31,12 +38,38 @@ def sail() -> SparkSession:
     return configure(SparkSession.builder.remote(start_sail()).create())
 
 
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
 @pytest.fixture(scope="session")
-def apache_spark(sail: SparkSession) -> SparkSession:
-    """Real Apache Spark through its bundled Spark Connect server (started after Sail,
-    since pyspark allows only one ``local`` session per process and makes it default)."""
-    spark = SparkSession.builder.remote("local[2]").config("spark.ui.enabled", "false").getOrCreate()
-    return configure(spark)
+def apache_spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SparkSession]:
+    """Real Apache Spark (local[2]) behind its own Spark Connect server process."""
+    spark_home = Path(pyspark.__file__).parent
+    port = _free_port()
+    log = tmp_path_factory.mktemp("spark") / "connect-server.log"
+    server = subprocess.Popen(
+        [str(spark_home / "bin" / "spark-submit"), "--class", "org.apache.spark.sql.connect.service.SparkConnectServer",
+         "--master", "local[2]", "--driver-memory", "2g", "--conf", f"spark.connect.grpc.binding.port={port}",
+         "--conf", "spark.ui.enabled=false", "--conf", "spark.sql.session.timeZone=UTC", "spark-internal"],
+        env={**os.environ, "SPARK_HOME": str(spark_home)}, stdout=log.open("w"), stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 180
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            if server.poll() is not None or time.monotonic() > deadline:
+                server.kill()
+                raise RuntimeError(f"Spark Connect server did not start; see {log}") from None
+            time.sleep(0.5)
+    spark = configure(SparkSession.builder.remote(f"sc://127.0.0.1:{port}").create())
+    yield spark
+    spark.stop()
+    server.terminate()
+    server.wait(timeout=60)
 
 
 @pytest.fixture(params=ENGINES)

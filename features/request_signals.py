@@ -1,0 +1,83 @@
+"""Per-request signals: the refined, PII-free view of a raw request.
+
+Everything later in the pipeline reads this table, never the raw one: client_ip becomes an
+IP prefix (IPv4 /24, IPv6 /48, in the CIDR form partners share) and a keyed hash;
+prompt_text becomes a template fingerprint, a prefix fingerprint, a chain-of-thought
+elicitation flag and a capability category. All native Spark functions (no Python UDF).
+Without prompt text (zero data retention) the content signals are null, never a
+misleading false or zero.
+"""
+
+from __future__ import annotations
+
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+
+from distillguard.features.fingerprint import normalized_column, template_fingerprint_column
+
+PREFIX_CHARS = 40
+COT_PATTERN = (
+    r"step[ -]by[ -]step|chain of thought|think(ing)? out loud|reasoning (steps|process)"
+    r"|every intermediate|intermediate (thought|step)|(full|complete|internal|entire) reasoning"
+    r"|show (all |every |your |the )*(reasoning|thinking|work)|walk through your"
+    r"|explain (your|each|every) (reasoning|step)|each step of your reasoning|justifying every"
+)
+AGENTIC_PATTERN = r"autonomous agent|tool calls?|available tools|\bagent\b|using \["
+CODING_PATTERN = (r"\b(code|function|implement|implementation|python|rust|typescript|java|kotlin|sql"
+                  r"|compile|bug|unit tests?|stack ?trace|exception|keyerror|typeerror|deadlock)\b")
+MATH_PATTERN = (r"\b(solve|compute|calculate|problem|proof|equation|theorem|rubric|grade|score|times|minus|plus"
+                r"|multiplied|divided)\b"
+                r"|[0-9] ?[*x+/-] ?[0-9]")
+CAPABILITIES = ("agentic_tool_use", "coding", "math_reasoning", "general_chat")
+RAW_ONLY = ("client_ip", "prompt_text")
+
+
+def ip_prefix(ip: Column) -> Column:
+    """``a.b.c.0/24`` for IPv4, ``x:y:z::/48`` for IPv6 (hextets without leading zeros)."""
+    v4 = F.regexp_extract(ip, r"^([0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3})\.[0-9]{1,3}$", 1)
+    left = F.split(F.split(F.lower(ip), "::").getItem(0), ":")
+    padded = F.slice(F.concat(left, F.array(F.lit("0"), F.lit("0"), F.lit("0"))), 1, 3)
+    v6 = F.array_join(F.transform(padded, lambda g: F.lower(F.conv(g, 16, 16))), ":")
+    return (F.when(v4 != "", F.concat(v4, F.lit(".0/24")))
+            .when(ip.contains(":"), F.concat(v6, F.lit("::/48"))))
+
+
+def keyed_hash(value: Column, key: bytes) -> Column:
+    """Pseudonym for an identity (an IP address): SHA-256 of key and value; the key never
+    leaves the job, so the pseudonym cannot be reversed by hashing candidate addresses."""
+    return F.sha2(F.concat(F.lit(key.hex() + "|"), value), 256)
+
+
+def _matches(text: Column, pattern: str) -> Column:
+    return F.regexp_like(text, F.lit(pattern))
+
+
+def capability(lower_text: Column, tools: Column) -> Column:
+    has_tools = F.coalesce(tools, F.lit(0)) > 0
+    return (F.when(has_tools | _matches(lower_text, AGENTIC_PATTERN), "agentic_tool_use")
+            .when(_matches(lower_text, CODING_PATTERN), "coding")
+            .when(_matches(lower_text, MATH_PATTERN), "math_reasoning")
+            .when(lower_text.isNotNull(), "general_chat"))
+
+
+def request_signals(raw: DataFrame, ip_key: bytes) -> DataFrame:
+    """Raw requests (one or more event dates) to the refined per-request table."""
+    text = F.col("prompt_text")
+    lower_text = F.lower(text)
+    return raw.select(
+        "request_id", "ts", "event_date", "account_id", "api_key_id", "org_id", "model", "endpoint",
+        "status", "prompt_tokens", "completion_tokens", "reasoning_tokens", "cost_usd", "latency_ms",
+        ip_prefix(F.col("client_ip")).alias("ip_prefix"),
+        keyed_hash(F.col("client_ip"), ip_key).alias("ip_hash"),
+        "asn", "asn_kind", "country", "user_agent",
+        "temperature", "top_p", "max_tokens", "n", "logprobs", "top_logprobs", "stream", "tools",
+        "system_prompt_sha256", "finish_reason", "reasoning_ref_issued", "reasoning_refs_sent",
+        text.isNotNull().alias("has_prompt"),
+        F.length(text).alias("prompt_chars"),
+        template_fingerprint_column(text).alias("template_fp"),
+        F.sha2(F.substring(normalized_column(text), 1, PREFIX_CHARS), 256).alias("prefix_fp"),
+        _matches(lower_text, COT_PATTERN).alias("cot_elicitation"),
+        capability(lower_text, F.col("tools")).alias("capability"),
+        ((F.col("finish_reason") == "length")
+         | (F.col("completion_tokens") >= F.col("max_tokens"))).alias("hit_max_tokens"),
+    )
