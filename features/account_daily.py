@@ -16,35 +16,29 @@ from pyspark.sql import functions as F
 NIGHT_HOURS_UTC = (0, 6)
 
 
-def counted() -> dict[str, tuple[Column, str]]:
-    """count column -> (condition on a request, denominator of its share).
-
-    A function, not a constant: Column objects must be built once a session exists.
-    """
-    return {
-        "ok_requests": (F.col("status") == 200, "requests"),
-        "prompt_requests": (F.col("has_prompt"), "requests"),
-        "cot_requests": (F.col("cot_elicitation"), "prompt_requests"),
-        "coding_requests": (F.col("capability") == "coding", "prompt_requests"),
-        "agentic_requests": (F.col("capability") == "agentic_tool_use", "prompt_requests"),
-        "math_requests": (F.col("capability") == "math_reasoning", "prompt_requests"),
-        "max_tokens_hits": (F.col("hit_max_tokens"), "requests"),
-        "logprobs_requests": (F.col("logprobs"), "requests"),
-        "multi_choice_requests": (F.col("n") > 1, "requests"),
-        "tools_requests": (F.col("tools") > 0, "requests"),
-        "temp_zero_requests": (F.col("temperature") == 0, "requests"),
-        "batch_requests": (F.col("endpoint") == "batch", "requests"),
-        "reasoning_model_requests": (F.col("model").contains("reasoning"), "requests"),
-        "hosting_requests": (F.col("asn_kind") == "hosting", "requests"),
-        "proxy_requests": (F.col("asn_kind") == "proxy_vpn", "requests"),
-        "foreign_country_requests": (F.col("country") != F.col("billing_country"), "requests"),
-        "night_requests": (F.hour("ts").between(NIGHT_HOURS_UTC[0], NIGHT_HOURS_UTC[1] - 1), "requests"),
-        "refs_sent_requests": (F.size("reasoning_refs_sent") > 0, "requests"),
-        "partner_prefix_requests": (F.col("partner_prefix"), "requests"),
-        "partner_template_requests": (F.col("partner_template"), "prompt_requests"),
-    }
-
-
+# count column -> (Spark SQL condition on a request, denominator of its share)
+COUNTED: dict[str, tuple[str, str]] = {
+    "ok_requests": ("status = 200", "requests"),
+    "prompt_requests": ("has_prompt", "requests"),
+    "cot_requests": ("cot_elicitation", "prompt_requests"),
+    "coding_requests": ("capability = 'coding'", "prompt_requests"),
+    "agentic_requests": ("capability = 'agentic_tool_use'", "prompt_requests"),
+    "math_requests": ("capability = 'math_reasoning'", "prompt_requests"),
+    "max_tokens_hits": ("hit_max_tokens", "requests"),
+    "logprobs_requests": ("logprobs", "requests"),
+    "multi_choice_requests": ("n > 1", "requests"),
+    "tools_requests": ("tools > 0", "requests"),
+    "temp_zero_requests": ("temperature = 0", "requests"),
+    "batch_requests": ("endpoint = 'batch'", "requests"),
+    "reasoning_model_requests": ("model LIKE '%reasoning%'", "requests"),
+    "hosting_requests": ("asn_kind = 'hosting'", "requests"),
+    "proxy_requests": ("asn_kind = 'proxy_vpn'", "requests"),
+    "foreign_country_requests": ("country <> billing_country", "requests"),
+    "night_requests": (f"hour(ts) >= {NIGHT_HOURS_UTC[0]} AND hour(ts) < {NIGHT_HOURS_UTC[1]}", "requests"),
+    "refs_sent_requests": ("size(reasoning_refs_sent) > 0", "requests"),
+    "partner_prefix_requests": ("partner_prefix", "requests"),
+    "partner_template_requests": ("partner_template", "prompt_requests"),
+}
 SUMMED = {"spend_usd": "cost_usd", "prompt_tokens": "prompt_tokens",
           "completion_tokens": "completion_tokens", "reasoning_tokens": "reasoning_tokens"}
 DISTINCT = {"distinct_templates": "template_fp", "distinct_prefix_fps": "prefix_fp",
@@ -61,7 +55,7 @@ def shares(df: DataFrame, suffix: str = "") -> DataFrame:
     """Rates from counts (null when the denominator is zero: no data is not 'never')."""
     columns = [_ratio(F.col(name + suffix), F.col(denominator + suffix)).alias(
         name.replace("_requests", "").replace("_hits", "_hit") + "_share" + suffix)
-        for name, (_, denominator) in counted().items() if name not in ("ok_requests", "prompt_requests")]
+        for name, (_, denominator) in COUNTED.items() if name not in ("ok_requests", "prompt_requests")]
     columns += [
         _ratio(F.col("completion_tokens" + suffix), F.col("prompt_tokens" + suffix)).alias("completion_prompt_ratio" + suffix),
         _ratio(F.col("spend_usd" + suffix), F.col("requests" + suffix)).alias("cost_per_request" + suffix),
@@ -129,7 +123,8 @@ def account_daily(signals: DataFrame, accounts: DataFrame, indicators: DataFrame
     """
     enriched = _with_indicators(signals, accounts, indicators)
     aggregates = [F.count("*").alias("requests")]
-    aggregates += [F.count_if(F.coalesce(cond, F.lit(False))).alias(name) for name, (cond, _) in counted().items()]
+    aggregates += [F.count_if(F.coalesce(F.expr(cond), F.lit(False))).alias(name)
+                   for name, (cond, _) in COUNTED.items()]
     aggregates += [F.coalesce(F.sum(source), F.lit(0)).alias(name) for name, source in SUMMED.items()]
     aggregates += [F.count_distinct(col).alias(name) for name, col in DISTINCT.items()]
     aggregates += [F.avg("temperature").alias("mean_temperature")]

@@ -53,7 +53,8 @@ def apache_spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SparkSess
     server = subprocess.Popen(
         [str(spark_home / "bin" / "spark-submit"), "--class", "org.apache.spark.sql.connect.service.SparkConnectServer",
          "--master", "local[2]", "--driver-memory", "2g", "--conf", f"spark.connect.grpc.binding.port={port}",
-         "--conf", "spark.ui.enabled=false", "--conf", "spark.sql.session.timeZone=UTC", "spark-internal"],
+         "--conf", "spark.ui.enabled=false", "--conf", "spark.sql.session.timeZone=UTC",
+         "--conf", "spark.sql.shuffle.partitions=4", "spark-internal"],
         env={**os.environ, "SPARK_HOME": str(spark_home)}, stdout=log.open("w"), stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 180
     while True:

@@ -1,0 +1,65 @@
+"""Rolling windows from daily rows, on both engines; sums worked out by hand."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from pyspark.sql import DataFrame, SparkSession
+
+from distillguard.features.account_daily import COUNTED, DISTINCT, SUMMED
+from distillguard.features.rolling import rolling
+from tests.rows import DAY
+
+COUNTS = ["requests", "top_template_requests", *COUNTED, *SUMMED, *DISTINCT]
+SCHEMA = ("feature_date date, account_id string, " + ", ".join(f"{c} long" for c in COUNTS)
+          + ", hour_entropy double, interarrival_cv double, kyc_tier string, plan string, "
+            "zero_data_retention boolean, account_age_days int, partner_payment_hit boolean")
+
+
+def _daily(spark: SparkSession, rows: list[dict]) -> DataFrame:
+    def full(row: dict) -> tuple:
+        base = {c: 0 for c in COUNTS} | {"hour_entropy": None, "interarrival_cv": None, "kyc_tier": "none",
+                                         "plan": "payg", "zero_data_retention": False,
+                                         "partner_payment_hit": False} | row
+        base["prompt_requests"] = base["requests"]
+        return tuple(base[f.split(" ")[0]] for f in SCHEMA.split(", "))
+    return spark.createDataFrame([full(r) for r in rows], SCHEMA)
+
+
+def _rows(spark: SparkSession) -> dict:
+    day = lambda n: DAY - timedelta(days=n)  # noqa: E731
+    daily = _daily(spark, [
+        dict(feature_date=day(30), account_id="A", requests=10, spend_usd=9999, account_age_days=-8),
+        dict(feature_date=day(10), account_id="A", requests=20, spend_usd=3000, cot_requests=5,
+             hour_entropy=1.0, distinct_ip_prefixes=2, account_age_days=2),
+        dict(feature_date=day(3), account_id="A", requests=30, spend_usd=1000, cot_requests=10,
+             hour_entropy=2.0, distinct_ip_prefixes=5, account_age_days=9, partner_payment_hit=True),
+        dict(feature_date=day(0), account_id="A", requests=40, spend_usd=1000, cot_requests=20,
+             hour_entropy=3.0, distinct_ip_prefixes=3, account_age_days=12, interarrival_cv=0.5),
+        dict(feature_date=day(-1), account_id="A", requests=1000, spend_usd=1, account_age_days=13),
+        dict(feature_date=day(20), account_id="B", requests=7, spend_usd=70, kyc_tier="verified",
+             account_age_days=100),
+    ])
+    return {r.account_id: r.asDict() for r in rolling(daily, DAY).collect()}
+
+
+def test_window_sums_exclude_outside_and_future_days(engine: SparkSession) -> None:
+    a = _rows(engine)["A"]
+    assert a["feature_date"] == DAY
+    assert (a["requests_7d"], a["requests_28d"], a["active_days_7d"], a["active_days_28d"]) == (70, 90, 2, 3)
+    assert (a["spend_usd_7d"], a["spend_usd_28d"]) == (2000, 5000)
+    assert a["cot_share_28d"] == pytest.approx(35 / 90) and a["cot_share_7d"] == pytest.approx(30 / 70)
+    assert a["hour_entropy_28d"] == pytest.approx(200 / 90) and a["hour_entropy_7d"] == pytest.approx(180 / 70)
+    assert (a["max_daily_distinct_ip_prefixes_7d"], a["max_daily_distinct_ip_prefixes_28d"]) == (5, 5)
+    assert a["interarrival_cv_28d"] == 0.5
+
+
+def test_context_and_kyc_threshold(engine: SparkSession) -> None:
+    got = _rows(engine)
+    a, b = got["A"], got["B"]
+    assert (a["account_age_days"], a["partner_payment_hit"], a["new_account"]) == (12, True, True)
+    assert a["projected_monthly_spend"] == pytest.approx(5000 * 30 / 28)
+    assert a["unverified_over_kyc_threshold"] is True
+    assert (b["account_age_days"], b["requests_7d"], b["active_days_7d"], b["cot_share_7d"]) == (120, 0, 0, None)
+    assert (b["requests_28d"], b["unverified_over_kyc_threshold"], b["new_account"]) == (7, False, False)
