@@ -6,7 +6,7 @@ import hashlib
 from dataclasses import replace
 
 import pytest
-from pyspark.sql import SparkSession
+from pyspark.sql import DataFrame, SparkSession
 
 from distillguard.config import FEATURES
 from distillguard.features.clusters import cluster_features, components, link_keys, stable_ids
@@ -44,6 +44,11 @@ def _inputs(spark: SparkSession):
     return keys, accounts, indicators, rolling
 
 
+def _materialize(df: DataFrame, _: int) -> DataFrame:
+    """Test checkpoint: cut the lineage by collecting the (tiny) labels."""
+    return df.sparkSession.createDataFrame(df.collect(), df.schema)
+
+
 def _fresh(label: str) -> str:
     return "cl_" + hashlib.sha256(label.encode()).hexdigest()[:12]
 
@@ -55,7 +60,7 @@ def test_links_components_and_hub_rule(engine: SparkSession) -> None:
         ("a1", "payment", "p1"), ("a2", "ip_prefix", "23.0.0.0/24"), ("a2", "payment", "p1"),
         ("a3", "ip_prefix", "23.0.0.0/24"), ("a4", "ua_template", "t1|aiohttp"),
         ("a5", "ua_template", "t1|aiohttp"), ("a7", "partner", "tp"), ("a8", "partner", "tp")]
-    labels, iterations, converged = components(rolling, edges, lambda df, _: df)
+    labels, iterations, converged = components(rolling, edges, _materialize)
     assert converged and iterations <= 3
     assert {r.account_id: r.label for r in labels.collect()} == {
         "a1": "a1", "a2": "a1", "a3": "a1", "a4": "a4", "a5": "a4", "a6": "a6", "a7": "a7", "a8": "a7"}
@@ -76,7 +81,7 @@ def test_cluster_ids_are_inherited_then_fresh(engine: SparkSession) -> None:
 def test_cluster_features(engine: SparkSession) -> None:
     keys, accounts, indicators, rolling = _inputs(engine)
     edges = link_keys(keys, accounts, indicators, rolling, DAY, SETTINGS)
-    labels, _, _ = components(rolling, edges, lambda df, _: df)
+    labels, _, _ = components(rolling, edges, _materialize)
     got = {r.account_id: r.asDict() for r in
            cluster_features(stable_ids(labels, None), edges, rolling, DAY, SETTINGS).collect()}
     a1 = got["a1"]
