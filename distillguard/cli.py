@@ -64,6 +64,22 @@ def _cmd_ingest(args: argparse.Namespace, lakehouse: Lakehouse) -> int:
     return 0
 
 
+def _cmd_features(args: argparse.Namespace, lakehouse: Lakehouse) -> int:
+    from distillguard.engine import get_spark
+    from distillguard.jobs import features
+
+    if args.date and (args.start or args.end):
+        raise DistillguardError("give either --date or --start/--end, not both")
+    if not args.date and not (args.start and args.end):
+        raise DistillguardError("give --date, or both --start and --end for a backfill")
+    spark = get_spark()
+    summary = (features.run(spark, lakehouse, args.date) if args.date
+               else features.backfill(spark, lakehouse, args.start, args.end))
+    print(f"features: daily {', '.join(summary['daily_dates'])}; windows and clusters "
+          f"{summary['window_dates'][0]['date']}..{summary['window_dates'][-1]['date']} in {summary['seconds']}s")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from distillguard.synthetic.scenario import SCALES
 
@@ -94,6 +110,15 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--overwrite", action="store_true", help="replace an existing landing zone")
     gen.add_argument("--quiet", action="store_true", help="no progress display")
     gen.set_defaults(handler=_cmd_generate)
+
+    feat = commands.add_parser("features", parents=[common], help="build daily, rolling and cluster features",
+                               description="Build request signals, daily and rolling per-account features and "
+                                           "account clusters for a day (recomputing dates touched by late events), "
+                                           "or backfill a date range.")
+    feat.add_argument("--date", type=iso_date, help="the day to build, YYYY-MM-DD")
+    feat.add_argument("--start", type=iso_date, help="backfill: first day")
+    feat.add_argument("--end", type=iso_date, help="backfill: last day (inclusive)")
+    feat.set_defaults(handler=_cmd_features)
 
     ing = commands.add_parser("ingest", parents=[common],
                               help="parse, validate and store one landing folder date",

@@ -36,7 +36,10 @@ class Table(str, Enum):
     PARTNER_INDICATORS = "refined/partner_indicators"
     ACCOUNT_DAILY = "features/account_daily"
     ACCOUNT_ROLLING = "features/account_rolling"
+    ACCOUNT_KEYS = "features/account_keys_daily"
     ACCOUNT_CLUSTERS = "features/account_clusters"
+    # Intermediate results of the features job (staged daily rows, label propagation).
+    FEATURE_SCRATCH = "features/_scratch"
     TRAINING_SET = "training/training_set"
     FLAGGED_ACCOUNTS = "enforcement/flagged_accounts"
     EXPORTS = "enforcement/exports"

@@ -1,7 +1,9 @@
 """Per-request signals: the refined, PII-free view of a raw request.
 
 Everything later in the pipeline reads this table, never the raw one: client_ip becomes an
-IP prefix (IPv4 /24, IPv6 /48, in the CIDR form partners share) and a keyed hash;
+IP prefix (IPv4 /24, IPv6 /48, in the CIDR form partners share) and a keyed hash
+(HMAC-SHA256 under the pseudonym key, so it cannot be reversed by hashing candidate
+addresses);
 prompt_text becomes a template fingerprint, a prefix fingerprint, a chain-of-thought
 elicitation flag and a capability category. All native Spark functions (no Python UDF).
 Without prompt text (zero data retention) the content signals are null, never a
@@ -14,6 +16,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from distillguard.features.fingerprint import normalized_column, template_fingerprint_column
+from distillguard.ingest.keyed_hash import hmac_sha256_hex
 
 PREFIX_CHARS = 40
 COT_PATTERN = (
@@ -42,12 +45,6 @@ def ip_prefix(ip: Column) -> Column:
             .when(ip.contains(":"), F.concat(v6, F.lit("::/48"))))
 
 
-def keyed_hash(value: Column, key: bytes) -> Column:
-    """Pseudonym for an identity (an IP address): SHA-256 of key and value; the key never
-    leaves the job, so the pseudonym cannot be reversed by hashing candidate addresses."""
-    return F.sha2(F.concat(F.lit(key.hex() + "|"), value), 256)
-
-
 def _matches(text: Column, pattern: str) -> Column:
     return F.regexp_like(text, F.lit(pattern))
 
@@ -68,7 +65,7 @@ def request_signals(raw: DataFrame, ip_key: bytes) -> DataFrame:
         "request_id", "ts", "event_date", "account_id", "api_key_id", "org_id", "model", "endpoint",
         "status", "prompt_tokens", "completion_tokens", "reasoning_tokens", "cost_usd", "latency_ms",
         ip_prefix(F.col("client_ip")).alias("ip_prefix"),
-        keyed_hash(F.col("client_ip"), ip_key).alias("ip_hash"),
+        hmac_sha256_hex(F.col("client_ip"), ip_key).alias("ip_hash"),
         "asn", "asn_kind", "country", "user_agent",
         "temperature", "top_p", "max_tokens", "n", "logprobs", "top_logprobs", "stream", "tools",
         "system_prompt_sha256", "finish_reason", "reasoning_ref_issued", "reasoning_refs_sent",

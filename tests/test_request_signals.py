@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 
 from pyspark.sql import SparkSession
 
@@ -26,7 +27,7 @@ def test_ip_prefix_and_keyed_hash(engine: SparkSession) -> None:
     ])
     assert [got[r].ip_prefix for r in ("r1", "r2", "r3", "r4")] == \
         ["23.1.2.0/24", "2a02:1a:2b::/48", "2a02:1a:0::/48", None]
-    assert got["r1"].ip_hash == hashlib.sha256(KEY.hex().encode() + b"|23.1.2.3").hexdigest()
+    assert got["r1"].ip_hash == hmac.new(KEY, b"23.1.2.3", hashlib.sha256).hexdigest()
     assert got["r4"].ip_hash is None
     assert "client_ip" not in got["r1"].asDict() and "prompt_text" not in got["r1"].asDict()
 
