@@ -104,7 +104,8 @@ def _top_template(signals: DataFrame) -> DataFrame:
     return per_template.groupBy("account_id").agg(F.max("count").alias("top_template_requests"))
 
 
-def _context(accounts: DataFrame, indicators: DataFrame, day: date) -> DataFrame:
+def account_context(accounts: DataFrame, indicators: DataFrame, day: date) -> DataFrame:
+    """What is known about each account on ``day``: snapshot fields, age, partner payment hit."""
     payments = (indicators.where(F.col("indicator_type") == "payment_fingerprint_hmac")
                 .select(F.col("value").alias("payment_fingerprint_hmac"), F.lit(True).alias("partner_payment_hit"))
                 .distinct())
@@ -132,5 +133,5 @@ def account_daily(signals: DataFrame, accounts: DataFrame, indicators: DataFrame
              .join(_rhythm(signals), "account_id", "left")
              .join(_top_template(signals), "account_id", "left")
              .fillna(0, ["top_template_requests"])
-             .join(_context(accounts, indicators, day), "account_id", "left"))
+             .join(account_context(accounts, indicators, day), "account_id", "left"))
     return shares(daily).select(F.lit(day).alias("feature_date"), "*")

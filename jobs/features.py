@@ -78,11 +78,12 @@ def _daily_step(spark: SparkSession, lakehouse: Lakehouse, day: date, ip_key: by
 
 def _window_step(spark: SparkSession, lakehouse: Lakehouse, day: date, settings: FeatureSettings) -> dict[str, Any]:
     where = tables.date_equals("feature_date", day)
-    tables.replace(rolling(tables.read(spark, lakehouse, Table.ACCOUNT_DAILY), day, settings),
+    accounts, indicators = accounts_as_of(spark, lakehouse, day), indicators_as_of(spark, lakehouse, day)
+    tables.replace(rolling(tables.read(spark, lakehouse, Table.ACCOUNT_DAILY), accounts, indicators, day, settings),
                    lakehouse, Table.ACCOUNT_ROLLING, where, ("feature_date",))
     rolling_day = tables.read(spark, lakehouse, Table.ACCOUNT_ROLLING).where(F.col("feature_date") == F.lit(day))
-    edges = link_keys(tables.read(spark, lakehouse, Table.ACCOUNT_KEYS), accounts_as_of(spark, lakehouse, day),
-                      indicators_as_of(spark, lakehouse, day), rolling_day, day, settings)
+    edges = link_keys(tables.read(spark, lakehouse, Table.ACCOUNT_KEYS), accounts, indicators, rolling_day, day,
+                      settings)
     edges = _persist(spark, lakehouse, "edges", edges)
     labels, iterations, converged = components(
         rolling_day, edges, lambda df, i: _persist(spark, lakehouse, f"labels_{i % 2}", df),

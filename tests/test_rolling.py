@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from pyspark.sql import DataFrame, SparkSession
@@ -13,15 +13,12 @@ from tests.rows import DAY
 
 COUNTS = ["requests", "top_template_requests", *COUNTED, *SUMMED, *DISTINCT]
 SCHEMA = ("feature_date date, account_id string, " + ", ".join(f"{c} long" for c in COUNTS)
-          + ", hour_entropy double, interarrival_cv double, kyc_tier string, plan string, "
-            "zero_data_retention boolean, account_age_days int, partner_payment_hit boolean")
+          + ", hour_entropy double, interarrival_cv double")
 
 
 def _daily(spark: SparkSession, rows: list[dict]) -> DataFrame:
     def full(row: dict) -> tuple:
-        base = {c: 0 for c in COUNTS} | {"hour_entropy": None, "interarrival_cv": None, "kyc_tier": "none",
-                                         "plan": "payg", "zero_data_retention": False,
-                                         "partner_payment_hit": False} | row
+        base = {c: 0 for c in COUNTS} | {"hour_entropy": None, "interarrival_cv": None} | row
         base["prompt_requests"] = base["requests"]
         return tuple(base[f.split(" ")[0]] for f in SCHEMA.split(", "))
     return spark.createDataFrame([full(r) for r in rows], SCHEMA)
@@ -30,18 +27,23 @@ def _daily(spark: SparkSession, rows: list[dict]) -> DataFrame:
 def _rows(spark: SparkSession) -> dict:
     day = lambda n: DAY - timedelta(days=n)  # noqa: E731
     daily = _daily(spark, [
-        dict(feature_date=day(30), account_id="A", requests=10, spend_usd=9999, account_age_days=-8),
+        dict(feature_date=day(30), account_id="A", requests=10, spend_usd=9999),
         dict(feature_date=day(10), account_id="A", requests=20, spend_usd=3000, cot_requests=5,
-             hour_entropy=1.0, distinct_ip_prefixes=2, account_age_days=2),
+             hour_entropy=1.0, distinct_ip_prefixes=2),
         dict(feature_date=day(3), account_id="A", requests=30, spend_usd=1000, cot_requests=10,
-             hour_entropy=2.0, distinct_ip_prefixes=5, account_age_days=9, partner_payment_hit=True),
+             hour_entropy=2.0, distinct_ip_prefixes=5),
         dict(feature_date=day(0), account_id="A", requests=40, spend_usd=1000, cot_requests=20,
-             hour_entropy=3.0, distinct_ip_prefixes=3, account_age_days=12, interarrival_cv=0.5),
-        dict(feature_date=day(-1), account_id="A", requests=1000, spend_usd=1, account_age_days=13),
-        dict(feature_date=day(20), account_id="B", requests=7, spend_usd=70, kyc_tier="verified",
-             account_age_days=100),
+             hour_entropy=3.0, distinct_ip_prefixes=3, interarrival_cv=0.5),
+        dict(feature_date=day(-1), account_id="A", requests=1000, spend_usd=1),
+        dict(feature_date=day(20), account_id="B", requests=7, spend_usd=70),
     ])
-    return {r.account_id: r.asDict() for r in rolling(daily, DAY).collect()}
+    accounts = spark.createDataFrame([
+        ("A", datetime(2026, 10, 22, 9), "none", "payg", False, "h1"),
+        ("B", datetime(2026, 7, 6, 9), "verified", "scale", False, "h2"),
+    ], "account_id string, created_at timestamp, kyc_tier string, plan string, zero_data_retention boolean, "
+       "payment_fingerprint_hmac string")
+    indicators = spark.createDataFrame([("payment_fingerprint_hmac", "h1")], "indicator_type string, value string")
+    return {r.account_id: r.asDict() for r in rolling(daily, accounts, indicators, DAY).collect()}
 
 
 def test_window_sums_exclude_outside_and_future_days(engine: SparkSession) -> None:
