@@ -131,3 +131,47 @@ class FeatureSettings:
 
 
 FEATURES = FeatureSettings()
+
+
+@dataclass(frozen=True)
+class TrainingSettings:
+    """Training-set, model and promotion settings (documented in models/ and jobs/train.py)."""
+
+    # Unlabelled accounts sampled as negatives: an assumption (most unlabelled accounts are
+    # not distilling), so they weigh less than investigated-and-cleared ones.
+    unlabelled_sample_fraction: float = 0.1
+    unlabelled_weight: float = 0.5
+    sample_seed: int = 7
+    # Time split: the most recently decided incident groups, at least this share of the
+    # labelled accounts and this many of each class, are held out.
+    holdout_min_share: float = 0.25
+    holdout_min_per_class: int = 5
+    target_precision: float = 0.95
+    review_queue_k: int = 50
+    cv_folds: int = 4
+    n_estimators: int = 200
+    learning_rate: float = 0.05
+    num_leaves: int = 15
+    min_child_samples: int = 10
+    # Promotion gate: the challenger must beat the champion's holdout PR-AUC by this much.
+    promotion_margin: float = 0.01
+    max_calibration_error: float = 0.15
+    min_score_std: float = 0.05
+
+
+TRAINING = TrainingSettings()
+
+
+@dataclass(frozen=True)
+class ScoringSettings:
+    """Risk tiers and policy rules next to the model (documented in scoring/policy.py)."""
+
+    suspend_score: float = 0.97
+    cluster_lift: float = 0.8
+    cluster_lift_max_size: int = 1_000
+    top_reasons: int = 3
+    drift_warning_psi: float = 0.2
+    drift_bins: int = 10
+
+
+SCORING = ScoringSettings()

@@ -57,7 +57,7 @@ def _persist(spark: SparkSession, lakehouse: Lakehouse, name: str, df: DataFrame
     return spark.read.format("delta").load(path)
 
 
-def _daily_step(spark: SparkSession, lakehouse: Lakehouse, day: date, ip_key: bytes) -> int:
+def daily_step(spark: SparkSession, lakehouse: Lakehouse, day: date, ip_key: bytes) -> int:
     """Signals of ``day`` (a deterministic derivation of raw, rewritten in place), then its
     daily features, staged and gated before they replace the day's partition."""
     raw = tables.read(spark, lakehouse, Table.RAW_REQUESTS).where(F.col("event_date") == F.lit(day))
@@ -104,7 +104,7 @@ def _run_dates(spark: SparkSession, lakehouse: Lakehouse, daily_dates: list[date
                settings: FeatureSettings) -> dict[str, Any]:
     started = time.perf_counter()
     ip_key = get_key(lakehouse, PSEUDONYM_KEY_ENV)
-    accounts = {d.isoformat(): _daily_step(spark, lakehouse, d, ip_key) for d in daily_dates}
+    accounts = {d.isoformat(): daily_step(spark, lakehouse, d, ip_key) for d in daily_dates}
     windows = [_window_step(spark, lakehouse, d, settings) for d in window_dates]
     return {"daily_dates": accounts, "window_dates": windows, "seconds": round(time.perf_counter() - started, 1)}
 

@@ -1,0 +1,1 @@
+"""Daily scoring: model scores with reasons, cluster lift, policy tiers, drift."""
