@@ -17,6 +17,7 @@ from distillguard import tables
 from distillguard.config import Lakehouse, Table
 from distillguard.jobs import features, ingest
 from distillguard.secrets import mark_demo
+from tests.pii import find_pii, scanned_tables
 
 D1, D2, D3, D4 = (date(2026, 11, d) for d in (1, 2, 3, 4))
 FEATURE_TABLES = (Table.ACCOUNT_DAILY, Table.ACCOUNT_ROLLING, Table.ACCOUNT_CLUSTERS)
@@ -118,3 +119,10 @@ def test_late_event_changes_exactly_its_day_and_windows(sail: SparkSession, buil
 def test_features_need_ingested_requests(sail: SparkSession, lakehouse: Lakehouse) -> None:
     with pytest.raises(Exception, match="no ingested requests for 2026-11-05; run `distillguard ingest"):
         features.run(sail, lakehouse, date(2026, 11, 5))
+
+
+def test_feature_tables_hold_no_personal_data(built: Lakehouse) -> None:
+    scanned = scanned_tables(built)
+    assert {"refined/request_signals", "features/account_daily", "features/account_rolling",
+            "features/account_clusters", "features/account_keys_daily"} <= set(scanned)
+    assert find_pii(built) == []
