@@ -1,0 +1,339 @@
+"""``distillguard ingest --date D``: one landing folder date into raw, refined and quality.
+
+Order, chosen so a run killed at any point (SIGKILL included) leaves either the old or the
+new state of every table and a re-run converges:
+
+1. parse every line of ``request_logs/date=D``, the accounts snapshot of D and the
+   incident / partner-indicator files into a staging area in the raw layer (parquet,
+   overwritten by the next attempt, removed at the end): gzip is read and JSON parsed once;
+2. count and classify against the raw table: within-batch copies and copies stored by
+   another folder date are duplicates; rows an earlier attempt of D already stored count
+   as accepted again, so a re-run reports the same figures;
+3. run the quality gates (GX) on the tables as they will be after the run; a critical
+   failure stops here, before any table is written;
+4. one Delta commit per table: ``MERGE INTO`` raw requests on (event_date, request_id)
+   inserting only unseen requests (a re-run inserts nothing), ``replaceWhere`` for the
+   snapshot date of accounts and for this run's quarantine rows, overwrite for the
+   append-only incidents and partner indicators;
+5. the ingest-runs row last: a date counts as ingested only once its run row exists.
+
+Reconciliation per run: lines_read = accepted + duplicates_dropped + quarantined.
+Blank lines are not lines (the reader skips them); every other line is counted.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import statistics
+import time
+import uuid
+from datetime import date, datetime, timedelta, timezone
+from functools import reduce
+from pathlib import Path
+from typing import Any
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from distillguard import quality
+from distillguard.config import Lakehouse, Table
+from distillguard.engine import engine_name
+from distillguard.errors import DistillguardError
+from distillguard.ingest import contract as c
+from distillguard.ingest.accounts import dedupe_snapshot, parse_account_lines, refined_accounts
+from distillguard.ingest.common import quarantine_rows, quarantine_summary
+from distillguard.ingest.reference import dedupe, parse_incident_lines, parse_indicator_lines
+from distillguard.maintenance import version
+from distillguard.ingest.requests import classify_against_raw, dedupe_batch, gate_view, parse_request_lines, raw_rows
+from distillguard.secrets import PARTNER_HMAC_KEY_ENV, get_key
+
+log = logging.getLogger(__name__)
+
+# Read lines verbatim through the CSV reader: Sail's text reader fails a whole file on one
+# byte that is not UTF-8, its CSV reader (like Spark's) decodes it as U+FFFD. Quoting is off
+# and the separator is NUL, which JSON and CSV text never hold, so a line is one field. A
+# line with a raw NUL byte would make Sail fail the read (known limitation: ``\r`` and
+# U+0001 were tried and are worse: CRLF files and stray control bytes are more likely).
+LINE_READER = {"sep": "\u0000", "quote": "", "escape": "", "header": "false", "mode": "PERMISSIVE"}
+VOLUME_HISTORY_DAYS = 7
+VOLUME_MIN_HISTORY = 3
+UNBOUNDED = 10**15
+STAGED = (c.REQUEST_LOGS, c.ACCOUNTS, c.INCIDENTS, c.PARTNER_INDICATORS, "gate_view", "refined_accounts")
+RUNS_SCHEMA = (
+    "run_id string, landing_date date, started_at timestamp, finished_at timestamp, status string, "
+    "engine string, files long, lines_read long, accepted long, duplicates_dropped long, "
+    "duplicates_in_batch long, duplicates_of_stored long, accepted_before long, quarantined long, "
+    "quarantined_by_reason string, changed_event_dates array<date>, "
+    "accounts_lines_read long, accounts_accepted long, accounts_duplicates long, accounts_quarantined long, "
+    "incidents_lines_read long, incidents_accepted long, incidents_duplicates long, incidents_quarantined long, "
+    "indicators_lines_read long, indicators_accepted long, indicators_duplicates long, "
+    "indicators_quarantined long, gate_warnings long, raw_requests_version long, message string")
+
+
+def _exists(lakehouse: Lakehouse, table: Table) -> bool:
+    return (Path(lakehouse.table_path(table)) / "_delta_log").is_dir()
+
+
+def _delta(spark: SparkSession, lakehouse: Lakehouse, table: Table) -> DataFrame:
+    return spark.read.format("delta").load(lakehouse.table_path(table))
+
+
+def read_lines(spark: SparkSession, files: list[Path], landing: Path) -> DataFrame:
+    """One row per non-blank line: ``value`` and ``source_file`` (path under the landing zone).
+
+    Files are read one by one and unioned, since Sail has neither ``input_file_name()`` nor
+    the ``_metadata`` column; gzip is decompressed by the reader.
+    """
+    frames = [spark.read.format("csv").options(**LINE_READER).schema("value string").load(str(path))
+              .withColumn("source_file", F.lit(str(path.relative_to(landing)))) for path in files]
+    return reduce(DataFrame.unionByName, frames)
+
+
+def _files(folder: Path, pattern: str) -> list[Path]:
+    return sorted(p for p in folder.glob(pattern) if p.is_file()) if folder.is_dir() else []
+
+
+def _staging(lakehouse: Lakehouse, source: str, landing_date: date) -> Path:
+    return Path(lakehouse.table_path(Table.RAW_STAGING)) / source / f"landing_date={landing_date}"
+
+
+def _stage(spark: SparkSession, lakehouse: Lakehouse, parsed: DataFrame, source: str, landing_date: date) -> DataFrame:
+    """Write a parse once and read it back: every later step reuses it instead of re-reading gzip."""
+    path = _staging(lakehouse, source, landing_date)
+    parsed.write.mode("overwrite").parquet(str(path))
+    return spark.read.parquet(str(path))
+
+
+def _volume_bounds(spark: SparkSession, lakehouse: Lakehouse, landing_date: date) -> dict[str, int]:
+    """Bounds on this run's accepted rows from the median of the trailing week's runs."""
+    history: list[int] = []
+    if _exists(lakehouse, Table.INGEST_RUNS):
+        rows = (_delta(spark, lakehouse, Table.INGEST_RUNS)
+                .filter((F.col("status") == "succeeded")
+                        & F.col("landing_date").between(landing_date - timedelta(days=VOLUME_HISTORY_DAYS),
+                                                        landing_date - timedelta(days=1)))
+                .groupBy("landing_date").agg(F.max_by("accepted", "finished_at").alias("accepted")).collect())
+        history = [r.accepted for r in rows]
+    if len(history) < VOLUME_MIN_HISTORY:
+        return {"volume_min_critical": 0, "volume_max_critical": UNBOUNDED,
+                "volume_min_warning": 0, "volume_max_warning": UNBOUNDED}
+    median = statistics.median(history)
+    return {"volume_min_critical": int(median * 0.1), "volume_max_critical": int(median * 10),
+            "volume_min_warning": int(median * 0.5), "volume_max_warning": int(median * 2)}
+
+
+def _account_bounds(spark: SparkSession, lakehouse: Lakehouse, snapshot_date: date) -> dict[str, int]:
+    """Accounts are never deleted: fewer than the previous snapshot means a truncated file."""
+    previous = 0
+    if _exists(lakehouse, Table.ACCOUNTS):
+        accounts = _delta(spark, lakehouse, Table.ACCOUNTS).filter(F.col("snapshot_date") < F.lit(snapshot_date))
+        last = accounts.agg(F.max("snapshot_date")).first()[0]
+        if last is not None:
+            previous = accounts.filter(F.col("snapshot_date") == F.lit(last)).count()
+    if not previous:
+        return {"accounts_min_critical": 1, "accounts_max_critical": UNBOUNDED,
+                "accounts_min_warning": 1, "accounts_max_warning": UNBOUNDED}
+    return {"accounts_min_critical": int(previous * 0.9), "accounts_max_critical": previous * 2,
+            "accounts_min_warning": previous, "accounts_max_warning": int(previous * 1.2)}
+
+
+def _replace(df: DataFrame, lakehouse: Lakehouse, table: Table, where: str,
+             partition_by: tuple[str, ...] = ()) -> None:
+    """Atomically replace the rows matching ``where`` (one commit; creates the table)."""
+    writer = df.write.format("delta")
+    if partition_by:
+        writer = writer.partitionBy(*partition_by)
+    if _exists(lakehouse, table):
+        writer.mode("overwrite").option("replaceWhere", where).save(lakehouse.table_path(table))
+    else:
+        writer.mode("append").save(lakehouse.table_path(table))
+
+
+def _merge_requests(spark: SparkSession, lakehouse: Lakehouse, batch: DataFrame, event_dates: list[date],
+                    run_id: str) -> None:
+    """Insert requests not stored yet, in one commit; re-running inserts nothing."""
+    path = lakehouse.table_path(Table.RAW_REQUESTS)
+    if not _exists(lakehouse, Table.RAW_REQUESTS):
+        batch.write.format("delta").partitionBy("event_date").mode("append").save(path)
+        return
+    view = f"ingest_batch_{run_id.replace('-', '_')}"
+    batch.createOrReplaceTempView(view)
+    dates = ", ".join(f"DATE'{d}'" for d in event_dates)
+    spark.sql(f"MERGE INTO delta.`{path}` AS t USING {view} AS s "
+              f"ON t.event_date = s.event_date AND t.request_id = s.request_id AND t.event_date IN ({dates}) "
+              f"WHEN NOT MATCHED THEN INSERT *").collect()
+    spark.catalog.dropTempView(view)
+
+
+def _counts_by(df: DataFrame, column: str) -> dict[Any, int]:
+    return {row[column]: row["count"] for row in df.groupBy(column).count().collect()}
+
+
+def _ingest_requests(spark: SparkSession, lakehouse: Lakehouse, landing_date: date, run_id: str) -> dict[str, Any]:
+    folder = lakehouse.landing_dir(c.REQUEST_LOGS) / f"date={landing_date}"
+    files = _files(folder, "*.jsonl*")
+    if not files:
+        raise DistillguardError(f"no request log files in {folder}")
+    parsed = _stage(spark, lakehouse, parse_request_lines(read_lines(spark, files, lakehouse.landing), landing_date),
+                    c.REQUEST_LOGS, landing_date)
+    by_reason = _counts_by(parsed, "reason")
+    valid = by_reason.pop(None, 0)
+    batch = raw_rows(dedupe_batch(parsed.filter(F.col("reason").isNull())), run_id)
+    event_dates = sorted(r.event_date for r in batch.select("event_date").distinct().collect())
+    stored = (_delta(spark, lakehouse, Table.RAW_REQUESTS).filter(F.col("event_date").isin(*event_dates))
+              if _exists(lakehouse, Table.RAW_REQUESTS) and event_dates else None)
+    prior = stored if stored is not None else batch.limit(0)
+    classified = classify_against_raw(batch, prior, landing_date)
+    outcomes = classified.groupBy("event_date", "outcome").count().collect()
+    total = {kind: sum(r["count"] for r in outcomes if r.outcome == kind)
+             for kind in ("new", "accepted_before", "duplicate")}
+    changed = sorted({r.event_date for r in outcomes if r.outcome != "duplicate"})
+    batch_size = sum(total.values())
+    inserted = classified.filter(F.col("outcome") == "new").drop("outcome")
+    after = inserted if stored is None else stored.unionByName(inserted)
+    return {
+        "files": files, "parsed": parsed, "batch": batch, "event_dates": event_dates,
+        "gate_view": gate_view(after.filter(F.col("event_date").isin(*event_dates)) if event_dates
+                               else after.limit(0), landing_date),
+        "lines_read": valid + sum(by_reason.values()),
+        "accepted": total["new"] + total["accepted_before"],
+        "accepted_before": total["accepted_before"],
+        "duplicates_in_batch": valid - batch_size,
+        "duplicates_of_stored": total["duplicate"],
+        "quarantined": sum(by_reason.values()),
+        "quarantined_by_reason": dict(sorted(by_reason.items())),
+        "changed_event_dates": changed,
+    }
+
+
+def _ingest_accounts(spark: SparkSession, lakehouse: Lakehouse, landing_date: date) -> dict[str, Any] | None:
+    files = _files(lakehouse.landing_dir(c.ACCOUNTS) / f"date={landing_date}", "*.jsonl*")
+    if not files:
+        log.warning("no accounts snapshot for %s: accounts left as they are", landing_date)
+        return None
+    parsed = _stage(spark, lakehouse, parse_account_lines(read_lines(spark, files, lakehouse.landing), landing_date),
+                    c.ACCOUNTS, landing_date)
+    by_reason = _counts_by(parsed, "reason")
+    valid = by_reason.pop(None, 0)
+    snapshot = dedupe_snapshot(parsed.filter(F.col("reason").isNull()))
+    refined = _stage(spark, lakehouse, refined_accounts(snapshot, get_key(lakehouse, PARTNER_HMAC_KEY_ENV)),
+                     "refined_accounts", landing_date)
+    accepted = refined.count()
+    return {"parsed": parsed, "raw": snapshot.drop("landing_date", "reason", "detail", "raw_line", "record_key"),
+            "refined": refined,
+            "gate_view": refined.withColumn("age_days", F.datediff(F.col("snapshot_date"), F.to_date("created_at"))),
+            "lines_read": valid + sum(by_reason.values()), "accepted": accepted,
+            "duplicates": valid - accepted, "quarantined": sum(by_reason.values())}
+
+
+def _ingest_reference(spark: SparkSession, lakehouse: Lakehouse, landing_date: date,
+                      source: str) -> dict[str, Any] | None:
+    """Incidents or partner indicators: every file, re-read whole (append-only and small)."""
+    files = _files(lakehouse.landing_dir(source), "*.csv")
+    if not files:
+        return None
+    lines = read_lines(spark, files, lakehouse.landing)
+    if source == c.INCIDENTS:
+        parsed, key = parse_incident_lines(lines), ["incident_id", "account_id"]
+    else:
+        parsed, key = parse_indicator_lines(lines), ["indicator_type", "value", "partner"]
+    parsed = _stage(spark, lakehouse, parsed, source, landing_date)
+    by_reason = _counts_by(parsed, "reason")
+    valid = by_reason.pop(None, 0)
+    rows = dedupe(parsed.filter(F.col("reason").isNull()), key).drop(
+        "landing_date", "reason", "detail", "raw_line", "record_key")
+    accepted = rows.count()
+    return {"parsed": parsed, "rows": rows, "lines_read": valid + sum(by_reason.values()), "accepted": accepted,
+            "duplicates": valid - accepted, "quarantined": sum(by_reason.values())}
+
+
+def _quarantine(parts: list[tuple[str, DataFrame]], run_id: str) -> DataFrame:
+    frames = [quarantine_rows(parsed, source, run_id) for source, parsed in parts]
+    return reduce(DataFrame.unionByName, frames)
+
+
+def _record_run(spark: SparkSession, lakehouse: Lakehouse, row: dict[str, Any]) -> None:
+    names = [part.strip().split(" ")[0] for part in RUNS_SCHEMA.split(", ")]
+    (spark.createDataFrame([tuple(row.get(name) for name in names)], RUNS_SCHEMA)
+     .write.format("delta").mode("append").save(lakehouse.table_path(Table.INGEST_RUNS)))
+
+
+def run(spark: SparkSession, lakehouse: Lakehouse, landing_date: date) -> dict[str, Any]:
+    """Ingest folder date ``landing_date``; returns the ingest-runs row that was written."""
+    started = time.perf_counter()
+    run_id = f"ingest-{landing_date}-{uuid.uuid4().hex[:12]}"
+    row: dict[str, Any] = {"run_id": run_id, "landing_date": landing_date, "engine": engine_name(spark),
+                           "started_at": datetime.now(timezone.utc).replace(tzinfo=None)}
+    try:
+        requests = _ingest_requests(spark, lakehouse, landing_date, run_id)
+        accounts = _ingest_accounts(spark, lakehouse, landing_date)
+        incidents = _ingest_reference(spark, lakehouse, landing_date, c.INCIDENTS)
+        indicators = _ingest_reference(spark, lakehouse, landing_date, c.PARTNER_INDICATORS)
+        row.update({
+            "files": len(requests["files"]),
+            **{k: requests[k] for k in ("lines_read", "accepted", "duplicates_in_batch", "duplicates_of_stored",
+                                        "accepted_before", "quarantined", "changed_event_dates")},
+            "duplicates_dropped": requests["duplicates_in_batch"] + requests["duplicates_of_stored"],
+            "quarantined_by_reason": json.dumps(requests["quarantined_by_reason"]),
+        })
+        for prefix, part in (("accounts", accounts), ("incidents", incidents), ("indicators", indicators)):
+            for name in ("lines_read", "accepted", "duplicates", "quarantined"):
+                row[f"{prefix}_{name}"] = part[name] if part else None
+
+        gates = quality.Gates(spark, lakehouse, run_id)
+        view = _stage(spark, lakehouse, requests["gate_view"], "gate_view", landing_date)
+        gates.check("raw_requests", view, _volume_bounds(spark, lakehouse, landing_date))
+        if accounts:
+            gates.check("accounts", accounts["gate_view"], _account_bounds(spark, lakehouse, landing_date))
+        if incidents:
+            gates.check("incidents", incidents["rows"])
+        if indicators:
+            gates.check("partner_indicators", indicators["rows"])
+        row["gate_warnings"] = sum(len(o.warnings) for o in gates.outcomes)
+        try:
+            gates.close()
+        except quality.GateFailed as failure:
+            _record_run(spark, lakehouse, {**row, "status": "failed_gate", "message": str(failure),
+                                           "finished_at": datetime.now(timezone.utc).replace(tzinfo=None)})
+            raise
+
+        _merge_requests(spark, lakehouse, requests["batch"], requests["event_dates"], run_id)
+        if accounts:
+            where = f"snapshot_date = DATE'{landing_date}'"
+            _replace(accounts["raw"], lakehouse, Table.RAW_ACCOUNTS, where, ("snapshot_date",))
+            _replace(accounts["refined"], lakehouse, Table.ACCOUNTS, where, ("snapshot_date",))
+        if incidents:
+            incidents["rows"].write.format("delta").mode("overwrite").save(lakehouse.table_path(Table.INCIDENTS))
+        if indicators:
+            (indicators["rows"].write.format("delta").mode("overwrite")
+             .save(lakehouse.table_path(Table.PARTNER_INDICATORS)))
+        parts = [(c.REQUEST_LOGS, requests["parsed"])] + [
+            (source, part["parsed"]) for source, part in
+            ((c.ACCOUNTS, accounts), (c.INCIDENTS, incidents), (c.PARTNER_INDICATORS, indicators)) if part]
+        quarantined = _quarantine(parts, run_id)
+        where = (f"(source IN ('{c.REQUEST_LOGS}', '{c.ACCOUNTS}') AND landing_date = DATE'{landing_date}') "
+                 f"OR source IN ('{c.INCIDENTS}', '{c.PARTNER_INDICATORS}')")
+        _replace(quarantined, lakehouse, Table.RAW_QUARANTINE, where)
+        _replace(quarantine_summary(spark.read.format("delta").load(lakehouse.table_path(Table.RAW_QUARANTINE))
+                                    .filter(where)), lakehouse, Table.QUARANTINE, where)
+        row.update({"status": "succeeded", "raw_requests_version": version(lakehouse, Table.RAW_REQUESTS),
+                    "message": f"{time.perf_counter() - started:.1f}s",
+                    "finished_at": datetime.now(timezone.utc).replace(tzinfo=None)})
+        _record_run(spark, lakehouse, row)
+        return row
+    finally:
+        for source in STAGED:
+            shutil.rmtree(_staging(lakehouse, source, landing_date), ignore_errors=True)
+
+
+def changed_event_dates(spark: SparkSession, lakehouse: Lakehouse, landing_date: date) -> list[date]:
+    """Event dates whose raw rows the latest successful ingest of ``landing_date`` holds:
+    exactly the partitions later steps must recompute for that folder date."""
+    if not _exists(lakehouse, Table.INGEST_RUNS):
+        return []
+    latest = (_delta(spark, lakehouse, Table.INGEST_RUNS)
+              .filter((F.col("landing_date") == F.lit(landing_date)) & (F.col("status") == "succeeded"))
+              .orderBy(F.col("finished_at").desc()).select("changed_event_dates").first())
+    return sorted(latest[0]) if latest else []
