@@ -19,6 +19,7 @@ from typing import Any
 
 import great_expectations as gx
 from great_expectations.core import ExpectationSuite
+from great_expectations.data_context.types.base import ProgressBarsConfig
 from pyspark.sql import DataFrame, SparkSession
 
 from distillguard.config import Lakehouse, Table
@@ -103,6 +104,7 @@ class Gates:
         self.spark, self.lakehouse, self.run_id = spark, lakehouse, run_id
         self.outcomes: list[GateOutcome] = []
         self.context = gx.get_context(mode="ephemeral")
+        self.context.variables.progress_bars = ProgressBarsConfig(globally=False)
         self.context.add_data_docs_site(site_name="lakehouse", site_config={
             "class_name": "SiteBuilder",
             "store_backend": {"class_name": "TupleFilesystemStoreBackend",

@@ -37,7 +37,7 @@ from typing import Any
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from distillguard import quality
+from distillguard import quality, tables
 from distillguard.config import Lakehouse, Table
 from distillguard.engine import engine_name
 from distillguard.errors import DistillguardError
@@ -72,12 +72,8 @@ RUNS_SCHEMA = (
     "indicators_quarantined long, gate_warnings long, raw_requests_version long, message string")
 
 
-def _exists(lakehouse: Lakehouse, table: Table) -> bool:
-    return (Path(lakehouse.table_path(table)) / "_delta_log").is_dir()
 
 
-def _delta(spark: SparkSession, lakehouse: Lakehouse, table: Table) -> DataFrame:
-    return spark.read.format("delta").load(lakehouse.table_path(table))
 
 
 def read_lines(spark: SparkSession, files: list[Path], landing: Path) -> DataFrame:
@@ -109,8 +105,8 @@ def _stage(spark: SparkSession, lakehouse: Lakehouse, parsed: DataFrame, source:
 def _volume_bounds(spark: SparkSession, lakehouse: Lakehouse, landing_date: date) -> dict[str, int]:
     """Bounds on this run's accepted rows from the median of the trailing week's runs."""
     history: list[int] = []
-    if _exists(lakehouse, Table.INGEST_RUNS):
-        rows = (_delta(spark, lakehouse, Table.INGEST_RUNS)
+    if tables.exists(lakehouse, Table.INGEST_RUNS):
+        rows = (tables.read(spark, lakehouse, Table.INGEST_RUNS)
                 .filter((F.col("status") == "succeeded")
                         & F.col("landing_date").between(landing_date - timedelta(days=VOLUME_HISTORY_DAYS),
                                                         landing_date - timedelta(days=1)))
@@ -127,8 +123,8 @@ def _volume_bounds(spark: SparkSession, lakehouse: Lakehouse, landing_date: date
 def _account_bounds(spark: SparkSession, lakehouse: Lakehouse, snapshot_date: date) -> dict[str, int]:
     """Accounts are never deleted: fewer than the previous snapshot means a truncated file."""
     previous = 0
-    if _exists(lakehouse, Table.ACCOUNTS):
-        accounts = _delta(spark, lakehouse, Table.ACCOUNTS).filter(F.col("snapshot_date") < F.lit(snapshot_date))
+    if tables.exists(lakehouse, Table.ACCOUNTS):
+        accounts = tables.read(spark, lakehouse, Table.ACCOUNTS).filter(F.col("snapshot_date") < F.lit(snapshot_date))
         last = accounts.agg(F.max("snapshot_date")).first()[0]
         if last is not None:
             previous = accounts.filter(F.col("snapshot_date") == F.lit(last)).count()
@@ -139,23 +135,13 @@ def _account_bounds(spark: SparkSession, lakehouse: Lakehouse, snapshot_date: da
             "accounts_min_warning": previous, "accounts_max_warning": int(previous * 1.2)}
 
 
-def _replace(df: DataFrame, lakehouse: Lakehouse, table: Table, where: str,
-             partition_by: tuple[str, ...] = ()) -> None:
-    """Atomically replace the rows matching ``where`` (one commit; creates the table)."""
-    writer = df.write.format("delta")
-    if partition_by:
-        writer = writer.partitionBy(*partition_by)
-    if _exists(lakehouse, table):
-        writer.mode("overwrite").option("replaceWhere", where).save(lakehouse.table_path(table))
-    else:
-        writer.mode("append").save(lakehouse.table_path(table))
 
 
 def _merge_requests(spark: SparkSession, lakehouse: Lakehouse, batch: DataFrame, event_dates: list[date],
                     run_id: str) -> None:
     """Insert requests not stored yet, in one commit; re-running inserts nothing."""
     path = lakehouse.table_path(Table.RAW_REQUESTS)
-    if not _exists(lakehouse, Table.RAW_REQUESTS):
+    if not tables.exists(lakehouse, Table.RAW_REQUESTS):
         batch.write.format("delta").partitionBy("event_date").mode("append").save(path)
         return
     view = f"ingest_batch_{run_id.replace('-', '_')}"
@@ -182,8 +168,8 @@ def _ingest_requests(spark: SparkSession, lakehouse: Lakehouse, landing_date: da
     valid = by_reason.pop(None, 0)
     batch = raw_rows(dedupe_batch(parsed.filter(F.col("reason").isNull())), run_id)
     event_dates = sorted(r.event_date for r in batch.select("event_date").distinct().collect())
-    stored = (_delta(spark, lakehouse, Table.RAW_REQUESTS).filter(F.col("event_date").isin(*event_dates))
-              if _exists(lakehouse, Table.RAW_REQUESTS) and event_dates else None)
+    stored = (tables.read(spark, lakehouse, Table.RAW_REQUESTS).filter(F.col("event_date").isin(*event_dates))
+              if tables.exists(lakehouse, Table.RAW_REQUESTS) and event_dates else None)
     prior = stored if stored is not None else batch.limit(0)
     classified = classify_against_raw(batch, prior, landing_date)
     outcomes = classified.groupBy("event_date", "outcome").count().collect()
@@ -302,8 +288,8 @@ def run(spark: SparkSession, lakehouse: Lakehouse, landing_date: date) -> dict[s
         _merge_requests(spark, lakehouse, requests["batch"], requests["event_dates"], run_id)
         if accounts:
             where = f"snapshot_date = DATE'{landing_date}'"
-            _replace(accounts["raw"], lakehouse, Table.RAW_ACCOUNTS, where, ("snapshot_date",))
-            _replace(accounts["refined"], lakehouse, Table.ACCOUNTS, where, ("snapshot_date",))
+            tables.replace(accounts["raw"], lakehouse, Table.RAW_ACCOUNTS, where, ("snapshot_date",))
+            tables.replace(accounts["refined"], lakehouse, Table.ACCOUNTS, where, ("snapshot_date",))
         if incidents:
             incidents["rows"].write.format("delta").mode("overwrite").save(lakehouse.table_path(Table.INCIDENTS))
         if indicators:
@@ -315,8 +301,8 @@ def run(spark: SparkSession, lakehouse: Lakehouse, landing_date: date) -> dict[s
         quarantined = _quarantine(parts, run_id)
         where = (f"(source IN ('{c.REQUEST_LOGS}', '{c.ACCOUNTS}') AND landing_date = DATE'{landing_date}') "
                  f"OR source IN ('{c.INCIDENTS}', '{c.PARTNER_INDICATORS}')")
-        _replace(quarantined, lakehouse, Table.RAW_QUARANTINE, where)
-        _replace(quarantine_summary(spark.read.format("delta").load(lakehouse.table_path(Table.RAW_QUARANTINE))
+        tables.replace(quarantined, lakehouse, Table.RAW_QUARANTINE, where)
+        tables.replace(quarantine_summary(spark.read.format("delta").load(lakehouse.table_path(Table.RAW_QUARANTINE))
                                     .filter(where)), lakehouse, Table.QUARANTINE, where)
         row.update({"status": "succeeded", "raw_requests_version": version(lakehouse, Table.RAW_REQUESTS),
                     "message": f"{time.perf_counter() - started:.1f}s",
@@ -331,9 +317,9 @@ def run(spark: SparkSession, lakehouse: Lakehouse, landing_date: date) -> dict[s
 def changed_event_dates(spark: SparkSession, lakehouse: Lakehouse, landing_date: date) -> list[date]:
     """Event dates whose raw rows the latest successful ingest of ``landing_date`` holds:
     exactly the partitions later steps must recompute for that folder date."""
-    if not _exists(lakehouse, Table.INGEST_RUNS):
+    if not tables.exists(lakehouse, Table.INGEST_RUNS):
         return []
-    latest = (_delta(spark, lakehouse, Table.INGEST_RUNS)
+    latest = (tables.read(spark, lakehouse, Table.INGEST_RUNS)
               .filter((F.col("landing_date") == F.lit(landing_date)) & (F.col("status") == "succeeded"))
               .orderBy(F.col("finished_at").desc()).select("changed_event_dates").first())
     return sorted(latest[0]) if latest else []
