@@ -6,10 +6,11 @@ a re-run after a crash) sees the table before or after it, never half of it.
 
 from __future__ import annotations
 
+import uuid
 from datetime import date
 from pathlib import Path
 
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import DataFrame, DataFrameWriter, SparkSession
 
 from distillguard.config import Lakehouse, Table
 
@@ -25,12 +26,15 @@ def read(spark: SparkSession, lakehouse: Lakehouse, table: Table, version: int |
     return reader.load(lakehouse.table_path(table))
 
 
+def _writer(df: DataFrame, partition_by: tuple[str, ...]) -> DataFrameWriter:
+    writer = df.write.format("delta")
+    return writer.partitionBy(*partition_by) if partition_by else writer
+
+
 def replace(df: DataFrame, lakehouse: Lakehouse, table: Table, where: str,
             partition_by: tuple[str, ...] = ()) -> None:
     """Replace the rows matching ``where`` in one commit (creates the table if needed)."""
-    writer = df.write.format("delta")
-    if partition_by:
-        writer = writer.partitionBy(*partition_by)
+    writer = _writer(df, partition_by)
     if exists(lakehouse, table):
         writer.mode("overwrite").option("replaceWhere", where).save(lakehouse.table_path(table))
     else:
@@ -40,3 +44,19 @@ def replace(df: DataFrame, lakehouse: Lakehouse, table: Table, where: str,
 def date_equals(column: str, day: date) -> str:
     """A replaceWhere predicate for one date partition."""
     return f"{column} = DATE'{day.isoformat()}'"
+
+
+def merge(spark: SparkSession, lakehouse: Lakehouse, table: Table, rows: DataFrame, on: str, actions: str,
+          partition_by: tuple[str, ...] = ()) -> None:
+    """``MERGE INTO`` the table (aliases ``t`` and ``s``) in one commit; a missing table is
+    created with ``rows``."""
+    path = lakehouse.table_path(table)
+    if not exists(lakehouse, table):
+        _writer(rows, partition_by).mode("append").save(path)
+        return
+    view = f"merge_source_{uuid.uuid4().hex}"
+    rows.createOrReplaceTempView(view)
+    try:
+        spark.sql(f"MERGE INTO delta.`{path}` AS t USING {view} AS s ON {on} {actions}").collect()
+    finally:
+        spark.catalog.dropTempView(view)

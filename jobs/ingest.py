@@ -137,20 +137,12 @@ def _account_bounds(spark: SparkSession, lakehouse: Lakehouse, snapshot_date: da
 
 
 
-def _merge_requests(spark: SparkSession, lakehouse: Lakehouse, batch: DataFrame, event_dates: list[date],
-                    run_id: str) -> None:
+def _merge_requests(spark: SparkSession, lakehouse: Lakehouse, batch: DataFrame, event_dates: list[date]) -> None:
     """Insert requests not stored yet, in one commit; re-running inserts nothing."""
-    path = lakehouse.table_path(Table.RAW_REQUESTS)
-    if not tables.exists(lakehouse, Table.RAW_REQUESTS):
-        batch.write.format("delta").partitionBy("event_date").mode("append").save(path)
-        return
-    view = f"ingest_batch_{run_id.replace('-', '_')}"
-    batch.createOrReplaceTempView(view)
     dates = ", ".join(f"DATE'{d}'" for d in event_dates)
-    spark.sql(f"MERGE INTO delta.`{path}` AS t USING {view} AS s "
-              f"ON t.event_date = s.event_date AND t.request_id = s.request_id AND t.event_date IN ({dates}) "
-              f"WHEN NOT MATCHED THEN INSERT *").collect()
-    spark.catalog.dropTempView(view)
+    tables.merge(spark, lakehouse, Table.RAW_REQUESTS, batch,
+                 f"t.event_date = s.event_date AND t.request_id = s.request_id AND t.event_date IN ({dates})",
+                 "WHEN NOT MATCHED THEN INSERT *", ("event_date",))
 
 
 def _counts_by(df: DataFrame, column: str) -> dict[Any, int]:
@@ -285,7 +277,7 @@ def run(spark: SparkSession, lakehouse: Lakehouse, landing_date: date) -> dict[s
                                            "finished_at": datetime.now(timezone.utc).replace(tzinfo=None)})
             raise
 
-        _merge_requests(spark, lakehouse, requests["batch"], requests["event_dates"], run_id)
+        _merge_requests(spark, lakehouse, requests["batch"], requests["event_dates"])
         if accounts:
             where = f"snapshot_date = DATE'{landing_date}'"
             tables.replace(accounts["raw"], lakehouse, Table.RAW_ACCOUNTS, where, ("snapshot_date",))

@@ -10,7 +10,6 @@ drift against the training set, and the flagged table's Delta version.
 
 from __future__ import annotations
 
-import uuid
 from datetime import date, datetime, timezone
 from typing import Any
 
@@ -87,19 +86,11 @@ def flagged_rows(scores: DataFrame, evidence: DataFrame, earlier: DataFrame | No
 
 
 def _merge(spark: SparkSession, lakehouse: Lakehouse, rows: DataFrame, day: date) -> None:
-    path = lakehouse.table_path(Table.FLAGGED_ACCOUNTS)
-    if not tables.exists(lakehouse, Table.FLAGGED_ACCOUNTS):
-        rows.write.format("delta").partitionBy("flag_date").mode("append").save(path)
-        return
-    view = f"flagged_{day:%Y%m%d}_{uuid.uuid4().hex[:8]}"
-    rows.createOrReplaceTempView(view)
     changed = " OR ".join(f"NOT (t.{c} <=> s.{c})" for c in CHANGED)
-    spark.sql(f"MERGE INTO delta.`{path}` AS t USING {view} AS s "
-              f"ON t.flag_date = s.flag_date AND t.account_id = s.account_id "
-              f"WHEN MATCHED AND ({changed}) THEN UPDATE SET * "
-              f"WHEN NOT MATCHED THEN INSERT * "
-              f"WHEN NOT MATCHED BY SOURCE AND t.flag_date = DATE'{day}' THEN DELETE").collect()
-    spark.catalog.dropTempView(view)
+    tables.merge(spark, lakehouse, Table.FLAGGED_ACCOUNTS, rows,
+                 "t.flag_date = s.flag_date AND t.account_id = s.account_id",
+                 f"WHEN MATCHED AND ({changed}) THEN UPDATE SET * WHEN NOT MATCHED THEN INSERT * "
+                 f"WHEN NOT MATCHED BY SOURCE AND t.flag_date = DATE'{day}' THEN DELETE", ("flag_date",))
 
 
 def _training_sample(spark: SparkSession, lakehouse: Lakehouse) -> pd.DataFrame | None:
