@@ -64,10 +64,11 @@ def _median(label: str, runs: int, step) -> float:
 
 
 def _prepare(lakehouse: Lakehouse, scale: str) -> None:
-    spark = get_spark()
-    if not tables.exists(lakehouse, Table.RAW_REQUESTS):
+    """Generate (unless the landing zone holds the day) and ingest (unless already done)."""
+    if not (lakehouse.landing_dir("request_logs") / f"date={DAY}").is_dir():
         generate(lakehouse, scale, DAY, 1, seed=1, progress=True)
-        ingest.run(spark, lakehouse, DAY)
+    if not tables.exists(lakehouse, Table.RAW_REQUESTS):
+        ingest.run(get_spark(), lakehouse, DAY)
 
 
 def _copy_history(spark, lakehouse: Lakehouse, days: int) -> None:
@@ -86,6 +87,7 @@ def main() -> None:
     parser.add_argument("--scale", default="bench")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--home", default="/tmp/distillguard-features-bench")
+    parser.add_argument("--history", type=int, nargs=2, default=(7, 56), help="days of history to compare")
     args = parser.parse_args()
     lakehouse = Lakehouse.resolve(args.home)
     _prepare(lakehouse, args.scale)
@@ -108,11 +110,12 @@ def main() -> None:
     print(f"daily feature job: {requests / job:,.0f} requests/s; {job / duck:.2f}x DuckDB; {job / scan:.2f}x raw scan")
 
     timed = {}
-    for history in (7, 56):
+    for history in args.history:
         _copy_history(spark, lakehouse, history)
         timed[history] = _median(f"features job for D with {history} days of history", args.runs,
                                  lambda: features.run(spark, lakehouse, DAY))
-    print(f"history scaling: 56 days / 7 days = {timed[56] / timed[7]:.2f}x")
+    short, long = args.history
+    print(f"history scaling: {long} days / {short} days = {timed[long] / timed[short]:.2f}x")
 
 
 if __name__ == "__main__":
