@@ -43,6 +43,8 @@ class Table(str, Enum):
     TRAINING_SET = "training/training_set"
     FLAGGED_ACCOUNTS = "enforcement/flagged_accounts"
     EXPORTS = "enforcement/exports"
+    # One row per export handed to enforcement (the ledger above holds its changed rows).
+    EXPORT_RUNS = "enforcement/export_runs"
     # Invalid lines with their raw text (PII): quality/quarantine holds only reason and hash.
     RAW_QUARANTINE = "raw/quarantine"
     # Parsed landing lines of one ingest run, read back by its steps and removed at the end.
@@ -143,8 +145,10 @@ class TrainingSettings:
     unlabelled_weight: float = 0.5
     sample_seed: int = 7
     # Time split: the most recently decided incident groups, at least this share of the
-    # labelled accounts and this many of each class, are held out.
-    holdout_min_share: float = 0.25
+    # labelled accounts and this many of each class, are held out. Kept small: a campaign
+    # group goes whole to one side, and labels arrive late, so a larger share pushes the
+    # cutoff back until the training side holds only the first campaign or two.
+    holdout_min_share: float = 0.05
     holdout_min_per_class: int = 5
     target_precision: float = 0.95
     review_queue_k: int = 50
@@ -155,7 +159,9 @@ class TrainingSettings:
     min_child_samples: int = 10
     # Promotion gate: the challenger must beat the champion's holdout PR-AUC by this much.
     promotion_margin: float = 0.01
-    max_calibration_error: float = 0.15
+    # Expected calibration error on the holdout; tens of labelled accounts make it noisy
+    # by several points, so the bound catches broken calibration, not fine drift.
+    max_calibration_error: float = 0.2
     min_score_std: float = 0.05
 
 

@@ -1,0 +1,101 @@
+"""``distillguard demo``: the whole pipeline on the synthetic demo scenario, on one machine.
+
+generate the ``demo`` scale (28 days) -> ingest and features of every day -> train and
+the promotion gate -> score, export and report the last day(s). Resumable: generation
+counts as done once its ground truth summary exists (written last), and every day's
+steps are skipped when done (jobs/daily.py), so an interrupted demo picks up where it
+stopped. Training runs only while no champion exists.
+
+It refuses a lakehouse holding anything that is not a demo lakehouse (the generator's
+marker, ``distillguard.secrets.is_demo``): the demo runs on random demo keys, which must
+never touch real data.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date, timedelta
+from typing import Any, Callable
+
+from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
+
+from distillguard import tables
+from distillguard.config import Lakehouse, Table
+from distillguard.errors import DistillguardError
+from distillguard.jobs import daily, export, report
+from distillguard.secrets import DEMO_MARKER, is_demo
+
+SCALE = "demo"
+START = date(2026, 11, 1)
+
+
+def _holds_data(lakehouse: Lakehouse) -> bool:
+    return lakehouse.home.is_dir() and any(lakehouse.home.iterdir())
+
+
+def check_lakehouse(lakehouse: Lakehouse) -> None:
+    """Refuse a lakehouse that holds data and is not marked as a demo."""
+    landing = lakehouse.landing
+    if not landing.is_relative_to(lakehouse.home) and landing.is_dir() and any(landing.iterdir()):
+        raise DistillguardError(f"the demo writes its own landing zone under {lakehouse.home}; "
+                                f"{landing} holds data: do not pass --landing to the demo")
+    if _holds_data(lakehouse) and not is_demo(lakehouse):
+        raise DistillguardError(f"{lakehouse.home} holds data and is not a demo lakehouse (no {DEMO_MARKER} "
+                                "marker); the demo only runs in an empty folder or an earlier demo: pass --home NEW_DIR")
+
+
+def _generated(lakehouse: Lakehouse) -> dict[str, Any] | None:
+    summary = lakehouse.truth / "faults.json"
+    return json.loads(summary.read_text()) if summary.is_file() else None
+
+
+def _train(spark: SparkSession, lakehouse: Lakehouse, as_of: date, echo: Callable[[str], None]) -> str:
+    """Train once and apply the promotion gate; returns the champion version."""
+    from distillguard.jobs import train
+    from distillguard.models import registry
+
+    current = registry.champion(registry.client(lakehouse))
+    if current is not None:
+        echo(f"demo: champion version {current.version} already registered; not retraining")
+        return current.version
+    echo(f"demo: training as of {as_of} ...")
+    result = train.run(spark, lakehouse, as_of=as_of, truth=lakehouse.truth / "accounts.parquet")
+    echo(f"demo: version {result['version']} {result['decision']} ({result['reason']})")
+    if result["decision"] != "promoted":
+        raise DistillguardError(f"the promotion gate kept version {result['version']} as challenger "
+                                f"({result['reason']}); scoring needs a champion: see MLflow run {result['run_id']}, "
+                                f"or promote it by hand with `distillguard promote --reason ...`")
+    return result["version"]
+
+
+def run(spark: SparkSession, lakehouse: Lakehouse, days: int | None = None, seed: int = 7, scored_days: int = 1,
+        echo: Callable[[str], None] = print) -> dict[str, Any]:
+    """Generate (once), build every day, train, then score, export and report the last ``scored_days``."""
+    check_lakehouse(lakehouse)
+    summary = _generated(lakehouse)
+    if summary is None:
+        from distillguard.synthetic.generate import generate
+
+        echo(f"demo: generating the {SCALE} scenario into {lakehouse.landing} ...")
+        # A generation cut short left folders but no summary: start it again from scratch.
+        generate(lakehouse, SCALE, START, days, seed, overwrite=True, progress=True)
+        summary = _generated(lakehouse)
+    else:
+        echo(f"demo: landing zone already generated ({summary['days']} days from {summary['start']})")
+    start = date.fromisoformat(summary["start"])
+    all_days = [start + timedelta(days=i) for i in range(summary["days"])]
+    for day in all_days:
+        daily.run(spark, lakehouse, day, steps=("ingest", "features"), echo=echo)
+    version = _train(spark, lakehouse, all_days[-1], echo)
+    scored = all_days[-min(scored_days, len(all_days)):]
+    for day in scored:
+        daily.run(spark, lakehouse, day, steps=("score", "export", "report"), echo=echo)
+    last = scored[-1]
+    by_tier = {r["risk_tier"]: r["count"] for r in tables.read(spark, lakehouse, Table.FLAGGED_ACCOUNTS)
+               .where(F.col("flag_date") == F.lit(last)).groupBy("risk_tier").count().collect()}
+    handed_off = export.latest(spark, lakehouse, last)
+    return {"days": all_days, "scored": scored, "champion_version": version, "by_tier": by_tier,
+            "report": report.report_path(lakehouse, last), "export": handed_off["folder"] if handed_off else None,
+            "mlflow_tracking_uri": lakehouse.mlflow_tracking_uri, "mlflow_artifacts": lakehouse.mlflow_artifacts,
+            "data_docs": lakehouse.data_docs / "index.html"}
