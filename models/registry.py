@@ -1,0 +1,159 @@
+"""MLflow tracking and registry: one registered model, aliases ``challenger`` and ``champion``.
+
+Store: sqlite and an artifact folder under the lakehouse by default; ``MLFLOW_TRACKING_URI``
+(via ``Lakehouse.mlflow_tracking_uri``) and ``MLFLOW_REGISTRY_URI`` point elsewhere (an
+``mlflow server``, Databricks). Every training run registers a new version as
+``challenger``; ``champion`` moves only through ``promote`` (the training gate or a human),
+and every move is kept: the registered model tag ``champion_history`` lists the champion
+versions in order, and each version carries tags saying when, by whom and why it was
+promoted or rolled back, so enforcement can see which model flagged whom and go back.
+
+For scoring: ``MODEL_NAME``, ``FEATURE_COLUMNS`` (re-exported), ``load_champion`` (the pyfunc,
+its version and operating threshold; the threshold is also in the version tag
+``threshold`` and in the model metadata).
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+import mlflow
+from mlflow import MlflowClient
+from mlflow.entities.model_registry import ModelVersion
+from mlflow.exceptions import MlflowException
+
+from distillguard.config import Lakehouse
+from distillguard.errors import DistillguardError
+from distillguard.models.training_set import FEATURE_COLUMNS
+
+MODEL_NAME = "distillguard_distillation"
+EXPERIMENT_NAME = "distillguard-train"
+CHAMPION, CHALLENGER = "champion", "challenger"
+HISTORY_TAG = "champion_history"
+THRESHOLD_TAG = "threshold"
+REGISTRY_ENV = "MLFLOW_REGISTRY_URI"
+EXPERIMENT_ENV = "MLFLOW_EXPERIMENT_NAME"
+
+__all__ = ["MODEL_NAME", "FEATURE_COLUMNS", "Champion", "client", "experiment_id", "register_challenger",
+           "champion", "promote", "rollback", "load_champion"]
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _in_lakehouse(lakehouse: Lakehouse) -> bool:
+    """The default store: sqlite under the lakehouse (MLflow also sets MLFLOW_TRACKING_URI
+    itself on set_tracking_uri, so the environment alone does not say who chose it)."""
+    return lakehouse.mlflow_tracking_uri.startswith(f"sqlite:///{lakehouse.mlflow_dir}")
+
+
+def client(lakehouse: Lakehouse) -> MlflowClient:
+    """Point MLflow at the lakehouse store (or the URIs the environment gives)."""
+    tracking = lakehouse.mlflow_tracking_uri
+    if _in_lakehouse(lakehouse):
+        lakehouse.mlflow_dir.mkdir(parents=True, exist_ok=True)
+    registry = os.environ.get(REGISTRY_ENV) or tracking
+    mlflow.set_tracking_uri(tracking)
+    mlflow.set_registry_uri(registry)
+    return MlflowClient(tracking_uri=tracking, registry_uri=registry)
+
+
+def experiment_id(lakehouse: Lakehouse, mlflow_client: MlflowClient, name: str = EXPERIMENT_NAME) -> str:
+    """An experiment (default: training, renamed by ``MLFLOW_EXPERIMENT_NAME``, e.g. a
+    Databricks workspace path); on the default local store its artifacts live under the lakehouse."""
+    if name == EXPERIMENT_NAME:
+        name = os.environ.get(EXPERIMENT_ENV) or name
+    existing = mlflow_client.get_experiment_by_name(name)
+    if existing is not None:
+        return existing.experiment_id
+    local = _in_lakehouse(lakehouse)
+    if local:
+        lakehouse.mlflow_artifacts.mkdir(parents=True, exist_ok=True)
+    return mlflow_client.create_experiment(
+        name, artifact_location=lakehouse.mlflow_artifacts.as_uri() if local else None)
+
+
+def _version_or_none(mlflow_client: MlflowClient, alias: str) -> ModelVersion | None:
+    try:
+        return mlflow_client.get_model_version_by_alias(MODEL_NAME, alias)
+    except MlflowException:
+        return None
+
+
+def champion(mlflow_client: MlflowClient) -> ModelVersion | None:
+    return _version_or_none(mlflow_client, CHAMPION)
+
+
+def history(mlflow_client: MlflowClient) -> list[int]:
+    """Champion versions in the order they were promoted (the last one is the champion)."""
+    try:
+        tags = mlflow_client.get_registered_model(MODEL_NAME).tags
+    except MlflowException:
+        return []
+    return json.loads(tags.get(HISTORY_TAG, "[]"))
+
+
+def register_challenger(mlflow_client: MlflowClient, model_uri: str, tags: dict[str, str]) -> ModelVersion:
+    """A new version of ``MODEL_NAME`` carrying ``tags``, aliased ``challenger``."""
+    try:
+        mlflow_client.get_registered_model(MODEL_NAME)
+    except MlflowException:
+        mlflow_client.create_registered_model(
+            MODEL_NAME, description="Distillation classifier: calibrated probability that an account-day "
+                                    "is adversarial distillation. Aliases: champion (scores), challenger (latest).")
+    version = mlflow.register_model(model_uri, MODEL_NAME, tags=tags)
+    mlflow_client.set_registered_model_alias(MODEL_NAME, CHALLENGER, version.version)
+    return version
+
+
+def promote(mlflow_client: MlflowClient, version: int | str, reason: str, actor: str | None = None) -> ModelVersion:
+    """Make ``version`` the champion, recording who, when and why; the previous one stays in history."""
+    promoted = mlflow_client.get_model_version(MODEL_NAME, str(version))
+    previous = champion(mlflow_client)
+    if previous is not None and previous.version == promoted.version:
+        raise DistillguardError(f"version {promoted.version} is already the champion")
+    mlflow_client.set_registered_model_alias(MODEL_NAME, CHAMPION, promoted.version)
+    mlflow_client.set_registered_model_tag(MODEL_NAME, HISTORY_TAG,
+                                           json.dumps([*history(mlflow_client), int(promoted.version)]))
+    for key, value in {"promoted_at": _now(), "promoted_by": actor or getpass.getuser(), "promotion_reason": reason,
+                       "replaced_champion": previous.version if previous else "none"}.items():
+        mlflow_client.set_model_version_tag(MODEL_NAME, promoted.version, key, value)
+    return mlflow_client.get_model_version(MODEL_NAME, promoted.version)
+
+
+def rollback(mlflow_client: MlflowClient, reason: str, actor: str | None = None) -> ModelVersion:
+    """Give ``champion`` back to the version it replaced; the demoted version keeps its tags."""
+    promoted = history(mlflow_client)
+    if len(promoted) < 2:
+        raise DistillguardError("no previous champion to roll back to")
+    demoted, restored = promoted[-1], promoted[-2]
+    mlflow_client.set_registered_model_alias(MODEL_NAME, CHAMPION, str(restored))
+    mlflow_client.set_registered_model_tag(MODEL_NAME, HISTORY_TAG, json.dumps(promoted[:-1]))
+    for key, value in {"rolled_back_at": _now(), "rolled_back_by": actor or getpass.getuser(),
+                       "rollback_reason": reason, "restored_champion": str(restored)}.items():
+        mlflow_client.set_model_version_tag(MODEL_NAME, str(demoted), key, value)
+    mlflow_client.set_model_version_tag(MODEL_NAME, str(restored), "restored_at", _now())
+    return mlflow_client.get_model_version(MODEL_NAME, str(restored))
+
+
+@dataclass(frozen=True)
+class Champion:
+    model: mlflow.pyfunc.PyFuncModel
+    version: str
+    threshold: float
+    uri: str
+
+
+def load_champion(lakehouse: Lakehouse) -> Champion:
+    """The current champion as a pyfunc with its operating threshold (for the scoring job)."""
+    mlflow_client = client(lakehouse)
+    current = champion(mlflow_client)
+    if current is None:
+        raise DistillguardError(f"no champion for {MODEL_NAME}; run `distillguard train` or `distillguard promote`")
+    uri = f"models:/{MODEL_NAME}/{current.version}"
+    return Champion(mlflow.pyfunc.load_model(uri), current.version, float(current.tags[THRESHOLD_TAG]), uri)

@@ -1,0 +1,127 @@
+"""Training set: labelled incidents joined to the features of their windows, point in time.
+
+Rules, each one a guard against a model that looks better than it is:
+
+* A label is usable only from its ``decided_on`` (contract): a set built ``as_of`` D uses
+  incidents decided on or before D, and nothing else about later incidents, not even to
+  exclude their accounts from the unlabelled sample.
+* Each labelled (incident, account) contributes the rolling and cluster features of every
+  day of its window ``[window_start, min(window_end, as_of)]`` on which the account has
+  a feature row. Features of day d only use data up to d, so no day sees the verdict.
+  The days of one (incident, account) share a total weight of 1, so a long window does not
+  make one account dominate; the last of those days (``last_day``) is the row evaluation
+  scores, the day the behaviour was fully observed.
+* ``distillation`` is the positive class, ``benign`` (investigated and cleared) the hard
+  negatives; ``other_abuse`` is left out: it is neither distillation nor cleared, and
+  teaching the model either way about it would blur the target.
+* Unlabelled negatives (ASSUMPTION, logged with every run as ``NEGATIVES_ASSUMPTION``): most
+  accounts nobody investigated are not distilling, so a deterministic hashed sample of
+  them (``unlabelled_sample_fraction``, one hashed day each) is added as negatives with the
+  reduced weight ``unlabelled_weight``, because some of them are uncaught attackers.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from pyspark.sql import DataFrame, Window
+from pyspark.sql import functions as F
+
+from distillguard.config import TRAINING, TrainingSettings
+
+POSITIVE, BENIGN, UNLABELLED = "distillation", "benign", "unlabelled"
+UNLABELLED_SOURCE = "unlabelled_sample"
+NEGATIVES_ASSUMPTION = (
+    "Negatives are investigated-and-cleared accounts (label 'benign', weight 1 per account) plus a "
+    "hashed sample of accounts with no incident decided by as_of, assumed benign because attackers are "
+    "a small minority of unlabelled accounts; since some are uncaught attackers they carry a reduced weight.")
+
+_RATES = ("cot_share", "coding_share", "agentic_share", "math_share", "max_tokens_hit_share", "logprobs_share",
+          "multi_choice_share", "tools_share", "temp_zero_share", "batch_share", "reasoning_model_share",
+          "hosting_share", "proxy_share", "foreign_country_share", "night_share", "refs_sent_share",
+          "partner_prefix_share", "partner_template_share", "completion_prompt_ratio", "cost_per_request",
+          "error_share", "top_template_share", "hour_entropy", "interarrival_cv")
+_VOLUMES = ("requests", "spend_usd", "active_days", "max_daily_distinct_templates",
+            "max_daily_distinct_prefix_fps", "max_daily_distinct_ip_prefixes", "max_daily_distinct_ip_hashes",
+            "max_daily_distinct_countries", "max_daily_distinct_user_agents", "max_daily_distinct_api_keys")
+_ACCOUNT = ("kyc_tier", "plan", "zero_data_retention", "account_age_days", "partner_payment_hit",
+            "projected_monthly_spend", "unverified_over_kyc_threshold", "new_account")
+CLUSTER_FEATURES = ("cluster_size", "cluster_spend_7d", "cluster_spend_28d", "cluster_requests_28d",
+                    "cluster_new_account_share", "cluster_proxy_share", "cluster_unverified_share",
+                    "cluster_partner_hit_accounts", "cluster_template_overlap")
+FEATURE_COLUMNS: tuple[str, ...] = (
+    *(f"{name}_{w}d" for w in (7, 28) for name in _RATES + _VOLUMES), *_ACCOUNT, *CLUSTER_FEATURES)
+"""The model's input columns, exactly as named in account_rolling and account_clusters of
+one feature_date: training and scoring both select these (the model encodes them itself)."""
+
+
+
+def model_input(df: DataFrame, keep: tuple[str, ...] = ()) -> DataFrame:
+    """``keep`` (e.g. account_id) then ``FEATURE_COLUMNS`` typed as the registered model's
+    signature: strings for kyc_tier and plan, double for every other column (so nullable
+    counts and flags pass schema enforcement in ``mlflow.pyfunc.spark_udf``)."""
+    return df.select(*keep, *[F.col(c) if c in ("kyc_tier", "plan") else F.col(c).cast("double").alias(c)
+                              for c in FEATURE_COLUMNS])
+
+
+KEY_COLUMNS = ("row_key", "incident_id", "account_id", "feature_date", "label", "label_name", "source",
+               "window_start", "window_end", "decided_on", "weight", "last_day", "cluster_id")
+
+
+def labels_as_of(incidents: DataFrame, as_of: date) -> DataFrame:
+    """Incident rows usable on ``as_of``: decided on or before it, distillation or benign."""
+    return (incidents.where((F.col("decided_on") <= F.lit(as_of)) & F.col("label").isin(POSITIVE, BENIGN))
+            .select("incident_id", "account_id", "label", "window_start", "window_end", "decided_on", "source"))
+
+
+def labelled_rows(incidents: DataFrame, rolling: DataFrame, as_of: date) -> DataFrame:
+    """One row per labelled (incident, account, window day with features), weights summing to 1."""
+    labels = labels_as_of(incidents, as_of)
+    days = rolling.select("account_id", "feature_date")
+    joined = labels.join(days, "account_id").where(
+        (F.col("feature_date") >= F.col("window_start"))
+        & (F.col("feature_date") <= F.least(F.col("window_end"), F.lit(as_of))))
+    per_label = Window.partitionBy("incident_id", "account_id")
+    return joined.select(
+        "incident_id", "account_id", "feature_date",
+        F.when(F.col("label") == POSITIVE, 1).otherwise(0).alias("label"), F.col("label").alias("label_name"),
+        "source", "window_start", "window_end", "decided_on",
+        (F.lit(1.0) / F.count("*").over(per_label)).alias("weight"),
+        (F.col("feature_date") == F.max("feature_date").over(per_label)).alias("last_day"))
+
+
+def _hash_unit(*columns: str, seed: int) -> F.Column:
+    """A deterministic number in [0, 1) per value: the same sample on every engine and run."""
+    return (F.abs(F.xxhash64(F.lit(seed), *[F.col(c) for c in columns])) % 1_000_000) / 1_000_000.0
+
+
+def unlabelled_rows(incidents: DataFrame, rolling: DataFrame, as_of: date,
+                    settings: TrainingSettings = TRAINING) -> DataFrame:
+    """The hashed sample of accounts without any incident decided by ``as_of``, one day each."""
+    known = incidents.where(F.col("decided_on") <= F.lit(as_of)).select("account_id").distinct()
+    candidates = (rolling.where(F.col("feature_date") <= F.lit(as_of)).select("account_id", "feature_date")
+                  .join(known, "account_id", "left_anti")
+                  .where(_hash_unit("account_id", seed=settings.sample_seed) < settings.unlabelled_sample_fraction))
+    # The hash is a column before the window orders by it (Sail cannot order a window by an expression).
+    pick = Window.partitionBy("account_id").orderBy("pick_key", "feature_date")
+    return (candidates.withColumn("pick_key", _hash_unit("account_id", "feature_date", seed=settings.sample_seed))
+            .withColumn("pick", F.row_number().over(pick)).where(F.col("pick") == 1)
+            .select(F.lit(None).cast("string").alias("incident_id"), "account_id", "feature_date",
+                    F.lit(0).alias("label"), F.lit(UNLABELLED).alias("label_name"),
+                    F.lit(UNLABELLED_SOURCE).alias("source"), F.lit(None).cast("date").alias("window_start"),
+                    F.lit(None).cast("date").alias("window_end"), F.lit(None).cast("date").alias("decided_on"),
+                    F.lit(float(settings.unlabelled_weight)).alias("weight"), F.lit(True).alias("last_day")))
+
+
+def build(incidents: DataFrame, rolling: DataFrame, clusters: DataFrame, as_of: date,
+          settings: TrainingSettings = TRAINING) -> DataFrame:
+    """Labelled and sampled rows with the model's features of their day (before the split)."""
+    rows = labelled_rows(incidents, rolling, as_of).unionByName(unlabelled_rows(incidents, rolling, as_of, settings))
+    rolling_columns = [c for c in FEATURE_COLUMNS if c not in CLUSTER_FEATURES]
+    features = rolling.select("account_id", "feature_date", *rolling_columns)
+    cluster = clusters.select("account_id", "feature_date", "cluster_id", *CLUSTER_FEATURES)
+    return (rows.join(features, ["account_id", "feature_date"])
+            .join(cluster, ["account_id", "feature_date"], "left")
+            .select(F.concat_ws("|", F.coalesce("incident_id", F.lit("-")), "account_id",
+                                F.col("feature_date").cast("string")).alias("row_key"),
+                    *KEY_COLUMNS[1:], *FEATURE_COLUMNS))
