@@ -20,6 +20,9 @@ from distillguard.errors import DistillguardError
 HOME_ENV = "DISTILLGUARD_HOME"
 LANDING_ENV = "DISTILLGUARD_LANDING"
 DEFAULT_HOME = "lakehouse"
+# Read once at import: mlflow.set_tracking_uri() writes MLFLOW_TRACKING_URI into the
+# environment itself, so reading it later would pin every lakehouse to the first one's store.
+_USER_TRACKING_URI = os.environ.get("MLFLOW_TRACKING_URI")
 
 
 class Table(str, Enum):
@@ -89,7 +92,7 @@ class Lakehouse:
     @property
     def mlflow_tracking_uri(self) -> str:
         """sqlite store: MLflow >= 3.13 refuses a plain ./mlruns file store."""
-        return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{self.mlflow_dir / 'mlflow.db'}"
+        return _USER_TRACKING_URI or f"sqlite:///{self.mlflow_dir / 'mlflow.db'}"
 
     @property
     def mlflow_artifacts(self) -> Path:

@@ -28,13 +28,16 @@ KEY_SEPARATOR = "|"
 
 
 def account_keys(signals: DataFrame, day: date) -> DataFrame:
-    """Per account and day: requests per IP prefix and per (template, user agent)."""
+    """Per account and day: requests per IP prefix and per (template, user agent, system
+    prompt digest): back-ends of different apps share an SDK and a templated user turn, but
+    each sends its own system prompt."""
     prefixes = (signals.where(F.col("ip_prefix").isNotNull())
                 .groupBy("account_id", F.lit("ip_prefix").alias("key_type"), F.col("ip_prefix").alias("key"))
                 .count())
     templates = (signals.where(F.col("template_fp").isNotNull() & F.col("user_agent").isNotNull())
                  .groupBy("account_id", F.lit("ua_template").alias("key_type"),
-                          F.concat_ws(KEY_SEPARATOR, "template_fp", "user_agent").alias("key"))
+                          F.concat_ws(KEY_SEPARATOR, "template_fp", "user_agent",
+                                      F.coalesce("system_prompt_sha256", F.lit("-"))).alias("key"))
                  .count())
     return (prefixes.unionByName(templates)
             .select(F.lit(day).alias("feature_date"), "account_id", "key_type", "key",
@@ -57,11 +60,15 @@ def link_keys(keys_daily: DataFrame, accounts: DataFrame, indicators: DataFrame,
     snapshot = accounts.join(active, "account_id")
     partner_values = indicators.select(F.col("value").alias("partner_value")).distinct()
     template_part = F.split(F.col("key"), r"\|").getItem(0)
-    partner = (window.select("account_id", F.when(F.col("key_type") == "ip_prefix", F.col("key"))
+    # A partner-shared IP prefix is still an IP prefix: it gets the IP hub cap.
+    partner = (window.select("account_id", F.when(F.col("key_type") == "ip_prefix", F.lit("partner_ip"))
+                             .otherwise(F.lit("partner")).alias("key_type"),
+                             F.when(F.col("key_type") == "ip_prefix", F.col("key"))
                              .otherwise(template_part).alias("partner_value"))
-               .unionByName(snapshot.select("account_id", F.col("payment_fingerprint_hmac").alias("partner_value")))
+               .unionByName(snapshot.select("account_id", F.lit("partner").alias("key_type"),
+                                            F.col("payment_fingerprint_hmac").alias("partner_value")))
                .join(F.broadcast(partner_values), "partner_value")
-               .select("account_id", F.lit("partner").alias("key_type"), F.col("partner_value").alias("key")))
+               .select("account_id", "key_type", F.col("partner_value").alias("key")))
     edges = (window.where(F.col("key_type") == "ip_prefix").select("account_id", "key_type", "key")
              .unionByName(dominant)
              .unionByName(snapshot.where(F.col("payment_fingerprint").isNotNull())
@@ -73,7 +80,8 @@ def link_keys(keys_daily: DataFrame, accounts: DataFrame, indicators: DataFrame,
     caps = F.create_map(*[F.lit(x) for kv in (
         ("ip_prefix", settings.ip_prefix_max_accounts), ("ua_template", settings.template_max_accounts),
         ("payment", settings.payment_max_accounts), ("org", settings.payment_max_accounts),
-        ("partner", settings.template_max_accounts)) for x in kv])
+        ("partner", settings.template_max_accounts), ("partner_ip", settings.ip_prefix_max_accounts))
+        for x in kv])
     per_key = Window.partitionBy("key_type", "key")
     return (edges.withColumn("key_accounts", F.count("*").over(per_key))
             .where((F.col("key_accounts") > 1) & (F.col("key_accounts") <= caps[F.col("key_type")]))

@@ -30,7 +30,9 @@ def _inputs(spark: SparkSession):
         ("a1", "p1", None, "h1"), ("a2", "p1", None, "h1"), ("a3", "p3", None, "h3"), ("a4", None, None, None),
         ("a5", None, None, None), ("a6", "p6", None, "h6"), ("a7", "p7", None, "h7"), ("a8", "p8", None, "h8"),
     ], "account_id string, payment_fingerprint string, org_id string, payment_fingerprint_hmac string")
-    indicators = spark.createDataFrame([("prompt_template_hash", "tp")], "indicator_type string, value string")
+    # A partner-shared hub prefix stays a hub: partner IP keys get the IP cap.
+    indicators = spark.createDataFrame([("prompt_template_hash", "tp"), ("ip_prefix", "99.9.9.0/24")],
+                                       "indicator_type string, value string")
     rolling = spark.createDataFrame([
         ("a1", 100, 100, 1.0, 10.0, True, 50, "none", False, 0, 0),
         ("a2", 100, 100, 2.0, 20.0, True, 0, "basic", False, 0, 0),
