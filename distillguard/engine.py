@@ -40,7 +40,7 @@ def start_sail() -> str:
         if _sail_server is None:
             from pysail.spark import SparkConnectServer
 
-            os.environ.setdefault("RUST_LOG", "warn")
+            os.environ.setdefault("RUST_LOG", "error")
             server = SparkConnectServer(ip="127.0.0.1", port=0)
             server.start(background=True)
             atexit.register(server.stop)
