@@ -53,7 +53,7 @@ def _ingest(spark: SparkSession, lakehouse: Lakehouse, day: date, results: Resul
     return ingest.run(spark, lakehouse, day)
 
 
-def _features_done(spark: SparkSession, lakehouse: Lakehouse, day: date) -> bool:
+def features_done(spark: SparkSession, lakehouse: Lakehouse, day: date) -> bool:
     return _has_rows(spark, lakehouse, Table.ACCOUNT_CLUSTERS, F.col("feature_date") == F.lit(day))
 
 
@@ -114,7 +114,7 @@ class Step:
     run: Callable[[SparkSession, Lakehouse, date, Results], dict[str, Any]]
 
 
-STEPS = (Step("ingest", _ingest_done, _ingest), Step("features", _features_done, _features),
+STEPS = (Step("ingest", _ingest_done, _ingest), Step("features", features_done, _features),
          Step("score", _score_done, _score), Step("export", _export_done, _export),
          Step("report", _report_done, _report))
 STEP_NAMES = tuple(step.name for step in STEPS)

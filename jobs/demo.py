@@ -1,10 +1,10 @@
 """``distillguard demo``: the whole pipeline on the synthetic demo scenario, on one machine.
 
-generate the ``demo`` scale (28 days) -> ingest and features of every day -> train and
-the promotion gate -> score, export and report the last day(s). Resumable: generation
-counts as done once its ground truth summary exists (written last), and every day's
-steps are skipped when done (jobs/daily.py), so an interrupted demo picks up where it
-stopped. Training runs only while no champion exists.
+generate the ``demo`` scale (28 days) -> ingest every day -> features of every day (one
+backfill) -> train and the promotion gate -> score, export and report the last day(s).
+Resumable: generation counts as done once its ground truth summary exists (written
+last), ingested days and built feature dates are skipped (jobs/daily.py), so an
+interrupted demo picks up where it stopped. Training runs only while no champion exists.
 
 It refuses a lakehouse holding anything that is not a demo lakehouse (the generator's
 marker, ``distillguard.secrets.is_demo``): the demo runs on random demo keys, which must
@@ -23,7 +23,7 @@ from pyspark.sql import functions as F
 from distillguard import tables
 from distillguard.config import Lakehouse, Table
 from distillguard.errors import DistillguardError
-from distillguard.jobs import daily, export, report
+from distillguard.jobs import daily, export, features, report
 from distillguard.secrets import DEMO_MARKER, is_demo
 
 SCALE = "demo"
@@ -86,7 +86,13 @@ def run(spark: SparkSession, lakehouse: Lakehouse, days: int | None = None, seed
     start = date.fromisoformat(summary["start"])
     all_days = [start + timedelta(days=i) for i in range(summary["days"])]
     for day in all_days:
-        daily.run(spark, lakehouse, day, steps=("ingest", "features"), echo=echo)
+        daily.run(spark, lakehouse, day, steps=("ingest",), echo=echo)
+    pending = [day for day in all_days if not daily.features_done(spark, lakehouse, day)]
+    if pending:
+        # Every day is already ingested, late events included: one backfill builds each date
+        # once, where day-by-day runs would rebuild the dates late events touched.
+        echo(f"demo: features {pending[0]}..{all_days[-1]} (backfill) ...")
+        features.backfill(spark, lakehouse, pending[0], all_days[-1])
     version = _train(spark, lakehouse, all_days[-1], echo)
     scored = all_days[-min(scored_days, len(all_days)):]
     for day in scored:
