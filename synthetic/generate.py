@@ -70,7 +70,7 @@ class Progress:
             print(line, file=sys.stderr, flush=True)
 
 
-def _daily_counts(pop: population.Population, day: int, folder: date, seed: int) -> np.ndarray:
+def daily_counts(pop: population.Population, day: int, folder: date, seed: int) -> np.ndarray:
     rng = np.random.default_rng([seed, 1, day])
     active = (pop.active_from <= day) & (rng.random(len(pop)) < pop.active_share)
     factor = np.ones(len(ARCHETYPES))
@@ -144,7 +144,7 @@ def generate(lakehouse: Lakehouse, scale_name: str, start: date, days: int | Non
             snapshot, _ = records.account_table(pop, start, day)
             records.write_account_snapshot(
                 lakehouse.landing_dir("accounts") / f"date={folder}" / "accounts.jsonl.gz", snapshot)
-            counts = _daily_counts(pop, day, folder, seed)
+            counts = daily_counts(pop, day, folder, seed)
             chunks = _chunks(counts, scale.rows_per_file)
             first_rows = np.r_[0, np.cumsum([counts[c].sum() for c in chunks])[:-1]]
 

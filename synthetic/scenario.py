@@ -191,11 +191,13 @@ SCALES = {
                    "low_and_slow": 5, "cross_lab_split": 4, "paraphraser": 4},
                   benign_requests_per_day=60_000, attack_requests_per_day=20_000,
                   rows_per_file=50_000),
-    # Public reporting: ~24,000 fraudulent accounts, >16M exchanges over the window.
+    # Public reporting: ~24,000 fraudulent accounts, >16M exchanges over the window. Campaigns
+    # start across the window's first two thirds, so the per-day target is a full-activity
+    # rate: 30 days at the default seed give ~16 million attack requests.
     "seed": Scale("seed", 30, _mix(400_000, BENIGN_MIX), _mix(24_000, ATTACK_MIX),
                   {"hydra": 40, "bulk_single": 48, "cot_elicitation": 60, "capability_harvest": 60,
                    "low_and_slow": 120, "cross_lab_split": 30, "paraphraser": 40},
-                  benign_requests_per_day=2_500_000, attack_requests_per_day=540_000),
+                  benign_requests_per_day=2_500_000, attack_requests_per_day=790_000),
     "bench": Scale("bench", 1, _mix(1_500_000, BENIGN_MIX), _mix(30_000, ATTACK_MIX),
                    {"hydra": 50, "bulk_single": 60, "cot_elicitation": 80, "capability_harvest": 80,
                     "low_and_slow": 150, "cross_lab_split": 40, "paraphraser": 50},

@@ -13,7 +13,9 @@ import pyarrow.parquet as pq
 
 from distillguard.config import Lakehouse
 from distillguard.synthetic.faults import INVALID
-from distillguard.synthetic.generate import generate
+from distillguard.synthetic import population
+from distillguard.synthetic.generate import daily_counts, generate
+from distillguard.synthetic.scenario import SCALES
 from tests.contract import classify, parse_ts
 
 START = date(2026, 11, 1)
@@ -112,3 +114,14 @@ def test_ground_truth_sits_outside_the_landing_zone(tiny_landing: Lakehouse) -> 
     assert not list(tiny_landing.landing.rglob("*truth*"))
     assert (tiny_landing.truth / "accounts.parquet").exists()
     assert not tiny_landing.truth.is_relative_to(tiny_landing.landing)
+
+
+def test_seed_scale_matches_public_reporting() -> None:
+    """24,000 fraudulent accounts and over 16 million exchanges in the window (counts only)."""
+    scale = SCALES["seed"]
+    pop = population.build(scale, scale.default_days, 7)
+    attack = pop.campaign >= 0
+    requests = sum(daily_counts(pop, d, START + timedelta(days=d), 7) for d in range(scale.default_days))
+    assert attack.sum() == 24_000
+    assert 16_000_000 <= requests[attack].sum() <= 18_000_000
+    assert requests[~attack].sum() > 3 * requests[attack].sum()
