@@ -34,6 +34,7 @@ FLAGGED_COLUMNS = ("flag_date", "account_id", "cluster_id", "score", "risk_tier"
                    "cluster_spend_28d", "partner_indicator_hits", "model_name", "model_version", "model_run_id",
                    "scoring_run_id", "first_flagged_date", "last_flagged_date", "scored_at")
 CHANGED = ("score", "risk_tier", "model_version", "cluster_id")
+QUANTILES = (0.5, 0.9, 0.99)
 
 
 def _features(spark: SparkSession, lakehouse: Lakehouse, day: date) -> DataFrame:
@@ -124,7 +125,9 @@ def run(spark: SparkSession, lakehouse: Lakehouse, day: date, settings: ScoringS
         _merge(spark, lakehouse, staged, day)
         gates.close()
         by_tier = {r["risk_tier"]: r["count"] for r in staged.groupBy("risk_tier").count().collect()}
-        quantiles = scores.approxQuantile("score", [0.5, 0.9, 0.99], 0.001)
+        # Scalar percentile_approx: Sail has neither approxQuantile nor the array form.
+        quantiles = list(scores.agg(*[F.percentile_approx("score", q, 10_000).alias(f"q{i}")
+                                      for i, q in enumerate(QUANTILES)]).first())
         psi = {}
         training = _training_sample(spark, lakehouse)
         if training is not None:
