@@ -60,3 +60,11 @@ def merge(spark: SparkSession, lakehouse: Lakehouse, table: Table, rows: DataFra
         spark.sql(f"MERGE INTO delta.`{path}` AS t USING {view} AS s ON {on} {actions}").collect()
     finally:
         spark.catalog.dropTempView(view)
+
+
+def stage(spark: SparkSession, lakehouse: Lakehouse, name: str, df: DataFrame) -> DataFrame:
+    """Write an intermediate result to a scratch Delta table and read it back, so later
+    steps (gates, writes, iterations) scan it instead of recomputing its lineage."""
+    path = f"{lakehouse.table_path(Table.FEATURE_SCRATCH)}/{name}"
+    df.write.format("delta").mode("overwrite").option("overwriteSchema", "true").save(path)
+    return spark.read.format("delta").load(path)

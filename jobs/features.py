@@ -49,14 +49,6 @@ def indicators_as_of(spark: SparkSession, lakehouse: Lakehouse, day: date) -> Da
             .where(F.col("first_seen") <= F.lit(day)).select("indicator_type", "value", "first_seen"))
 
 
-def _persist(spark: SparkSession, lakehouse: Lakehouse, name: str, df: DataFrame) -> DataFrame:
-    """Write an intermediate result to a scratch Delta table and read it back, so later
-    steps scan it instead of recomputing its lineage."""
-    path = f"{lakehouse.table_path(Table.FEATURE_SCRATCH)}/{name}"
-    df.write.format("delta").mode("overwrite").option("overwriteSchema", "true").save(path)
-    return spark.read.format("delta").load(path)
-
-
 def daily_step(spark: SparkSession, lakehouse: Lakehouse, day: date, ip_key: bytes) -> int:
     """Signals of ``day`` (a deterministic derivation of raw, rewritten in place), then its
     daily features, staged and gated before they replace the day's partition."""
@@ -64,7 +56,7 @@ def daily_step(spark: SparkSession, lakehouse: Lakehouse, day: date, ip_key: byt
     tables.replace(request_signals(raw, ip_key), lakehouse, Table.REQUEST_SIGNALS,
                    tables.date_equals("event_date", day), ("event_date",))
     signals = tables.read(spark, lakehouse, Table.REQUEST_SIGNALS).where(F.col("event_date") == F.lit(day))
-    daily = _persist(spark, lakehouse, "daily", account_daily(
+    daily = tables.stage(spark, lakehouse, "daily", account_daily(
         signals, accounts_as_of(spark, lakehouse, day), indicators_as_of(spark, lakehouse, day), day))
     gates = quality.Gates(spark, lakehouse, f"features-{day}-{uuid.uuid4().hex[:12]}")
     if gates.check("account_daily", daily).critical_failures:
@@ -84,9 +76,9 @@ def _window_step(spark: SparkSession, lakehouse: Lakehouse, day: date, settings:
     rolling_day = tables.read(spark, lakehouse, Table.ACCOUNT_ROLLING).where(F.col("feature_date") == F.lit(day))
     edges = link_keys(tables.read(spark, lakehouse, Table.ACCOUNT_KEYS), accounts, indicators, rolling_day, day,
                       settings)
-    edges = _persist(spark, lakehouse, "edges", edges)
+    edges = tables.stage(spark, lakehouse, "edges", edges)
     labels, iterations, converged = components(
-        rolling_day, edges, lambda df, i: _persist(spark, lakehouse, f"labels_{i % 2}", df),
+        rolling_day, edges, lambda df, i: tables.stage(spark, lakehouse, f"labels_{i % 2}", df),
         settings.max_label_iterations)
     previous = None
     if tables.exists(lakehouse, Table.ACCOUNT_CLUSTERS):

@@ -116,9 +116,7 @@ def run(spark: SparkSession, lakehouse: Lakehouse, day: date, settings: ScoringS
                  "model_run_id": model_run_id, "scoring_run_id": scoring_run.info.run_id}
         rows = flagged_rows(scores, _evidence(frame), _first_flagged(spark, lakehouse, day), day,
                             champion.threshold, model, settings)
-        staged_path = f"{lakehouse.table_path(Table.FEATURE_SCRATCH)}/flagged_{day:%Y%m%d}"
-        rows.write.format("delta").mode("overwrite").option("overwriteSchema", "true").save(staged_path)
-        staged = spark.read.format("delta").load(staged_path)
+        staged = tables.stage(spark, lakehouse, f"flagged_{day:%Y%m%d}", rows)
         gates = quality.Gates(spark, lakehouse, f"score-{day}-{scoring_run.info.run_id[:12]}")
         if gates.check("flagged_accounts", staged).critical_failures:
             gates.close()
