@@ -1,18 +1,26 @@
 """``distillguard``: one command per pipeline step, with global lakehouse options.
 
-Bad input is answered with one line on stderr and exit code 2; nothing is written.
+Exit codes, the same from the console script and from a Databricks wheel task (which
+ignores a return value, so failures raise ``SystemExit``): 0 done, 1 a step or quality
+gate failed, 2 bad arguments. Failures print one line on stderr, never a traceback.
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
-from datetime import date
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, NoReturn, Sequence
 
-from distillguard.config import DEFAULT_HOME, HOME_ENV, LANDING_ENV, Lakehouse
-from distillguard.errors import DistillguardError
+from distillguard import __version__, logs
+from distillguard.config import CATALOG_ENV, DEFAULT_HOME, HOME_ENV, LANDING_ENV, SCHEMA_ENV, Lakehouse, Table
+from distillguard.errors import DistillguardError, UsageError
+
+FAILED, BAD_ARGUMENTS = 1, 2
+log = logging.getLogger(__name__)
 
 
 def iso_date(text: str) -> date:
@@ -20,6 +28,47 @@ def iso_date(text: str) -> date:
         return date.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not an ISO date (YYYY-MM-DD): {text!r}") from None
+
+
+@dataclass(frozen=True)
+class DaysAgo:
+    """A date relative to ``--today``, resolved once all options are parsed."""
+
+    days: int
+
+
+def day_arg(text: str) -> date | DaysAgo:
+    """``YYYY-MM-DD``, ``today`` or ``yesterday``."""
+    relative = {"today": 0, "yesterday": 1}.get(text.strip().lower())
+    return DaysAgo(relative) if relative is not None else iso_date(text)
+
+
+def days_ago_arg(text: str) -> DaysAgo:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0: {text!r}")
+    return DaysAgo(value)
+
+
+def add_day_options(parser: argparse.ArgumentParser, required: bool, what: str) -> None:
+    """``--date D`` (also ``yesterday``) or ``--days-ago N``, counted back from ``--today``."""
+    group = parser.add_mutually_exclusive_group(required=required)
+    group.add_argument("--date", type=day_arg, help=f"{what}: YYYY-MM-DD, today or yesterday")
+    group.add_argument("--days-ago", dest="date", type=days_ago_arg, metavar="N",
+                       help=f"{what}: N days before --today (1 is yesterday)")
+    parser.add_argument("--today", type=iso_date, help="the day relative dates count back from (default: today "
+                                                       "in UTC; a scheduled job passes its start date, so a "
+                                                       "retry after midnight keeps its day)")
+
+
+def _resolve_days(args: argparse.Namespace) -> None:
+    today = getattr(args, "today", None) or datetime.now(timezone.utc).date()
+    for name, value in vars(args).items():
+        if isinstance(value, DaysAgo):
+            setattr(args, name, today - timedelta(days=value.days))
 
 
 def positive_int(text: str) -> int:
@@ -70,9 +119,9 @@ def _cmd_features(args: argparse.Namespace, lakehouse: Lakehouse) -> int:
     from distillguard.jobs import features
 
     if args.date and (args.start or args.end):
-        raise DistillguardError("give either --date or --start/--end, not both")
+        raise UsageError("give either --date or --start/--end, not both")
     if not args.date and not (args.start and args.end):
-        raise DistillguardError("give --date, or both --start and --end for a backfill")
+        raise UsageError("give --date, or both --start and --end for a backfill")
     spark = get_spark()
     summary = (features.run(spark, lakehouse, args.date) if args.date
                else features.backfill(spark, lakehouse, args.start, args.end))
@@ -97,7 +146,15 @@ def _cmd_export(args: argparse.Namespace, lakehouse: Lakehouse) -> int:
     from distillguard.engine import get_spark
     from distillguard.jobs import export
 
-    result = export.run(get_spark(), lakehouse, args.date, full=args.full)
+    if args.grant_to and not lakehouse.addressed_by_name(Table.EXPORTS):
+        raise UsageError(f"--grant-to needs tables in a catalog schema (set {SCHEMA_ENV})")
+    spark = get_spark()
+    result = export.run(spark, lakehouse, args.date, full=args.full)
+    if args.grant_to:
+        from distillguard import tables
+
+        log.info("export table readable by %s: %s", args.grant_to,
+                 tables.grant_select(spark, lakehouse, Table.EXPORTS, args.grant_to))
     print(f"export {result['export_id']} ({result['kind']}) {result['status']}: {result['rows']} rows "
           f"({result['new']} new, {result['changed']} changed, {result['withdrawn']} withdrawn) from flagged table "
           f"version {result['flagged_table_version']}; manifest {result['manifest']}")
@@ -112,6 +169,18 @@ def _cmd_run_daily(args: argparse.Namespace, lakehouse: Lakehouse) -> int:
     ran = [o["step"] for o in outcomes if o["status"] == "ran"]
     print(f"daily {args.date}: done; ran {', '.join(ran) or 'nothing'}, "
           f"skipped {', '.join(o['step'] for o in outcomes if o['status'] == 'skipped') or 'nothing'}")
+    return 0
+
+
+def _cmd_report(args: argparse.Namespace, lakehouse: Lakehouse) -> int:
+    from distillguard.engine import get_spark
+    from distillguard.jobs import report
+
+    spark = get_spark()
+    result = report.run(spark, lakehouse, args.date, report.latest_scoring_run(spark, lakehouse, args.date))
+    tiers = ", ".join(f"{tier} {count}" for tier, count in result["by_tier"].items())
+    print(f"report {args.date}: {result['flagged']} flagged ({tiers}); {result['path']}"
+          + (f"; logged to MLflow run {result['mlflow_run_id']}" if result["mlflow_run_id"] else ""))
     return 0
 
 
@@ -155,7 +224,7 @@ def _cmd_train(args: argparse.Namespace, lakehouse: Lakehouse) -> int:
     from distillguard.jobs import train
 
     if args.target_precision is not None and not 0 < args.target_precision <= 1:
-        raise DistillguardError(f"--target-precision must be in (0, 1]: {args.target_precision}")
+        raise UsageError(f"--target-precision must be in (0, 1]: {args.target_precision}")
     settings = replace(TRAINING, target_precision=args.target_precision) if args.target_precision else TRAINING
     result = train.run(get_spark(), lakehouse, args.as_of, settings, promote=not args.no_promote, truth=args.truth)
     split = result["split"]
@@ -194,11 +263,19 @@ def build_parser() -> argparse.ArgumentParser:
                             help=f"lakehouse root (env {HOME_ENV}, default ./{DEFAULT_HOME})")
         target.add_argument("--landing", default=default,
                             help=f"landing zone folder (env {LANDING_ENV}, default <home>/landing)")
+        target.add_argument("--log-level", default=default, type=str.upper, choices=logs.LEVELS,
+                            help=f"log events at this level and above (env {logs.LEVEL_ENV}, default INFO)")
+        target.add_argument("--log-format", default=default, choices=logs.FORMATS,
+                            help=f"one line per event as text or JSON (env {logs.FORMAT_ENV}, default text)")
         return target
 
     parser = lakehouse_options(argparse.ArgumentParser(
         prog="distillguard",
-        description="Find adversarial distillation in LLM request logs (Spark Connect jobs on Delta)."), None)
+        description="Find adversarial distillation in LLM request logs (Spark Connect jobs on Delta).",
+        epilog=f"Tables are Delta folders under <home>/tables, or catalog tables named {CATALOG_ENV}."
+               f"{SCHEMA_ENV}.<layer>_<table> when those are set (Unity Catalog). "
+               "Exit codes: 0 done, 1 a step or quality gate failed, 2 bad arguments."), None)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     # Accepted before or after the command name; after wins.
     common = lakehouse_options(argparse.ArgumentParser(add_help=False), argparse.SUPPRESS)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -221,7 +298,7 @@ def build_parser() -> argparse.ArgumentParser:
                                description="Build request signals, daily and rolling per-account features and "
                                            "account clusters for a day (recomputing dates touched by late events), "
                                            "or backfill a date range.")
-    feat.add_argument("--date", type=iso_date, help="the day to build, YYYY-MM-DD")
+    add_day_options(feat, required=False, what="the day to build")
     feat.add_argument("--start", type=iso_date, help="backfill: first day")
     feat.add_argument("--end", type=iso_date, help="backfill: last day (inclusive)")
     feat.set_defaults(handler=_cmd_features)
@@ -231,14 +308,14 @@ def build_parser() -> argparse.ArgumentParser:
                               description="Read request_logs/date=D and the accounts snapshot of D (plus the "
                                           "incident and partner-indicator files), write raw, refined and "
                                           "quarantine tables behind quality gates; re-running is safe.")
-    ing.add_argument("--date", type=iso_date, required=True, help="landing folder date, YYYY-MM-DD")
+    add_day_options(ing, required=True, what="landing folder date")
     ing.set_defaults(handler=_cmd_ingest)
 
     sco = commands.add_parser("score", parents=[common], help="score a day with the champion and flag accounts",
                               description="Score every account with features on the day with the champion model, "
                                           "lift scores to clusters, apply the risk-tier policy and upsert the day's "
                                           "flagged accounts (MERGE); logged to MLflow.")
-    sco.add_argument("--date", type=iso_date, required=True, help="feature date to score, YYYY-MM-DD")
+    add_day_options(sco, required=True, what="feature date to score")
     sco.set_defaults(handler=_cmd_score)
 
     exp = commands.add_parser("export", parents=[common], help="hand a day's flagged accounts to enforcement",
@@ -246,8 +323,10 @@ def build_parser() -> argparse.ArgumentParser:
                                           "(or all of them with --full) as Parquet, CSV and a manifest under "
                                           "<home>/exports/date=D, and to the exports Delta table; only allow-listed "
                                           "columns leave. Re-running with nothing changed writes nothing.")
-    exp.add_argument("--date", type=iso_date, required=True, help="flag date, YYYY-MM-DD")
+    add_day_options(exp, required=True, what="flag date")
     exp.add_argument("--full", action="store_true", help="re-export every row of the day (same rows, same bytes)")
+    exp.add_argument("--grant-to", metavar="GROUP", help="let this group read the exports table (catalog "
+                                                         "schema only; the only table enforcement may read)")
     exp.set_defaults(handler=_cmd_export)
 
     run = commands.add_parser("run", parents=[common], help="run a pipeline (DAG) of steps locally",
@@ -257,9 +336,15 @@ def build_parser() -> argparse.ArgumentParser:
                                description="For one date: ingest (with its quality gates) -> features -> score -> "
                                            "export -> report. Steps already done for the date are skipped (and "
                                            "every step after one that ran is rerun); stops at the first failure.")
-    dag.add_argument("--date", type=iso_date, required=True, help="the day to run, YYYY-MM-DD")
+    add_day_options(dag, required=True, what="the day to run")
     dag.add_argument("--force", action="store_true", help="rerun every step even if done")
     dag.set_defaults(handler=_cmd_run_daily)
+
+    rep = commands.add_parser("report", parents=[common], help="write the HTML report of a flag date",
+                              description="Render <home>/reports/date=D/report.html from the flagged accounts "
+                                          "and exports of D, and attach it to the MLflow run that scored D.")
+    add_day_options(rep, required=True, what="flag date")
+    rep.set_defaults(handler=_cmd_report)
 
     dem = commands.add_parser("demo", parents=[common], help="the whole pipeline on the synthetic demo scenario",
                               description="Generate the demo scenario, build every day, train and promote, then "
@@ -298,19 +383,35 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _fail(message: str, code: int) -> NoReturn:
+    print(f"distillguard: error: {message}", file=sys.stderr)
+    raise SystemExit(code)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    """Run one command; returns 0 when it is done and raises ``SystemExit(1 or 2)`` otherwise."""
+    args = build_parser().parse_args(argv)  # bad arguments: argparse exits 2 itself
     handler: Callable[[argparse.Namespace, Lakehouse], int] = args.handler
     try:
+        logs.configure(args.log_level, args.log_format)
+        _resolve_days(args)
         lakehouse = Lakehouse.resolve(args.home, args.landing)
-        return handler(args, lakehouse)
+    except (DistillguardError, ValueError) as error:
+        _fail(str(error), BAD_ARGUMENTS)
+    try:
+        handler(args, lakehouse)
+    except UsageError as error:
+        _fail(str(error), BAD_ARGUMENTS)
     except DistillguardError as error:
-        print(f"distillguard: error: {error}", file=sys.stderr)
-        return 2
+        _fail(str(error), FAILED)
     except PermissionError as error:
-        print(f"distillguard: error: cannot write {error.filename}: permission denied", file=sys.stderr)
-        return 2
+        _fail(f"cannot write {error.filename}: permission denied", FAILED)
+    except ModuleNotFoundError as error:
+        if error.name not in ("pyspark", "pysail", "great_expectations"):
+            raise
+        _fail(f"{error.name} is not installed: install the local engine with `pip install 'distillguard[local]'` "
+              "(a Databricks runtime provides Spark itself)", FAILED)
+    return 0
 
 
 if __name__ == "__main__":

@@ -6,20 +6,37 @@ layer that may hold client_ip and prompt_text), ``quality`` (quarantine, audits,
 results), ``refined`` (PII-free derived fields), ``features`` (daily and rolling
 features, clusters), ``training`` and ``enforcement`` (flags and exports). Ground truth
 of synthetic data sits in ``truth`` beside, never read by the pipeline.
+
+Naming: locally a table is a Delta folder ``<home>/tables/<layer>/<name>``. With a catalog
+schema configured (``--schema``/``DISTILLGUARD_SCHEMA``, on Databricks a Unity Catalog
+schema) the same tables are addressed by name, ``<catalog>.<schema>.<layer>_<name>``, so
+they can carry grants; ``distillguard.tables`` reads and writes either way, and the
+registered model and MLflow experiments follow the same setting (``ModelNames``).
 """
 
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 
 from distillguard.errors import DistillguardError
 
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
 HOME_ENV = "DISTILLGUARD_HOME"
 LANDING_ENV = "DISTILLGUARD_LANDING"
+CATALOG_ENV = "DISTILLGUARD_CATALOG"
+SCHEMA_ENV = "DISTILLGUARD_SCHEMA"
+# Absolute workspace folder of the MLflow experiments on Databricks (e.g. /Shared/distillguard).
+EXPERIMENT_DIR_ENV = "DISTILLGUARD_EXPERIMENT_DIR"
+# The registered model's own name inside the schema (a bundle passes the name it deployed).
+MODEL_ENV = "DISTILLGUARD_MODEL"
 DEFAULT_HOME = "lakehouse"
+MODEL_BASE_NAME = "distillguard_distillation"
+UC_REGISTRY = "databricks-uc"
 # Read once at import: mlflow.set_tracking_uri() writes MLFLOW_TRACKING_URI into the
 # environment itself, so reading it later would pin every lakehouse to the first one's store.
 _USER_TRACKING_URI = os.environ.get("MLFLOW_TRACKING_URI")
@@ -53,6 +70,49 @@ class Table(str, Enum):
     # Parsed landing lines of one ingest run, read back by its steps and removed at the end.
     RAW_STAGING = "raw/_staging"
 
+    @property
+    def catalog_name(self) -> str:
+        """The table's name in a catalog schema: ``layer_name`` (``raw/requests`` -> ``raw_requests``)."""
+        return self.value.replace("/", "_")
+
+    @property
+    def working(self) -> bool:
+        """Scratch areas of one job run: always folders under the lakehouse, never catalog tables."""
+        return self in (Table.FEATURE_SCRATCH, Table.RAW_STAGING)
+
+
+@dataclass(frozen=True)
+class ModelNames:
+    """Where the model and the experiments live: local names on the lakehouse store, or the
+    Unity Catalog registry (``catalog.schema.distillguard_distillation``) and absolute
+    workspace experiment paths when a catalog schema is configured."""
+
+    model: str
+    registry_uri: str | None
+    experiment_dir: str | None
+
+    def experiment(self, name: str) -> str:
+        """``name`` inside the experiment folder (an absolute name is kept as given)."""
+        if name.startswith("/") or not self.experiment_dir:
+            return name
+        return f"{self.experiment_dir.rstrip('/')}/{name}"
+
+
+def model_names(catalog: str | None = None, schema: str | None = None) -> ModelNames:
+    """Model and experiment names for a catalog schema (default: the environment's).
+
+    A catalog puts the model in Unity Catalog (``databricks-uc``) as
+    ``catalog.schema.distillguard_distillation``; experiments go under
+    ``DISTILLGUARD_EXPERIMENT_DIR`` (an absolute workspace folder) when it is set."""
+    catalog = catalog or os.environ.get(CATALOG_ENV) or None
+    schema = schema or os.environ.get(SCHEMA_ENV) or None
+    experiment_dir = os.environ.get(EXPERIMENT_DIR_ENV) or None
+    base = os.environ.get(MODEL_ENV) or MODEL_BASE_NAME
+    if schema is None:
+        return ModelNames(base, None, experiment_dir)
+    model = ".".join(part for part in (catalog, schema, base) if part)
+    return ModelNames(model, UC_REGISTRY if catalog else None, experiment_dir)
+
 
 @dataclass(frozen=True)
 class Lakehouse:
@@ -60,25 +120,54 @@ class Lakehouse:
 
     home: Path
     landing: Path
+    # Set: tables are addressed as catalog.schema.table (Unity Catalog), not as folders.
+    catalog: str | None = None
+    schema: str | None = None
 
     @classmethod
-    def resolve(cls, home: str | os.PathLike | None = None,
-                landing: str | os.PathLike | None = None) -> "Lakehouse":
-        """CLI option first, then environment, then ``./lakehouse``."""
+    def resolve(cls, home: str | os.PathLike | None = None, landing: str | os.PathLike | None = None,
+                catalog: str | None = None, schema: str | None = None) -> "Lakehouse":
+        """CLI option first, then environment, then ``./lakehouse`` (and tables as folders)."""
         home_path = Path(home or os.environ.get(HOME_ENV) or DEFAULT_HOME).expanduser().resolve()
         landing_value = landing or os.environ.get(LANDING_ENV)
         landing_path = Path(landing_value).expanduser().resolve() if landing_value else home_path / "landing"
         for path in (home_path, landing_path):
             if path.exists() and not path.is_dir():
                 raise DistillguardError(f"{path} exists and is not a directory")
-        return cls(home=home_path, landing=landing_path)
+        catalog = catalog or os.environ.get(CATALOG_ENV) or None
+        schema = schema or os.environ.get(SCHEMA_ENV) or None
+        if catalog and not schema:
+            raise DistillguardError(f"a catalog ({catalog}) needs a schema: pass --schema or set {SCHEMA_ENV}")
+        for part in (catalog, schema):
+            if part is not None and not _IDENTIFIER.fullmatch(part):
+                raise DistillguardError(f"not a catalog or schema name (letters, digits, _): {part!r}")
+        return cls(home=home_path, landing=landing_path, catalog=catalog, schema=schema)
+
+    @property
+    def by_name(self) -> bool:
+        """Tables live in a catalog schema and are read and written by name."""
+        return self.schema is not None
 
     @property
     def tables_root(self) -> Path:
         return self.home / "tables"
 
     def table_path(self, table: Table) -> str:
+        """The table's folder in the lakehouse (folder mode, and working tables in every mode)."""
         return str(self.tables_root / table.value)
+
+    def table_name(self, table: Table) -> str:
+        """``[catalog.]schema.layer_name``: the table's name in the configured schema."""
+        if not self.by_name or table.working:
+            raise DistillguardError(f"{table.value} is not addressed by name in this lakehouse")
+        return ".".join(part for part in (self.catalog, self.schema, table.catalog_name) if part)
+
+    def addressed_by_name(self, table: Table) -> bool:
+        return self.by_name and not table.working
+
+    @property
+    def models(self) -> ModelNames:
+        return model_names(self.catalog, self.schema)
 
     @property
     def truth(self) -> Path:
@@ -91,8 +180,13 @@ class Lakehouse:
 
     @property
     def mlflow_tracking_uri(self) -> str:
-        """sqlite store: MLflow >= 3.13 refuses a plain ./mlruns file store."""
-        return _USER_TRACKING_URI or f"sqlite:///{self.mlflow_dir / 'mlflow.db'}"
+        """The workspace's tracking server on Databricks, else a sqlite store under the
+        lakehouse (MLflow >= 3.13 refuses a plain ./mlruns file store)."""
+        if _USER_TRACKING_URI:
+            return _USER_TRACKING_URI
+        if os.environ.get("DATABRICKS_RUNTIME_VERSION"):
+            return "databricks"
+        return f"sqlite:///{self.mlflow_dir / 'mlflow.db'}"
 
     @property
     def mlflow_artifacts(self) -> Path:

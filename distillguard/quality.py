@@ -22,6 +22,7 @@ from great_expectations.core import ExpectationSuite
 from great_expectations.data_context.types.base import ProgressBarsConfig
 from pyspark.sql import DataFrame, SparkSession
 
+from distillguard import tables
 from distillguard.config import Lakehouse, Table
 from distillguard.errors import DistillguardError
 
@@ -147,8 +148,7 @@ class Gates:
         ``GateFailed`` naming each failed critical expectation."""
         rows = [tuple(row[name] for name in RESULT_COLUMNS) for o in self.outcomes for row in o.rows]
         if rows:
-            (self.spark.createDataFrame(rows, RESULT_SCHEMA).write.format("delta").mode("append")
-             .save(self.lakehouse.table_path(Table.GATE_RESULTS)))
+            tables.append(self.spark.createDataFrame(rows, RESULT_SCHEMA), self.lakehouse, Table.GATE_RESULTS)
         self.context.build_data_docs()
         for outcome in self.outcomes:
             if outcome.warnings:

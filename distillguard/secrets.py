@@ -7,12 +7,14 @@ key is created once under ``<home>/secrets`` and a loud warning is printed every
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets as token_source
-import sys
 
 from distillguard.config import Lakehouse
 from distillguard.errors import DistillguardError
+
+log = logging.getLogger(__name__)
 
 PARTNER_HMAC_KEY_ENV = "DISTILLGUARD_PARTNER_HMAC_KEY"
 PSEUDONYM_KEY_ENV = "DISTILLGUARD_PSEUDONYM_KEY"
@@ -39,6 +41,5 @@ def get_key(lakehouse: Lakehouse, env_name: str) -> bytes:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(token_source.token_hex(32))
         path.chmod(0o600)
-    print(f"WARNING: {env_name} not set: using a random DEMO key from {path}. "
-          "Never run real data like this.", file=sys.stderr)
+    log.warning("%s not set: using a random DEMO key from %s. Never run real data like this.", env_name, path)
     return path.read_text().strip().encode()

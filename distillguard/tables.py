@@ -1,7 +1,10 @@
 """Reading and atomically replacing Delta tables by their ``Table`` name.
 
 Writes go through the DataFrame writer so each one is a single Delta commit: a reader (or
-a re-run after a crash) sees the table before or after it, never half of it.
+a re-run after a crash) sees the table before or after it, never half of it. Every call
+addresses the table the way the lakehouse says (``distillguard.config``): a Delta folder
+locally, ``catalog.schema.table`` in a catalog schema (Unity Catalog), so jobs are the same
+code in both.
 """
 
 from __future__ import annotations
@@ -10,20 +13,37 @@ import uuid
 from datetime import date
 from pathlib import Path
 
-from pyspark.sql import DataFrame, DataFrameWriter, SparkSession
+from pyspark.errors import PySparkException
+from pyspark.sql import DataFrame, DataFrameReader, DataFrameWriter, SparkSession
 
 from distillguard.config import Lakehouse, Table
 
 
-def exists(lakehouse: Lakehouse, table: Table) -> bool:
+def _session(spark: SparkSession | None) -> SparkSession:
+    if spark is not None:
+        return spark
+    from distillguard.engine import get_spark
+
+    return get_spark()
+
+
+def exists(lakehouse: Lakehouse, table: Table, spark: SparkSession | None = None) -> bool:
+    if lakehouse.addressed_by_name(table):
+        return _session(spark).catalog.tableExists(lakehouse.table_name(table))
     return (Path(lakehouse.table_path(table)) / "_delta_log").is_dir()
 
 
+def _load(reader: DataFrameReader, lakehouse: Lakehouse, table: Table) -> DataFrame:
+    if lakehouse.addressed_by_name(table):
+        return reader.table(lakehouse.table_name(table))
+    return reader.format("delta").load(lakehouse.table_path(table))
+
+
 def read(spark: SparkSession, lakehouse: Lakehouse, table: Table, version: int | None = None) -> DataFrame:
-    reader = spark.read.format("delta")
+    reader = spark.read
     if version is not None:
         reader = reader.option("versionAsOf", version)
-    return reader.load(lakehouse.table_path(table))
+    return _load(reader, lakehouse, table)
 
 
 def _writer(df: DataFrame, partition_by: tuple[str, ...]) -> DataFrameWriter:
@@ -31,14 +51,30 @@ def _writer(df: DataFrame, partition_by: tuple[str, ...]) -> DataFrameWriter:
     return writer.partitionBy(*partition_by) if partition_by else writer
 
 
+def _save(writer: DataFrameWriter, lakehouse: Lakehouse, table: Table) -> None:
+    if lakehouse.addressed_by_name(table):
+        writer.saveAsTable(lakehouse.table_name(table))
+    else:
+        writer.save(lakehouse.table_path(table))
+
+
+def append(df: DataFrame, lakehouse: Lakehouse, table: Table, partition_by: tuple[str, ...] = ()) -> None:
+    """Add rows in one commit (creates the table if needed)."""
+    _save(_writer(df, partition_by).mode("append"), lakehouse, table)
+
+
+def overwrite(df: DataFrame, lakehouse: Lakehouse, table: Table, partition_by: tuple[str, ...] = ()) -> None:
+    """Replace the whole table in one commit (creates it if needed)."""
+    _save(_writer(df, partition_by).mode("overwrite"), lakehouse, table)
+
+
 def replace(df: DataFrame, lakehouse: Lakehouse, table: Table, where: str,
             partition_by: tuple[str, ...] = ()) -> None:
     """Replace the rows matching ``where`` in one commit (creates the table if needed)."""
-    writer = _writer(df, partition_by)
-    if exists(lakehouse, table):
-        writer.mode("overwrite").option("replaceWhere", where).save(lakehouse.table_path(table))
+    if exists(lakehouse, table, df.sparkSession):
+        _save(_writer(df, partition_by).mode("overwrite").option("replaceWhere", where), lakehouse, table)
     else:
-        writer.mode("append").save(lakehouse.table_path(table))
+        append(df, lakehouse, table, partition_by)
 
 
 def date_equals(column: str, day: date) -> str:
@@ -46,20 +82,49 @@ def date_equals(column: str, day: date) -> str:
     return f"{column} = DATE'{day.isoformat()}'"
 
 
+def sql_name(lakehouse: Lakehouse, table: Table) -> str:
+    """The table as SQL names it: ``catalog.schema.table`` or ``delta.`<folder>```."""
+    if lakehouse.addressed_by_name(table):
+        return lakehouse.table_name(table)
+    return f"delta.`{lakehouse.table_path(table)}`"
+
+
 def merge(spark: SparkSession, lakehouse: Lakehouse, table: Table, rows: DataFrame, on: str, actions: str,
           partition_by: tuple[str, ...] = ()) -> None:
     """``MERGE INTO`` the table (aliases ``t`` and ``s``) in one commit; a missing table is
     created with ``rows``."""
-    path = lakehouse.table_path(table)
-    if not exists(lakehouse, table):
-        _writer(rows, partition_by).mode("append").save(path)
+    if not exists(lakehouse, table, spark):
+        append(rows, lakehouse, table, partition_by)
         return
     view = f"merge_source_{uuid.uuid4().hex}"
     rows.createOrReplaceTempView(view)
     try:
-        spark.sql(f"MERGE INTO delta.`{path}` AS t USING {view} AS s ON {on} {actions}").collect()
+        spark.sql(f"MERGE INTO {sql_name(lakehouse, table)} AS t USING {view} AS s ON {on} {actions}").collect()
     finally:
         spark.catalog.dropTempView(view)
+
+
+def version(spark: SparkSession, lakehouse: Lakehouse, table: Table) -> int:
+    """The table's current Delta version (recorded as an input by the jobs that read it)."""
+    if not lakehouse.addressed_by_name(table):
+        from distillguard import maintenance
+
+        return maintenance.version(lakehouse, table)
+    name = lakehouse.table_name(table)
+    try:
+        return int(spark.sql(f"DESCRIBE HISTORY {name} LIMIT 1").first()["version"])
+    except PySparkException:  # engines without DESCRIBE HISTORY (Sail): read the log at the table's location
+        from deltalake import DeltaTable
+
+        details = {row[0]: row[1] for row in spark.sql(f"DESCRIBE TABLE EXTENDED {name}").collect()}
+        return DeltaTable(details["Location"]).version()
+
+
+def grant_select(spark: SparkSession, lakehouse: Lakehouse, table: Table, principal: str) -> str:
+    """Let ``principal`` (a Unity Catalog group) read one table; returns the statement run."""
+    statement = f"GRANT SELECT ON TABLE {lakehouse.table_name(table)} TO `{principal.replace('`', '')}`"
+    spark.sql(statement).collect()
+    return statement
 
 
 def stage(spark: SparkSession, lakehouse: Lakehouse, name: str, df: DataFrame) -> DataFrame:

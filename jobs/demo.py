@@ -24,6 +24,7 @@ from distillguard import tables
 from distillguard.config import Lakehouse, Table
 from distillguard.errors import DistillguardError
 from distillguard.jobs import daily, export, features, report
+from distillguard.logs import progress
 from distillguard.secrets import DEMO_MARKER, is_demo
 
 SCALE = "demo"
@@ -85,7 +86,7 @@ def run(spark: SparkSession, lakehouse: Lakehouse, days: int | None = None, seed
         echo(f"demo: landing zone already generated ({summary['days']} days from {summary['start']})")
     start = date.fromisoformat(summary["start"])
     all_days = [start + timedelta(days=i) for i in range(summary["days"])]
-    for day in all_days:
+    for day in progress(all_days, "demo: ingest", len(all_days)):
         daily.run(spark, lakehouse, day, steps=("ingest",), echo=echo)
     pending = [day for day in all_days if not daily.features_done(spark, lakehouse, day)]
     if pending:

@@ -41,7 +41,7 @@ import pyarrow.parquet as pq
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from distillguard import maintenance, quality, tables
+from distillguard import quality, tables
 from distillguard.config import Lakehouse, Table
 from distillguard.errors import DistillguardError
 
@@ -239,7 +239,7 @@ def run(spark: SparkSession, lakehouse: Lakehouse, day: date, full: bool = False
     """Export flag date ``day`` (changes since the last export, or every row with ``full``)."""
     if not tables.exists(lakehouse, Table.FLAGGED_ACCOUNTS):
         raise DistillguardError(f"no flagged accounts yet; run `distillguard score --date {day}` first")
-    version = maintenance.version(lakehouse, Table.FLAGGED_ACCOUNTS)
+    version = tables.version(spark, lakehouse, Table.FLAGGED_ACCOUNTS)
     flagged, current = _current(spark, lakehouse, day, version)
     runs = _runs(spark, lakehouse, day)
     previous = runs[-1] if runs else None
@@ -280,8 +280,8 @@ def run(spark: SparkSession, lakehouse: Lakehouse, day: date, full: bool = False
                "flagged_table_version": version, "since_export_id": previous["export_id"] if previous else None,
                "parquet_sha256": sha256(files[PARQUET]), "csv_sha256": sha256(files[CSV]),
                "manifest_sha256": sha256(manifest_data), "generated_at": generated_at}
-    (spark.createDataFrame(pa.Table.from_pylist([run_row], schema=RUN_SCHEMA)).write.format("delta")
-     .partitionBy("flag_date").mode("append").save(lakehouse.table_path(Table.EXPORT_RUNS)))
+    tables.append(spark.createDataFrame(pa.Table.from_pylist([run_row], schema=RUN_SCHEMA)), lakehouse,
+                  Table.EXPORT_RUNS, ("flag_date",))
     return _result("written", run_row, lakehouse)
 
 

@@ -9,6 +9,7 @@ clusters of every date from the earliest touched one up to D.
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 from datetime import date, timedelta
@@ -25,7 +26,10 @@ from distillguard.features.clusters import account_keys, cluster_features, compo
 from distillguard.features.request_signals import request_signals
 from distillguard.features.rolling import rolling
 from distillguard.jobs.ingest import changed_event_dates
+from distillguard.logs import progress
 from distillguard.secrets import PSEUDONYM_KEY_ENV, get_key
+
+log = logging.getLogger(__name__)
 
 
 def _days(first: date, last: date) -> list[date]:
@@ -87,8 +91,7 @@ def _window_step(spark: SparkSession, lakehouse: Lakehouse, day: date, settings:
     clusters = cluster_features(stable_ids(labels, previous), edges, rolling_day, day, settings)
     tables.replace(clusters, lakehouse, Table.ACCOUNT_CLUSTERS, where, ("feature_date",))
     if not converged:
-        print(f"WARNING: cluster labels for {day} did not converge in {iterations} iterations; "
-              "clusters may be split", flush=True)
+        log.warning("cluster labels for %s did not converge in %s iterations; clusters may be split", day, iterations)
     return {"date": day.isoformat(), "iterations": iterations, "converged": converged}
 
 
@@ -96,8 +99,10 @@ def _run_dates(spark: SparkSession, lakehouse: Lakehouse, daily_dates: list[date
                settings: FeatureSettings) -> dict[str, Any]:
     started = time.perf_counter()
     ip_key = get_key(lakehouse, PSEUDONYM_KEY_ENV)
-    accounts = {d.isoformat(): daily_step(spark, lakehouse, d, ip_key) for d in daily_dates}
-    windows = [_window_step(spark, lakehouse, d, settings) for d in window_dates]
+    accounts = {d.isoformat(): daily_step(spark, lakehouse, d, ip_key)
+                for d in progress(daily_dates, "features: daily", len(daily_dates))}
+    windows = [_window_step(spark, lakehouse, d, settings)
+               for d in progress(window_dates, "features: windows", len(window_dates))]
     return {"daily_dates": accounts, "window_dates": windows, "seconds": round(time.perf_counter() - started, 1)}
 
 

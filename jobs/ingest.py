@@ -45,7 +45,6 @@ from distillguard.ingest import contract as c
 from distillguard.ingest.accounts import dedupe_snapshot, parse_account_lines, refined_accounts
 from distillguard.ingest.common import quarantine_rows, quarantine_summary
 from distillguard.ingest.reference import dedupe, parse_incident_lines, parse_indicator_lines
-from distillguard.maintenance import version
 from distillguard.ingest.requests import classify_against_raw, dedupe_batch, gate_view, parse_request_lines, raw_rows
 from distillguard.secrets import PARTNER_HMAC_KEY_ENV, get_key
 
@@ -234,8 +233,8 @@ def _quarantine(parts: list[tuple[str, DataFrame]], run_id: str) -> DataFrame:
 
 def _record_run(spark: SparkSession, lakehouse: Lakehouse, row: dict[str, Any]) -> None:
     names = [part.strip().split(" ")[0] for part in RUNS_SCHEMA.split(", ")]
-    (spark.createDataFrame([tuple(row.get(name) for name in names)], RUNS_SCHEMA)
-     .write.format("delta").mode("append").save(lakehouse.table_path(Table.INGEST_RUNS)))
+    tables.append(spark.createDataFrame([tuple(row.get(name) for name in names)], RUNS_SCHEMA),
+                  lakehouse, Table.INGEST_RUNS)
 
 
 def run(spark: SparkSession, lakehouse: Lakehouse, landing_date: date) -> dict[str, Any]:
@@ -283,10 +282,9 @@ def run(spark: SparkSession, lakehouse: Lakehouse, landing_date: date) -> dict[s
             tables.replace(accounts["raw"], lakehouse, Table.RAW_ACCOUNTS, where, ("snapshot_date",))
             tables.replace(accounts["refined"], lakehouse, Table.ACCOUNTS, where, ("snapshot_date",))
         if incidents:
-            incidents["rows"].write.format("delta").mode("overwrite").save(lakehouse.table_path(Table.INCIDENTS))
+            tables.overwrite(incidents["rows"], lakehouse, Table.INCIDENTS)
         if indicators:
-            (indicators["rows"].write.format("delta").mode("overwrite")
-             .save(lakehouse.table_path(Table.PARTNER_INDICATORS)))
+            tables.overwrite(indicators["rows"], lakehouse, Table.PARTNER_INDICATORS)
         parts = [(c.REQUEST_LOGS, requests["parsed"])] + [
             (source, part["parsed"]) for source, part in
             ((c.ACCOUNTS, accounts), (c.INCIDENTS, incidents), (c.PARTNER_INDICATORS, indicators)) if part]
@@ -294,9 +292,10 @@ def run(spark: SparkSession, lakehouse: Lakehouse, landing_date: date) -> dict[s
         where = (f"(source IN ('{c.REQUEST_LOGS}', '{c.ACCOUNTS}') AND landing_date = DATE'{landing_date}') "
                  f"OR source IN ('{c.INCIDENTS}', '{c.PARTNER_INDICATORS}')")
         tables.replace(quarantined, lakehouse, Table.RAW_QUARANTINE, where)
-        tables.replace(quarantine_summary(spark.read.format("delta").load(lakehouse.table_path(Table.RAW_QUARANTINE))
+        tables.replace(quarantine_summary(tables.read(spark, lakehouse, Table.RAW_QUARANTINE)
                                     .filter(where)), lakehouse, Table.QUARANTINE, where)
-        row.update({"status": "succeeded", "raw_requests_version": version(lakehouse, Table.RAW_REQUESTS),
+        row.update({"status": "succeeded",
+                    "raw_requests_version": tables.version(spark, lakehouse, Table.RAW_REQUESTS),
                     "message": f"{time.perf_counter() - started:.1f}s",
                     "finished_at": datetime.now(timezone.utc).replace(tzinfo=None)})
         _record_run(spark, lakehouse, row)

@@ -31,7 +31,7 @@ from mlflow.exceptions import MlflowException  # noqa: E402
 from pyspark.sql import SparkSession  # noqa: E402
 from pyspark.sql import functions as F  # noqa: E402
 
-from distillguard import maintenance, tables  # noqa: E402
+from distillguard import tables  # noqa: E402
 from distillguard.config import Lakehouse, Table  # noqa: E402
 from distillguard.errors import DistillguardError  # noqa: E402
 
@@ -203,7 +203,7 @@ def run(spark: SparkSession, lakehouse: Lakehouse, day: date, run_id: str | None
             client.get_run(run_id)
         except MlflowException:
             raise DistillguardError(f"no MLflow run {run_id} to attach the report to") from None
-    version = maintenance.version(lakehouse, Table.FLAGGED_ACCOUNTS)
+    version = tables.version(spark, lakehouse, Table.FLAGGED_ACCOUNTS)
     flagged = tables.read(spark, lakehouse, Table.FLAGGED_ACCOUNTS, version)
     history = (flagged.where(F.col("flag_date").between(F.lit(day - timedelta(days=HISTORY_DAYS - 1)), F.lit(day)))
                .groupBy("flag_date", "risk_tier").count().toPandas())

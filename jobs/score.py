@@ -10,6 +10,7 @@ drift against the training set, and the flagged table's Delta version.
 
 from __future__ import annotations
 
+import logging
 from datetime import date, datetime, timezone
 from typing import Any
 
@@ -19,7 +20,7 @@ import pandas as pd
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from distillguard import maintenance, quality, tables
+from distillguard import quality, tables
 from distillguard.config import FEATURES, SCORING, Lakehouse, ScoringSettings, Table
 from distillguard.errors import DistillguardError
 from distillguard.models import registry
@@ -29,6 +30,7 @@ from distillguard.scoring.model_scores import score_accounts
 from distillguard.scoring.policy import TIERS, lift_to_clusters, risk_tiers
 
 EXPERIMENT_NAME = "distillguard-score"
+log = logging.getLogger(__name__)
 FLAGGED_COLUMNS = ("flag_date", "account_id", "cluster_id", "score", "risk_tier", "top_reasons", "policy_reasons",
                    "spend_28d", "requests_28d", "template_reuse_28d", "cot_share_28d", "cluster_size",
                    "cluster_spend_28d", "partner_indicator_hits", "model_name", "model_version", "model_run_id",
@@ -131,7 +133,7 @@ def run(spark: SparkSession, lakehouse: Lakehouse, day: date, settings: ScoringS
         if training is not None:
             psi = drift(training, frame.select(*[c for c in DRIFT_FEATURES if c in frame.columns]),
                         settings.drift_bins)
-        version = maintenance.version(lakehouse, Table.FLAGGED_ACCOUNTS)
+        version = tables.version(spark, lakehouse, Table.FLAGGED_ACCOUNTS)
         mlflow.log_params({"flag_date": day.isoformat(), "model_version": champion.version,
                            "threshold": champion.threshold, "model_uri": champion.uri})
         mlflow.log_metrics({"accounts_scored": frame.count(), "flagged": sum(by_tier.values()),
@@ -141,7 +143,7 @@ def run(spark: SparkSession, lakehouse: Lakehouse, day: date, settings: ScoringS
         drifted = sorted(k for k, v in psi.items() if v >= settings.drift_warning_psi)
         mlflow.set_tags({"flag_date": day.isoformat(), "drift_warning": ",".join(drifted) or "none"})
         if drifted:
-            print(f"WARNING: feature drift (PSI >= {settings.drift_warning_psi}) on {', '.join(drifted)}", flush=True)
+            log.warning("feature drift (PSI >= %s) on %s", settings.drift_warning_psi, ", ".join(drifted))
     return {"flag_date": day.isoformat(), "flagged": sum(by_tier.values()), "by_tier": by_tier,
             "model_version": champion.version, "scoring_run_id": scoring_run.info.run_id,
             "flagged_table_version": version, "psi": psi,

@@ -35,7 +35,7 @@ from mlflow.models import infer_signature
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from distillguard import maintenance, quality, tables
+from distillguard import quality, tables
 from distillguard.config import TRAINING, Lakehouse, Table, TrainingSettings
 from distillguard.engine import engine_name
 from distillguard.errors import DistillguardError
@@ -68,7 +68,7 @@ def build_training_set(spark: SparkSession, lakehouse: Lakehouse, as_of: date, r
         gates.close()
     tables.replace(rows, lakehouse, Table.TRAINING_SET, tables.date_equals("as_of", as_of), ("as_of",))
     gates.close()
-    return maintenance.version(lakehouse, Table.TRAINING_SET), info.as_params()
+    return tables.version(spark, lakehouse, Table.TRAINING_SET), info.as_params()
 
 
 def _read_set(spark: SparkSession, lakehouse: Lakehouse, version: int, as_of: date) -> pd.DataFrame:
@@ -139,7 +139,9 @@ def _log_model(model: classifier.TrainedModel, rows: pd.DataFrame) -> mlflow.mod
 
 
 def _dataset(frame: pd.DataFrame, lakehouse: Lakehouse, version: int, name: str) -> Any:
-    source = DeltaDatasetSource(path=lakehouse.table_path(Table.TRAINING_SET), delta_table_version=version)
+    source = (DeltaDatasetSource(delta_table_name=lakehouse.table_name(Table.TRAINING_SET), delta_table_version=version)
+              if lakehouse.addressed_by_name(Table.TRAINING_SET)
+              else DeltaDatasetSource(path=lakehouse.table_path(Table.TRAINING_SET), delta_table_version=version))
     return mlflow.data.from_pandas(frame[["account_id", "feature_date", "label", "weight", *FEATURE_COLUMNS]],
                                    source=source, targets="label", name=name)
 

@@ -26,11 +26,11 @@ from mlflow import MlflowClient
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 
-from distillguard.config import Lakehouse
+from distillguard.config import Lakehouse, model_names
 from distillguard.errors import DistillguardError
 from distillguard.models.training_set import FEATURE_COLUMNS
 
-MODEL_NAME = "distillguard_distillation"
+MODEL_NAME = model_names().model
 EXPERIMENT_NAME = "distillguard-train"
 CHAMPION, CHALLENGER = "champion", "challenger"
 HISTORY_TAG = "champion_history"
@@ -57,7 +57,7 @@ def client(lakehouse: Lakehouse) -> MlflowClient:
     tracking = lakehouse.mlflow_tracking_uri
     if _in_lakehouse(lakehouse):
         lakehouse.mlflow_dir.mkdir(parents=True, exist_ok=True)
-    registry = os.environ.get(REGISTRY_ENV) or tracking
+    registry = os.environ.get(REGISTRY_ENV) or model_names().registry_uri or tracking
     mlflow.set_tracking_uri(tracking)
     mlflow.set_registry_uri(registry)
     return MlflowClient(tracking_uri=tracking, registry_uri=registry)
@@ -68,6 +68,7 @@ def experiment_id(lakehouse: Lakehouse, mlflow_client: MlflowClient, name: str =
     Databricks workspace path); on the default local store its artifacts live under the lakehouse."""
     if name == EXPERIMENT_NAME:
         name = os.environ.get(EXPERIMENT_ENV) or name
+    name = model_names().experiment(name)
     existing = mlflow_client.get_experiment_by_name(name)
     if existing is not None:
         return existing.experiment_id

@@ -8,6 +8,7 @@ renamed, so a reader never sees half a file.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import sys
@@ -20,6 +21,7 @@ from datetime import date, timedelta
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+from tqdm import tqdm
 
 from distillguard.config import Lakehouse
 from distillguard.errors import DistillguardError
@@ -27,6 +29,7 @@ from distillguard.secrets import PARTNER_HMAC_KEY_ENV, get_key, mark_demo
 from distillguard.synthetic import faults, jsonl, labels, population, records, traffic
 from distillguard.synthetic.scenario import ARCHETYPES, SCALES, Scale
 
+log = logging.getLogger(__name__)
 SKEW_WINDOW_S = 120
 WEEKEND_FACTOR = {"dev": 0.5, "enterprise": 0.3, "zdr_business": 0.3}
 
@@ -52,22 +55,25 @@ class Summary:
 
 
 class Progress:
-    """One status line on a terminal, a line per day otherwise (CI logs)."""
+    """A progress bar over the days on a terminal; the final tally as one log event."""
 
     def __init__(self, total_days: int, enabled: bool) -> None:
-        self.total_days, self.enabled, self.tty = total_days, enabled, sys.stderr.isatty()
+        self.total_days, self.enabled = total_days, enabled
         self.started = time.perf_counter()
+        self.bar = tqdm(total=total_days, desc="generate", unit="day", file=sys.stderr, leave=False,
+                        disable=None if enabled else True, dynamic_ncols=True)
 
     def update(self, day_index: int, folder: date, rows: int, final: bool = False) -> None:
         if not self.enabled:
             return
         elapsed = time.perf_counter() - self.started
-        line = (f"generate: day {day_index + 1}/{self.total_days} {folder}  "
-                f"{rows:,} requests  {rows / max(elapsed, 1e-9):,.0f} req/s  {elapsed:.1f}s")
-        if self.tty:
-            print("\r" + line, end="\n" if final else "", file=sys.stderr, flush=True)
-        elif final:
-            print(line, file=sys.stderr, flush=True)
+        rate = f"{rows / max(elapsed, 1e-9):,.0f} req/s"
+        self.bar.update(day_index + int(final) - self.bar.n)
+        self.bar.set_postfix_str(f"{folder} {rows:,} requests {rate}")
+        if final:
+            self.bar.close()
+            log.info("generated %s days up to %s: %s requests, %s, %.1fs", self.total_days, folder, f"{rows:,}",
+                     rate, elapsed)
 
 
 def daily_counts(pop: population.Population, day: int, folder: date, seed: int) -> np.ndarray:

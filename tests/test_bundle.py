@@ -1,28 +1,24 @@
-"""databricks.yml: valid against the official bundle schema, wired to real CLI commands, and
-the wheel it deploys carries the entry point, the job modules and the GX suites."""
+"""The bundle: databricks.yml with its resources/*.yml merged as the Databricks CLI merges
+them, valid against the official bundle schema, wired to real CLI commands, and with a
+daily job whose tasks are the local DAG's steps."""
 
 from __future__ import annotations
 
 import json
 import re
-import shutil
-import subprocess
-import sys
-import zipfile
 from pathlib import Path
 
 import jsonschema
 import pytest
 import yaml
 
-from distillguard.cli import build_parser
+from distillguard.cli import _resolve_days, build_parser
+from distillguard.jobs.daily import STEP_NAMES
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = ROOT.parent / "shared" / "databricks" / "bundle_schema.json"
 PLACEHOLDER = re.compile(r"\{\{[^}]+\}\}")
-# What the wheel build needs; everything else in the tree (venv, lakehouse, tests) stays out.
-SOURCES = ("pyproject.toml", "README.md", "distillguard", "synthetic", "ingest", "features", "models", "scoring",
-           "jobs", "expectations")
+JOBS = {"distillguard_daily", "distillguard_weekly_retrain", "distillguard_backfill"}
 
 
 def _leaf_errors(error: jsonschema.ValidationError) -> list[str]:
@@ -32,8 +28,23 @@ def _leaf_errors(error: jsonschema.ValidationError) -> list[str]:
     return [leaf for sub in error.context for leaf in _leaf_errors(sub)]
 
 
+def _included() -> list[Path]:
+    root = yaml.safe_load((ROOT / "databricks.yml").read_text())
+    return sorted(path for pattern in root["include"] for path in ROOT.glob(pattern))
+
+
 def load_bundle() -> dict:
-    return yaml.safe_load((ROOT / "databricks.yml").read_text())
+    """databricks.yml plus every included file; a resource defined twice is an error."""
+    bundle = yaml.safe_load((ROOT / "databricks.yml").read_text())
+    resources = bundle.setdefault("resources", {})
+    for path in _included():
+        part = yaml.safe_load(path.read_text())
+        assert set(part) == {"resources"}, f"{path.name} holds more than resources"
+        for kind, items in part["resources"].items():
+            clash = set(items) & set(resources.get(kind, {}))
+            assert not clash, f"{path.name} redefines {kind} {sorted(clash)}"
+            resources.setdefault(kind, {}).update(items)
+    return bundle
 
 
 def _tasks() -> list[tuple[str, dict]]:
@@ -45,42 +56,105 @@ def _commands() -> dict[str, object]:
     return subparsers.choices
 
 
-def test_bundle_matches_official_schema() -> None:
-    validator = jsonschema.Draft202012Validator(json.loads(SCHEMA.read_text()))
-    errors = [leaf for error in validator.iter_errors(load_bundle()) for leaf in _leaf_errors(error)]
+def _validator() -> jsonschema.Draft202012Validator:
+    return jsonschema.Draft202012Validator(json.loads(SCHEMA.read_text()))
+
+
+def test_merged_bundle_matches_official_schema() -> None:
+    errors = [leaf for error in _validator().iter_errors(load_bundle()) for leaf in _leaf_errors(error)]
     assert errors == []
 
 
-def test_bundle_targets_and_schedule() -> None:
+def test_one_file_per_job_and_each_file_is_valid() -> None:
+    files = {path.name: yaml.safe_load(path.read_text()) for path in _included()}
+    job_files = {name: set(part["resources"]["jobs"]) for name, part in files.items() if "jobs" in part["resources"]}
+    assert job_files == {"daily.yml": {"distillguard_daily"}, "weekly_retrain.yml": {"distillguard_weekly_retrain"},
+                         "backfill.yml": {"distillguard_backfill"}}
+    assert "resources" not in yaml.safe_load((ROOT / "databricks.yml").read_text())
+    for name, part in files.items():
+        errors = [leaf for error in _validator().iter_errors(part) for leaf in _leaf_errors(error)]
+        assert errors == [], name
+
+
+def test_daily_tasks_are_the_local_dag_steps_chained_in_order() -> None:
+    tasks = load_bundle()["resources"]["jobs"]["distillguard_daily"]["tasks"]
+    assert tuple(t["task_key"] for t in tasks) == STEP_NAMES
+    assert [[d["task_key"] for d in t.get("depends_on", [])] for t in tasks] == \
+        [[]] + [[previous] for previous in STEP_NAMES[:-1]]
+    assert [t["python_wheel_task"]["parameters"][0] for t in tasks] == list(STEP_NAMES)
+
+
+def test_daily_job_processes_yesterdays_finished_folder() -> None:
+    job = load_bundle()["resources"]["jobs"]["distillguard_daily"]
+    assert job["schedule"] == {"quartz_cron_expression": "0 30 2 * * ?", "timezone_id": "UTC"}
+    assert job["parameters"] == [{"name": "date", "default": "yesterday"}]
+    for task in job["tasks"]:
+        parameters = task["python_wheel_task"]["parameters"]
+        assert parameters[1:5] == ["--date", "{{job.parameters.date}}", "--today", "{{job.start_time.iso_date}}"]
+        # A run started 2026-11-04 02:30 (or retried after midnight) processes 2026-11-03.
+        args = build_parser().parse_args([p.replace("{{job.parameters.date}}", "yesterday")
+                                          .replace("{{job.start_time.iso_date}}", "2026-11-04")
+                                          .replace("${var.enforcement_group}", "g") for p in parameters])
+        _resolve_days(args)
+        assert str(args.date) == "2026-11-03"
+
+
+def test_targets_isolate_dev_and_run_prod_as_a_service_principal() -> None:
     bundle = load_bundle()
-    assert set(bundle["targets"]) == {"dev", "prod"}
-    assert bundle["targets"]["dev"]["mode"] == "development" and bundle["targets"]["prod"]["mode"] == "production"
-    assert {"catalog", "schema", "lakehouse_home", "landing_dir"} <= set(bundle["variables"])
-    jobs = bundle["resources"]["jobs"]
-    assert set(jobs) == {"distillguard_daily", "distillguard_weekly_retrain", "distillguard_backfill"}
-    assert jobs["distillguard_daily"]["schedule"] == {"quartz_cron_expression": "0 30 2 * * ?", "timezone_id": "UTC"}
-    assert jobs["distillguard_weekly_retrain"]["schedule"]["timezone_id"] == "UTC"
-    assert "schedule" not in jobs["distillguard_backfill"]
+    dev, prod = bundle["targets"]["dev"], bundle["targets"]["prod"]
+    assert dev["mode"] == "development" and dev["default"] is True and prod["mode"] == "production"
+    assert dev["variables"]["experiment_dir"].startswith("/Workspace/Users/${workspace.current_user.userName}/")
+    assert prod["run_as"] == {"service_principal_name": "${var.service_principal}"}
+    assert {p["level"] for p in prod["permissions"]} == {"CAN_MANAGE"}
+    assert {"catalog", "schema", "volume", "landing_dir", "experiment_dir", "enforcement_group",
+            "node_type_id", "spark_version"} <= set(bundle["variables"])
+
+
+def test_catalog_resources_and_grants() -> None:
+    resources = load_bundle()["resources"]
+    assert resources["schemas"]["distillguard"]["name"] == "${var.schema}"
+    enforcement = [g for g in resources["schemas"]["distillguard"]["grants"]
+                   if g["principal"] == "${var.enforcement_group}"]
+    assert enforcement == [{"principal": "${var.enforcement_group}", "privileges": ["USE_SCHEMA"]}]
+    model = resources["registered_models"]["distillation"]
+    assert (model["catalog_name"], model["schema_name"], model["name"]) == (
+        "${var.catalog}", "${resources.schemas.distillguard.name}", "distillguard_distillation")
+    assert "${var.enforcement_group}" not in {g["principal"] for g in model["grants"]}
+    assert {e["name"] for e in resources["experiments"].values()} == {
+        "${var.experiment_dir}/distillguard-train", "${var.experiment_dir}/distillguard-score"}
+    export = next(t for _, t in _tasks() if t["python_wheel_task"]["parameters"][0] == "export")
+    assert export["python_wheel_task"]["parameters"][-2:] == ["--grant-to", "${var.enforcement_group}"]
+    granting = [t["task_key"] for _, t in _tasks() if "--grant-to" in t["python_wheel_task"]["parameters"]]
+    assert granting == ["export"]
+
+
+def test_every_job_cluster_names_its_catalog_and_secrets() -> None:
+    jobs = load_bundle()["resources"]["jobs"]
+    assert set(jobs) == JOBS
+    clusters = [job["job_clusters"][0]["new_cluster"] for job in jobs.values()]
+    assert all(cluster == clusters[0] for cluster in clusters)
+    cluster = clusters[0]
+    assert cluster["node_type_id"] == "${var.node_type_id}"
+    env = cluster["spark_env_vars"]
+    assert env["DISTILLGUARD_CATALOG"] == "${var.catalog}"
+    assert env["DISTILLGUARD_SCHEMA"] == "${resources.schemas.distillguard.name}"
+    assert env["DISTILLGUARD_MODEL"] == "${resources.registered_models.distillation.name}"
+    assert env["DISTILLGUARD_HOME"] == ("/Volumes/${var.catalog}/${resources.schemas.distillguard.name}/"
+                                        "${resources.volumes.lakehouse.name}")
+    assert env["MLFLOW_TRACKING_URI"] == "databricks"
+    assert env["DISTILLGUARD_PSEUDONYM_KEY"].startswith("{{secrets/")
     for job in jobs.values():
         assert job["email_notifications"]["on_failure"] == ["${var.notification_email}"]
         assert job["timeout_seconds"] > 0 and job["max_concurrent_runs"] == 1
-        env = job["job_clusters"][0]["new_cluster"]["spark_env_vars"]
-        assert env["DISTILLGUARD_HOME"] == "${var.lakehouse_home}"
-        assert env["DISTILLGUARD_PSEUDONYM_KEY"].startswith("{{secrets/")
         for task in job["tasks"]:
             assert task["max_retries"] >= 1 and task["timeout_seconds"] > 0
-            assert task["libraries"] == [{"whl": "./dist/*.whl"}]
-
-
-def test_daily_tasks_form_the_pipeline_in_order() -> None:
-    tasks = load_bundle()["resources"]["jobs"]["distillguard_daily"]["tasks"]
-    assert [(t["task_key"], [d["task_key"] for d in t.get("depends_on", [])]) for t in tasks] == [
-        ("ingest", []), ("features", ["ingest"]), ("score", ["features"]), ("export", ["score"])]
-    assert all(t["python_wheel_task"]["parameters"][1:] == ["--date", "{{job.parameters.date}}"] for t in tasks)
+            # Relative to the resources/ file that names it, as the CLI resolves it.
+            assert task["libraries"] == [{"whl": "../dist/*.whl"}]
 
 
 def test_backfill_takes_a_date_range() -> None:
     job = load_bundle()["resources"]["jobs"]["distillguard_backfill"]
+    assert "schedule" not in job
     assert [p["name"] for p in job["parameters"]] == ["start", "end"]
     assert [t["python_wheel_task"]["parameters"] for t in job["tasks"]] == [
         ["features", "--start", "{{job.parameters.start}}", "--end", "{{job.parameters.end}}"]]
@@ -93,38 +167,6 @@ def test_every_task_runs_a_real_cli_command(job_name: str, task: dict) -> None:
     assert (wheel_task["package_name"], wheel_task["entry_point"]) == ("distillguard", "distillguard")
     parameters = wheel_task["parameters"]
     assert parameters[0] in _commands()
-    args = build_parser().parse_args([PLACEHOLDER.sub("2026-11-03", p) for p in parameters])
+    args = build_parser().parse_args([PLACEHOLDER.sub("2026-11-03", p).replace("${var.enforcement_group}", "g")
+                                      for p in parameters])
     assert args.command == parameters[0] and callable(args.handler)
-
-
-def _build_wheel(tmp_path: Path) -> Path:
-    """The bundle's own build command, on a copy of the sources (the tree is left untouched)."""
-    assert load_bundle()["artifacts"]["distillguard_wheel"]["build"] == \
-        "python -m pip wheel --no-deps --wheel-dir dist ."
-    source = tmp_path / "src"
-    source.mkdir()
-    for name in SOURCES:
-        if (ROOT / name).is_dir():
-            shutil.copytree(ROOT / name, source / name, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy2(ROOT / name, source / name)
-    done = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "--wheel-dir", "dist", "."],
-                          cwd=source, capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stderr[-2000:]
-    wheels = list((source / "dist").glob("distillguard-*.whl"))
-    assert len(wheels) == 1
-    return wheels[0]
-
-
-def test_wheel_has_entry_point_job_modules_and_suites(tmp_path: Path) -> None:
-    with zipfile.ZipFile(_build_wheel(tmp_path)) as wheel:
-        names = set(wheel.namelist())
-        entry_points = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
-        text = wheel.read(entry_points).decode()
-    assert "[console_scripts]" in text and "distillguard = distillguard.cli:main" in text.splitlines()
-    commands = {task["python_wheel_task"]["parameters"][0] for _, task in _tasks()}
-    assert commands == {"ingest", "features", "score", "export", "train"}
-    assert {f"distillguard/jobs/{command}.py" for command in commands} <= names
-    suites = {f"distillguard/expectations/{p.name}" for p in (ROOT / "expectations").glob("*.json")}
-    assert "distillguard/expectations/flagged_accounts.json" in suites and suites <= names
-    assert not any(n.startswith(("tests/", "lakehouse/")) for n in names)
