@@ -15,6 +15,7 @@ from pathlib import Path
 
 from pyspark.errors import PySparkException
 from pyspark.sql import DataFrame, DataFrameReader, DataFrameWriter, SparkSession
+from pyspark.sql import functions as F
 
 from distillguard.config import Lakehouse, Table
 
@@ -71,10 +72,13 @@ def overwrite(df: DataFrame, lakehouse: Lakehouse, table: Table, partition_by: t
 def replace(df: DataFrame, lakehouse: Lakehouse, table: Table, where: str,
             partition_by: tuple[str, ...] = ()) -> None:
     """Replace the rows matching ``where`` in one commit (creates the table if needed)."""
-    if exists(lakehouse, table, df.sparkSession):
-        _save(_writer(df, partition_by).mode("overwrite").option("replaceWhere", where), lakehouse, table)
-    else:
+    if not exists(lakehouse, table, df.sparkSession):
         append(df, lakehouse, table, partition_by)
+    elif lakehouse.addressed_by_name(table):
+        # The v2 writer's conditional overwrite: Sail ignores replaceWhere on saveAsTable.
+        df.writeTo(lakehouse.table_name(table)).overwrite(F.expr(where))
+    else:
+        _writer(df, partition_by).mode("overwrite").option("replaceWhere", where).save(lakehouse.table_path(table))
 
 
 def date_equals(column: str, day: date) -> str:

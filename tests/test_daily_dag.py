@@ -69,7 +69,7 @@ def test_steps_run_in_order_then_skip_then_force(sail: SparkSession, home: Lakeh
     # The whole DAG through the CLI: done steps skipped, scoring without a champion stops it.
     built = _versions(home)
     capsys.readouterr()
-    assert main(["--home", str(home.home), "run", "daily", "--date", "2026-11-02"]) == 2
+    assert pytest.raises(SystemExit, main, ["--home", str(home.home), "run", "daily", "--date", "2026-11-02"]).value.code == 1
     out, err = capsys.readouterr()
     assert "ingest   skipped" in out and "features skipped" in out and "score    running" in out
     assert err.strip().splitlines()[-1] == (
@@ -102,7 +102,7 @@ def test_unknown_step_is_refused(sail: SparkSession, home: Lakehouse) -> None:
 def test_demo_refuses_a_lakehouse_with_other_data(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     real = tmp_path / "real"
     (real / "tables" / "raw" / "requests" / "_delta_log").mkdir(parents=True)
-    assert main(["--home", str(real), "demo"]) == 2
+    assert pytest.raises(SystemExit, main, ["--home", str(real), "demo"]).value.code == 1
     assert capsys.readouterr().err.strip().splitlines() == [
         f"distillguard: error: {real} holds data and is not a demo lakehouse (no {DEMO_MARKER} marker); the demo "
         "only runs in an empty folder or an earlier demo: pass --home NEW_DIR"]

@@ -237,6 +237,6 @@ def test_cli_export(exported, capsys: pytest.CaptureFixture) -> None:
     assert main(["--home", str(lakehouse.home), "export", "--date", "2026-11-03"]) == 0
     assert "export 2026-11-03-0001 (incremental) unchanged" in capsys.readouterr().out
     empty = lakehouse.home.parent / "empty"
-    assert main(["--home", str(empty), "export", "--date", "2026-11-03", "--full"]) == 2
+    assert pytest.raises(SystemExit, main, ["--home", str(empty), "export", "--date", "2026-11-03", "--full"]).value.code == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert err == ["distillguard: error: no flagged accounts yet; run `distillguard score --date 2026-11-03` first"]

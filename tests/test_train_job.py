@@ -85,5 +85,5 @@ def test_retrain_registers_gates_and_rolls_back(sail: SparkSession, world: Lakeh
 
 def test_as_of_after_the_features_is_refused(sail: SparkSession, world: Lakehouse,
                                              capsys: pytest.CaptureFixture) -> None:
-    assert main(["--home", str(world.home), "train", "--as-of", "2026-12-31"]) == 2
+    assert pytest.raises(SystemExit, main, ["--home", str(world.home), "train", "--as-of", "2026-12-31"]).value.code == 1
     assert "after the latest feature date 2026-11-16" in capsys.readouterr().err
