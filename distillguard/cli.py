@@ -10,10 +10,11 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
-from typing import Callable, NoReturn, Sequence
+from typing import NoReturn
 
 from distillguard import __version__, logs
 from distillguard.config import CATALOG_ENV, DEFAULT_HOME, HOME_ENV, LANDING_ENV, SCHEMA_ENV, Lakehouse, Table

@@ -126,7 +126,7 @@ class Lakehouse:
 
     @classmethod
     def resolve(cls, home: str | os.PathLike | None = None, landing: str | os.PathLike | None = None,
-                catalog: str | None = None, schema: str | None = None) -> "Lakehouse":
+                catalog: str | None = None, schema: str | None = None) -> Lakehouse:
         """CLI option first, then environment, then ``./lakehouse`` (and tables as folders)."""
         home_path = Path(home or os.environ.get(HOME_ENV) or DEFAULT_HOME).expanduser().resolve()
         landing_value = landing or os.environ.get(LANDING_ENV)
