@@ -14,7 +14,8 @@ import hashlib
 import io
 import tarfile
 import tempfile
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import numpy as np
 import pandas as pd

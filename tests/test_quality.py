@@ -12,7 +12,7 @@ from pyspark.sql import SparkSession
 
 from distillguard.config import Lakehouse, Table
 from distillguard.errors import DistillguardError
-from distillguard.quality import SUITES, Gates, GateFailed, load_suite, suite_from_spec, suite_json
+from distillguard.quality import SUITES, GateFailed, Gates, load_suite, suite_from_spec, suite_json
 
 
 @pytest.mark.parametrize("name", sorted(SUITES))
