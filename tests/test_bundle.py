@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = ROOT.parent / "shared" / "databricks" / "bundle_schema.json"
 PLACEHOLDER = re.compile(r"\{\{[^}]+\}\}")
 # What the wheel build needs; everything else in the tree (venv, lakehouse, tests) stays out.
-SOURCES = ("pyproject.toml", "README.md", "distillguard", "synthetic", "ingest", "features", "models", "scoring",
+SOURCES = ("pyproject.toml", "README.md", "distillguard", "synthetic", "ingest", "features", "models", "scoring", "enforcement",
            "jobs", "expectations")
 
 
