@@ -162,6 +162,33 @@ def _cmd_export(args: argparse.Namespace, lakehouse: Lakehouse) -> int:
     return 0
 
 
+def _cmd_allow_list(args: argparse.Namespace, lakehouse: Lakehouse) -> int:
+    import getpass
+    from datetime import datetime, timezone
+
+    from distillguard.enforcement import allow_list
+    from distillguard.engine import get_spark
+
+    spark, today = get_spark(), datetime.now(timezone.utc).date()
+    if args.action == "add":
+        entry = allow_list.Entry(args.account, args.by or getpass.getuser(), args.reason, args.on or today)
+        added = allow_list.add(spark, lakehouse, [entry])
+        print(f"allow-list: {args.account} " + ("added" if added else "already has an open entry; unchanged"))
+    elif args.action == "remove":
+        allow_list.remove(spark, lakehouse, args.account, args.by or getpass.getuser(), args.reason, args.on or today)
+        print(f"allow-list: {args.account} removed (entry kept as history)")
+    elif args.action == "load":
+        added = allow_list.load_csv(spark, lakehouse, args.file)
+        print(f"allow-list: {len(added)} new entries from {args.file}")
+    else:
+        shown = [e for e in allow_list.entries(spark, lakehouse) if args.all or allow_list.is_active(e, args.on or today)]
+        for e in shown:
+            removed = f" removed {e['removed_on']} by {e['removed_by']}: {e['removal_reason']}" if e["removed_on"] else ""
+            print(f"{e['account_id']}\tadded {e['added_on']} by {e['added_by']}: {e['reason']}{removed}")
+        print(f"allow-list: {len(shown)} entries")
+    return 0
+
+
 def _cmd_run_daily(args: argparse.Namespace, lakehouse: Lakehouse) -> int:
     from distillguard.engine import get_spark
     from distillguard.jobs import daily
@@ -242,8 +269,7 @@ def _cmd_promote(args: argparse.Namespace, lakehouse: Lakehouse) -> int:
     from distillguard.models import registry
 
     client = registry.client(lakehouse)
-    version = args.version or client.get_model_version_by_alias(registry.MODEL_NAME, registry.CHALLENGER).version
-    promoted = registry.promote(client, version, args.reason)
+    promoted = registry.promote(client, args.version, args.reason)
     print(f"{registry.MODEL_NAME} version {promoted.version} is now champion ({args.reason})")
     return 0
 
@@ -329,6 +355,23 @@ def build_parser() -> argparse.ArgumentParser:
     exp.add_argument("--grant-to", metavar="GROUP", help="let this group read the exports table (catalog "
                                                          "schema only; the only table enforcement may read)")
     exp.set_defaults(handler=_cmd_export)
+
+    allow = commands.add_parser("allow-list", parents=[common], help="contracted accounts: scored, never exported",
+                                description="Add, remove, list or load (CSV: account_id,added_by,reason,added_on) "
+                                            "allow-listed accounts. Removal keeps the entry as history.")
+    actions = allow.add_subparsers(dest="action", required=True, metavar="ACTION")
+    for name, text in (("add", "allow-list an account"), ("remove", "end an account's allow-listing")):
+        act = actions.add_parser(name, parents=[common], help=text)
+        act.add_argument("account", help="account_id")
+        act.add_argument("--reason", required=True, help="why (the agreement, the decision), recorded")
+        act.add_argument("--by", help="who (default: the current user)")
+        act.add_argument("--on", type=iso_date, help="effective date, YYYY-MM-DD (default: today)")
+    listing = actions.add_parser("list", parents=[common], help="entries in force (or --all, with history)")
+    listing.add_argument("--all", action="store_true", help="every entry, removed ones included")
+    listing.add_argument("--on", type=iso_date, help="in force on this date (default: today)")
+    load = actions.add_parser("load", parents=[common], help="add the entries of an agreements CSV")
+    load.add_argument("file", type=Path, help="CSV with header account_id,added_by,reason,added_on")
+    allow.set_defaults(handler=_cmd_allow_list)
 
     run = commands.add_parser("run", parents=[common], help="run a pipeline (DAG) of steps locally",
                               description="Run a whole pipeline in order on this machine.")

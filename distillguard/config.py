@@ -65,6 +65,8 @@ class Table(str, Enum):
     EXPORTS = "enforcement/exports"
     # One row per export handed to enforcement (the ledger above holds its changed rows).
     EXPORT_RUNS = "enforcement/export_runs"
+    # Contracted accounts (scored, never exported as flags); every add and removal is kept.
+    ALLOW_LIST = "enforcement/allow_list"
     # Invalid lines with their raw text (PII): quality/quarantine holds only reason and hash.
     RAW_QUARANTINE = "raw/quarantine"
     # Parsed landing lines of one ingest run, read back by its steps and removed at the end.
@@ -197,6 +199,16 @@ class Lakehouse:
         return self.home / "data_docs"
 
     @property
+    def gx_project(self) -> Path:
+        """The file-backed Great Expectations project: suites, checkpoints, every validation result."""
+        return self.home / "gx"
+
+    @property
+    def allow_list_csv(self) -> Path:
+        """Where the demo's agreements land (``account_id,added_by,reason,added_on``)."""
+        return self.home / "agreements" / "allow_list.csv"
+
+    @property
     def reports(self) -> Path:
         return self.home / "reports"
 
@@ -230,6 +242,14 @@ class FeatureSettings:
 
 
 FEATURES = FeatureSettings()
+
+
+def window_suffix(days: int) -> str:
+    """Column suffix of a rolling window (``_28d``): the one spelling of window names."""
+    return f"_{days}d"
+
+
+LONGEST_WINDOW = window_suffix(max(FEATURES.windows))
 
 
 @dataclass(frozen=True)

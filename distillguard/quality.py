@@ -1,11 +1,19 @@
 """Great Expectations gates: suites kept as JSON in ``expectations/``, run inside the jobs.
 
-A gate validates a DataFrame before the job writes anything that depends on it. Every
-expectation result lands in the gate-results Delta table and in GX Data Docs (HTML) under
-``<home>/data_docs``; a failed expectation of severity ``critical`` then stops the job
+A gate validates a DataFrame before the job writes anything that depends on it. Gates run
+through a file-backed GX project under ``<home>/gx`` (``Lakehouse.gx_project``): one
+checkpoint per suite whose action updates Data Docs under ``<home>/data_docs``, and GX's
+validation-results store keeps every validation, so the Data Docs index lists each run of
+each gate, not only the last. Every expectation result also lands in the gate-results
+Delta table; a failed expectation of severity ``critical`` then stops the job
 (``GateFailed``), one of severity ``warning`` is only recorded. Jobs hand gates derived
 columns (lengths, kinds, flags), never client_ip or prompt_text, so no sample of personal
-data reaches the results table or the HTML.
+data reaches the results table, the stored validations or the HTML.
+
+Suites are re-read from ``expectations/`` on every run (the JSON files are the source of
+truth; the copies GX keeps under ``<home>/gx/expectations`` follow them). Row conditions
+use GX 1.x condition objects (``{"type": "comparison", "column": {"name": ...}, ...}``),
+not the deprecated strings with ``condition_parser``.
 """
 
 from __future__ import annotations
@@ -19,6 +27,7 @@ from typing import Any
 
 import great_expectations as gx
 from great_expectations.core import ExpectationSuite
+from great_expectations.core.run_identifier import RunIdentifier
 from great_expectations.data_context.types.base import ProgressBarsConfig
 from pyspark.sql import DataFrame, SparkSession
 
@@ -37,6 +46,7 @@ SUITES: dict[str, Table] = {
     "training_set": Table.TRAINING_SET,
     "flagged_accounts": Table.FLAGGED_ACCOUNTS,
 }
+DATASOURCE, BATCH, DOCS_SITE = "lakehouse", "whole_dataframe", "lakehouse"
 RESULT_COLUMNS = ("run_id", "suite", "table_name", "evaluated_at", "expectation_type", "column_name",
                   "severity", "success", "observed_value", "unexpected_count", "unexpected_percent",
                   "kwargs")
@@ -97,31 +107,52 @@ def _text(value: Any) -> str | None:
 class Gates:
     """The gates of one job run: ``check`` each DataFrame, then ``close`` once.
 
-    One ephemeral GX context per run; Data Docs are built once at the end and results
-    written in one commit, so gates cost little beyond the metric queries themselves.
+    ``check`` runs the suite's checkpoint (its validation is stored and Data Docs updated
+    at once); ``close`` writes every result row to Delta in one commit and raises on a
+    critical failure.
     """
 
     def __init__(self, spark: SparkSession, lakehouse: Lakehouse, run_id: str) -> None:
         self.spark, self.lakehouse, self.run_id = spark, lakehouse, run_id
         self.outcomes: list[GateOutcome] = []
-        self.context = gx.get_context(mode="ephemeral")
+        self.context = gx.get_context(mode="file", context_root_dir=str(lakehouse.gx_project))
         self.context.variables.progress_bars = ProgressBarsConfig(globally=False)
-        self.context.add_data_docs_site(site_name="lakehouse", site_config={
-            "class_name": "SiteBuilder",
-            "store_backend": {"class_name": "TupleFilesystemStoreBackend",
-                              "base_directory": str(lakehouse.data_docs)},
-            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
-        })
-        self.source = self.context.data_sources.add_spark("lakehouse", persist=False)
+        sites = self.context.get_config().data_docs_sites or {}
+        if DOCS_SITE not in sites:
+            # Relative to the GX project, so a lakehouse that moves keeps its Data Docs.
+            self.context.add_data_docs_site(site_name=DOCS_SITE, site_config={
+                "class_name": "SiteBuilder",
+                "store_backend": {"class_name": "TupleFilesystemStoreBackend",
+                                  "base_directory": f"../{lakehouse.data_docs.name}/"},
+                "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+            })
+        for name in set(sites) - {DOCS_SITE}:
+            self.context.delete_data_docs_site(name)
+        # persist=False: the source's config is kept, never the DataFrames handed to it.
+        self.source = (self.context.data_sources.get(DATASOURCE) if DATASOURCE in self.context.data_sources.all()
+                       else self.context.data_sources.add_spark(DATASOURCE, persist=False))
+
+    def _checkpoint(self, suite_name: str) -> gx.Checkpoint:
+        """The suite's checkpoint, its suite refreshed from ``expectations/``."""
+        assets = self.source.get_asset_names()
+        asset = (self.source.get_asset(suite_name) if suite_name in assets
+                 else self.source.add_dataframe_asset(suite_name))
+        batches = {definition.name for definition in asset.batch_definitions}
+        batch = (asset.get_batch_definition(BATCH) if BATCH in batches
+                 else asset.add_batch_definition_whole_dataframe(BATCH))
+        suite = self.context.suites.add_or_update(load_suite(suite_name))
+        definition = self.context.validation_definitions.add_or_update(
+            gx.ValidationDefinition(name=suite_name, data=batch, suite=suite))
+        return self.context.checkpoints.add_or_update(gx.Checkpoint(
+            name=suite_name, validation_definitions=[definition], result_format="SUMMARY",
+            actions=[gx.checkpoint.UpdateDataDocsAction(name="update_data_docs", site_names=[DOCS_SITE])]))
 
     def check(self, suite_name: str, df: DataFrame, parameters: dict[str, Any] | None = None) -> GateOutcome:
-        """Validate ``df`` against a suite; nothing is raised or written yet."""
-        batch = self.source.add_dataframe_asset(suite_name).add_batch_definition_whole_dataframe("batch")
-        suite = self.context.suites.add(load_suite(suite_name))
-        definition = self.context.validation_definitions.add(
-            gx.ValidationDefinition(name=suite_name, data=batch, suite=suite))
-        result = definition.run(batch_parameters={"dataframe": df}, expectation_parameters=parameters or {},
-                                result_format="SUMMARY")
+        """Validate ``df`` against a suite (stored and shown in Data Docs); nothing is raised yet."""
+        checkpoint = self._checkpoint(suite_name)
+        run = checkpoint.run(batch_parameters={"dataframe": df}, expectation_parameters=parameters or {},
+                             run_id=RunIdentifier(run_name=self.run_id))
+        [result] = run.run_results.values()
         evaluated_at = datetime.now(timezone.utc).replace(tzinfo=None)
         outcome = GateOutcome(suite=suite_name, run_id=self.run_id)
         for item in result.results:
@@ -144,12 +175,11 @@ class Gates:
         return outcome
 
     def close(self) -> list[GateOutcome]:
-        """Record every result (one commit), build Data Docs, log warnings; raise
-        ``GateFailed`` naming each failed critical expectation."""
+        """Record every result (one commit), log warnings; raise ``GateFailed`` naming each
+        failed critical expectation."""
         rows = [tuple(row[name] for name in RESULT_COLUMNS) for o in self.outcomes for row in o.rows]
         if rows:
             tables.append(self.spark.createDataFrame(rows, RESULT_SCHEMA), self.lakehouse, Table.GATE_RESULTS)
-        self.context.build_data_docs()
         for outcome in self.outcomes:
             if outcome.warnings:
                 log.warning("gate %s: %d warning(s): %s", outcome.suite, len(outcome.warnings),

@@ -81,6 +81,11 @@ def replace(df: DataFrame, lakehouse: Lakehouse, table: Table, where: str,
         _writer(df, partition_by).mode("overwrite").option("replaceWhere", where).save(lakehouse.table_path(table))
 
 
+def append(df: DataFrame, lakehouse: Lakehouse, table: Table, partition_by: tuple[str, ...] = ()) -> None:
+    """Add ``df``'s rows in one commit (creates the table if needed)."""
+    _writer(df, partition_by).mode("append").save(lakehouse.table_path(table))
+
+
 def date_equals(column: str, day: date) -> str:
     """A replaceWhere predicate for one date partition."""
     return f"{column} = DATE'{day.isoformat()}'"

@@ -29,6 +29,8 @@ from pyspark.sql import functions as F
 
 from distillguard import tables
 from distillguard.config import Lakehouse, Table
+from distillguard.enforcement import export as handoff
+from distillguard.enforcement import report as pages
 from distillguard.errors import DistillguardError
 from distillguard.jobs import export, features, ingest, report
 
@@ -77,7 +79,7 @@ def _score(spark: SparkSession, lakehouse: Lakehouse, day: date, results: Result
 
 
 def _export_done(spark: SparkSession, lakehouse: Lakehouse, day: date) -> bool:
-    return export.done(spark, lakehouse, day)
+    return handoff.done(spark, lakehouse, day)
 
 
 def _export(spark: SparkSession, lakehouse: Lakehouse, day: date, results: Results) -> dict[str, Any]:
@@ -85,12 +87,12 @@ def _export(spark: SparkSession, lakehouse: Lakehouse, day: date, results: Resul
 
 
 def _report_done(spark: SparkSession, lakehouse: Lakehouse, day: date) -> bool:
-    return report.report_path(lakehouse, day).is_file()
+    return pages.report_path(lakehouse, day).is_file()
 
 
 def _report(spark: SparkSession, lakehouse: Lakehouse, day: date, results: Results) -> dict[str, Any]:
     """Attached to the scoring run that just ran, else to the one that scored the day."""
-    run_id = results.get("score", {}).get("scoring_run_id") or report.latest_scoring_run(spark, lakehouse, day)
+    run_id = results.get("score", {}).get("scoring_run_id") or pages.latest_scoring_run(spark, lakehouse, day)
     return report.run(spark, lakehouse, day, run_id)
 
 

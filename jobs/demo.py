@@ -1,7 +1,8 @@
 """``distillguard demo``: the whole pipeline on the synthetic demo scenario, on one machine.
 
 generate the ``demo`` scale (28 days) -> ingest every day -> features of every day (one
-backfill) -> train and the promotion gate -> score, export and report the last day(s).
+backfill) -> train and the promotion gate -> load the generator's agreements into the
+allow-list -> score, export and report the last day(s).
 Resumable: generation counts as done once its ground truth summary exists (written
 last), ingested days and built feature dates are skipped (jobs/daily.py), so an
 interrupted demo picks up where it stopped. Training runs only while no champion exists.
@@ -22,8 +23,11 @@ from pyspark.sql import functions as F
 
 from distillguard import tables
 from distillguard.config import Lakehouse, Table
+from distillguard.enforcement import allow_list
+from distillguard.enforcement import export as handoff
+from distillguard.enforcement import report as pages
 from distillguard.errors import DistillguardError
-from distillguard.jobs import daily, export, features, report
+from distillguard.jobs import daily, features
 from distillguard.logs import progress
 from distillguard.secrets import DEMO_MARKER, is_demo
 
@@ -95,14 +99,17 @@ def run(spark: SparkSession, lakehouse: Lakehouse, days: int | None = None, seed
         echo(f"demo: features {pending[0]}..{all_days[-1]} (backfill) ...")
         features.backfill(spark, lakehouse, pending[0], all_days[-1])
     version = _train(spark, lakehouse, all_days[-1], echo)
+    if lakehouse.allow_list_csv.is_file():
+        added = allow_list.load_csv(spark, lakehouse, lakehouse.allow_list_csv)
+        echo(f"demo: allow-list: {len(added)} new entries from {lakehouse.allow_list_csv}")
     scored = all_days[-min(scored_days, len(all_days)):]
     for day in scored:
         daily.run(spark, lakehouse, day, steps=("score", "export", "report"), echo=echo)
     last = scored[-1]
     by_tier = {r["risk_tier"]: r["count"] for r in tables.read(spark, lakehouse, Table.FLAGGED_ACCOUNTS)
                .where(F.col("flag_date") == F.lit(last)).groupBy("risk_tier").count().collect()}
-    handed_off = export.latest(spark, lakehouse, last)
+    handed_off = handoff.latest(spark, lakehouse, last)
     return {"days": all_days, "scored": scored, "champion_version": version, "by_tier": by_tier,
-            "report": report.report_path(lakehouse, last), "export": handed_off["folder"] if handed_off else None,
+            "report": pages.report_path(lakehouse, last), "export": handed_off["folder"] if handed_off else None,
             "mlflow_tracking_uri": lakehouse.mlflow_tracking_uri, "mlflow_artifacts": lakehouse.mlflow_artifacts,
             "data_docs": lakehouse.data_docs / "index.html"}

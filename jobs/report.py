@@ -1,201 +1,36 @@
-"""Static HTML report of one daily run: ``<reports>/date=D/report.html``, one self-contained file.
+"""``distillguard report --date D``: the daily HTML report (what it shows: enforcement/report.py).
 
-For whoever looks at the day without a notebook: flagged counts by tier over the last
-weeks, the day's score distribution, the clusters with the most spend, the day's exports
-and, when MLflow holds it, the precision-recall curve of the model that scored the day
-(``plots/pr_curve.png`` of its training run). Plots are PNGs embedded as base64, so the
-file can be mailed or attached to the scoring run in MLflow. It reads only the flagged
-table and export runs: no client_ip or prompt_text can reach it.
+read (the flagged table at a pinned version, the allow-list, export runs, the PR curve
+from MLflow) -> transform (tier history, clusters, allow-listed accounts withheld,
+figures) -> write (``<reports>/date=D/report.html``, atomically) -> record (attached to
+the scoring run in MLflow when a run id is given).
 """
 
 from __future__ import annotations
 
-import base64
-import html
-import io
 import os
-import tempfile
 import uuid
 from datetime import date, datetime, timedelta, timezone
-from pathlib import Path
 from typing import Any
 
-import matplotlib
+from mlflow.exceptions import MlflowException
+from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
 
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-from mlflow.exceptions import MlflowException  # noqa: E402
-from pyspark.sql import SparkSession  # noqa: E402
-from pyspark.sql import functions as F  # noqa: E402
-
-from distillguard import tables  # noqa: E402
-from distillguard.config import Lakehouse, Table  # noqa: E402
-from distillguard.errors import DistillguardError  # noqa: E402
-
-TIERS = ("review", "kyc_required", "suspend_recommended")
-TIER_COLOURS = {"review": "#f2c14e", "kyc_required": "#f78154", "suspend_recommended": "#b5173b"}
-HISTORY_DAYS = 28
-TOP_CLUSTERS = 10
-PR_CURVE_ARTIFACT = "plots/pr_curve.png"
-REPORT_ARTIFACT_DIR = "report"
-
-
-def report_path(lakehouse: Lakehouse, day: date) -> Path:
-    return lakehouse.reports / f"date={day.isoformat()}" / "report.html"
-
-
-def _png(figure: Figure) -> str:
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=96, bbox_inches="tight")
-    plt.close(figure)
-    return base64.b64encode(buffer.getvalue()).decode()
-
-
-def tier_history(history: pd.DataFrame, day: date) -> Figure:
-    """Stacked daily flagged counts by tier, every day of the window shown (zeros included)."""
-    days = pd.date_range(day - timedelta(days=HISTORY_DAYS - 1), day).date
-    table = (history.pivot_table(index="flag_date", columns="risk_tier", values="count", aggfunc="sum")
-             .reindex(index=days, columns=list(TIERS)).fillna(0) if len(history)
-             else pd.DataFrame(0, index=days, columns=list(TIERS)))
-    figure, axes = plt.subplots(figsize=(8, 3.2))
-    bottom = pd.Series(0.0, index=table.index)
-    for tier in TIERS:
-        axes.bar([d.isoformat()[5:] for d in table.index], table[tier], bottom=bottom, label=tier,
-                 color=TIER_COLOURS[tier])
-        bottom += table[tier]
-    axes.set(title=f"Flagged accounts per day by tier (last {HISTORY_DAYS} days)", ylabel="accounts")
-    axes.tick_params(axis="x", labelrotation=90, labelsize=7)
-    axes.legend(fontsize=8)
-    return figure
-
-
-def score_distribution(today: pd.DataFrame) -> Figure:
-    figure, axes = plt.subplots(figsize=(6, 3.2))
-    for tier in TIERS:
-        scores = today.loc[today["risk_tier"] == tier, "score"]
-        if len(scores):
-            axes.hist(scores, bins=20, range=(0, 1), alpha=0.7, label=tier, color=TIER_COLOURS[tier])
-    axes.set(title="Scores of the day's flagged accounts", xlabel="score (after cluster lift)", ylabel="accounts",
-             xlim=(0, 1))
-    if len(today):
-        axes.legend(fontsize=8)
-    return figure
-
-
-def top_clusters(today: pd.DataFrame) -> pd.DataFrame:
-    """Clusters of the day's flags by 28-day cluster spend, with how many members are flagged."""
-    if not len(today):
-        return pd.DataFrame(columns=["cluster_id", "cluster_size", "cluster_spend_28d", "flagged"])
-    grouped = (today.groupby("cluster_id")
-               .agg(cluster_size=("cluster_size", "max"), cluster_spend_28d=("cluster_spend_28d", "max"),
-                    flagged=("account_id", "count")).reset_index())
-    return (grouped.sort_values(["cluster_spend_28d", "cluster_id"], ascending=[False, True])
-            .head(TOP_CLUSTERS).reset_index(drop=True))
-
-
-def cluster_spend(clusters: pd.DataFrame) -> Figure:
-    figure, axes = plt.subplots(figsize=(6, 3.2))
-    ordered = clusters.iloc[::-1]
-    axes.barh(ordered["cluster_id"], ordered["cluster_spend_28d"], color="#3c6e71")
-    axes.set(title=f"Top {TOP_CLUSTERS} clusters by 28-day spend", xlabel="USD, 28 days")
-    axes.tick_params(axis="y", labelsize=7)
-    return figure
-
-
-def _mlflow_client(lakehouse: Lakehouse) -> Any:
-    """The MLflow client, or None when the lakehouse has no MLflow store yet (never creates one)."""
-    from distillguard.models import registry
-
-    default = lakehouse.mlflow_tracking_uri.startswith(f"sqlite:///{lakehouse.mlflow_dir}")
-    if default and not (lakehouse.mlflow_dir / "mlflow.db").is_file():
-        return None
-    return registry.client(lakehouse)
-
-
-def _pr_curve(client: Any, today: pd.DataFrame) -> tuple[str | None, str]:
-    """The PR curve PNG of the training run of the model that scored the day (else the champion)."""
-    if client is None:
-        return None, "no MLflow store in this lakehouse"
-    from distillguard.models import registry
-
-    runs = sorted(set(today["model_run_id"].dropna())) if "model_run_id" in today else []
-    source = "the model that scored the day"
-    if not runs:
-        current = registry.champion(client)
-        if current is None:
-            return None, "no champion model registered"
-        runs, source = [current.run_id], f"champion version {current.version}"
-    with tempfile.TemporaryDirectory() as folder:
-        try:
-            path = client.download_artifacts(runs[-1], PR_CURVE_ARTIFACT, folder)
-        except (MlflowException, OSError):
-            return None, f"run {runs[-1]} has no {PR_CURVE_ARTIFACT}"
-        return base64.b64encode(Path(path).read_bytes()).decode(), f"{source} (MLflow run {runs[-1]})"
-
-
-def _exports(spark: SparkSession, lakehouse: Lakehouse, day: date) -> pd.DataFrame:
-    if not tables.exists(lakehouse, Table.EXPORT_RUNS):
-        return pd.DataFrame()
-    return (tables.read(spark, lakehouse, Table.EXPORT_RUNS).where(F.col("flag_date") == F.lit(day))
-            .select("export_id", "kind", "rows", "new", "changed", "withdrawn", "folder").orderBy("export_id")
-            .toPandas())
-
-
-def _table(frame: pd.DataFrame, header: bool = True) -> str:
-    if not len(frame):
-        return "<p>none</p>"
-    head = "<tr>" + "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns) + "</tr>" if header else ""
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(_cell(v))}</td>" for v in row) + "</tr>"
-                   for row in frame.itertuples(index=False))
-    return f"<table>{head}{body}</table>"
-
-
-def _cell(value: Any) -> str:
-    return f"{value:,.2f}" if isinstance(value, float) else str(value)
-
-
-def _image(data: str | None, caption: str) -> str:
-    """The embedded PNG with its caption as alt text, or why it is missing."""
-    return f'<img alt="{html.escape(caption)}" src="data:image/png;base64,{data}">' if data else \
-        f"<p>not available: {html.escape(caption)}</p>"
-
-
-def render(day: date, summary: dict[str, Any], figures: dict[str, str], clusters: pd.DataFrame,
-           exports: pd.DataFrame, pr_curve: tuple[str | None, str], export_folder: Path) -> str:
-    facts = pd.DataFrame(list(summary.items()))
-    caption = f"<p>{html.escape(pr_curve[1])}</p>" if pr_curve[0] else ""
-    return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>distillguard {day}</title>
-<style>body{{font-family:sans-serif;margin:2em;max-width:70em}} table{{border-collapse:collapse;margin:1em 0}}
-td,th{{border:1px solid #ccc;padding:.3em .6em;text-align:left}} img{{max-width:100%}}</style></head><body>
-<h1>distillguard daily report, {day}</h1>
-{_table(facts, header=False)}
-<h2>Flagged accounts by tier</h2>{_image(figures["tiers"], "daily flagged counts by tier")}
-<h2>Score distribution</h2>{_image(figures["scores"], "score distribution")}
-<h2>Top clusters by spend</h2>{_image(figures["clusters"], "top clusters by spend")}{_table(clusters)}
-<h2>Exports to enforcement</h2><p>{html.escape(str(export_folder))}</p>{_table(exports)}
-<h2>Model precision-recall (holdout)</h2>{caption}{_image(*pr_curve)}
-</body></html>
-"""
-
-
-def latest_scoring_run(spark: SparkSession, lakehouse: Lakehouse, day: date) -> str | None:
-    """The scoring run id of the day's most recently scored flag, if any."""
-    if not tables.exists(lakehouse, Table.FLAGGED_ACCOUNTS):
-        return None
-    row = (tables.read(spark, lakehouse, Table.FLAGGED_ACCOUNTS).where(F.col("flag_date") == F.lit(day))
-           .orderBy(F.col("scored_at").desc()).select("scoring_run_id").first())
-    return row[0] if row else None
+from distillguard import tables
+from distillguard.config import Lakehouse, Table
+from distillguard.enforcement import allow_list
+from distillguard.enforcement import report as pages
+from distillguard.enforcement.flags import CLUSTER_SPEND
+from distillguard.errors import DistillguardError
+from distillguard.scoring.policy import TIERS
 
 
 def run(spark: SparkSession, lakehouse: Lakehouse, day: date, run_id: str | None = None) -> dict[str, Any]:
     """Write the report of ``day``; with ``run_id`` (an MLflow run, the scoring run) also log it there."""
     if not tables.exists(lakehouse, Table.FLAGGED_ACCOUNTS):
         raise DistillguardError(f"no flagged accounts yet; run `distillguard score --date {day}` first")
-    client = _mlflow_client(lakehouse)
+    client = pages.mlflow_client(lakehouse)
     if run_id is not None:
         if client is None:
             raise DistillguardError(f"cannot log the report to MLflow run {run_id}: no MLflow store")
@@ -205,30 +40,35 @@ def run(spark: SparkSession, lakehouse: Lakehouse, day: date, run_id: str | None
             raise DistillguardError(f"no MLflow run {run_id} to attach the report to") from None
     version = tables.version(spark, lakehouse, Table.FLAGGED_ACCOUNTS)
     flagged = tables.read(spark, lakehouse, Table.FLAGGED_ACCOUNTS, version)
-    history = (flagged.where(F.col("flag_date").between(F.lit(day - timedelta(days=HISTORY_DAYS - 1)), F.lit(day)))
-               .groupBy("flag_date", "risk_tier").count().toPandas())
-    today = (flagged.where(F.col("flag_date") == F.lit(day))
-             .select("account_id", "score", "risk_tier", "cluster_id", "cluster_size", "cluster_spend_28d",
-                     "model_version", "model_run_id", "scoring_run_id").toPandas())
-    clusters = top_clusters(today)
+    exported = ~F.coalesce(F.col("allow_listed"), F.lit(False))
+    history = (flagged.where(exported & F.col("flag_date").between(
+        F.lit(day - timedelta(days=pages.HISTORY_DAYS - 1)), F.lit(day)))
+        .groupBy("flag_date", "risk_tier").count().toPandas())
+    day_rows = (flagged.where(F.col("flag_date") == F.lit(day))
+                .select("account_id", "score", "risk_tier", "cluster_id", "cluster_size", CLUSTER_SPEND,
+                        "model_version", "model_run_id", "scoring_run_id", exported.alias("exported")).toPandas())
+    today, held = day_rows[day_rows["exported"]], day_rows[~day_rows["exported"]]
+    withheld = pages.allow_listed(held, allow_list.active_on(spark, lakehouse, day).toPandas())
+    clusters = pages.top_clusters(today)
     by_tier = {tier: int((today["risk_tier"] == tier).sum()) for tier in TIERS}
     summary = {"flag date": day.isoformat(), "flagged accounts": len(today),
                **{f"tier {tier}": count for tier, count in by_tier.items()},
-               "model version(s)": ", ".join(sorted(set(today["model_version"].dropna()))) or "none",
-               "scoring run(s)": ", ".join(sorted(set(today["scoring_run_id"].dropna()))) or "none",
+               "allow-listed, not exported": len(held),
+               "model version(s)": ", ".join(sorted(set(day_rows["model_version"].dropna()))) or "none",
+               "scoring run(s)": ", ".join(sorted(set(day_rows["scoring_run_id"].dropna()))) or "none",
                "flagged table version": version,
                "generated at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
-    figures = {"tiers": _png(tier_history(history, day)), "scores": _png(score_distribution(today)),
-               "clusters": _png(cluster_spend(clusters))}
-    pr_curve = _pr_curve(client, today)
-    page = render(day, summary, figures, clusters, _exports(spark, lakehouse, day), pr_curve,
-                  lakehouse.exports / f"date={day.isoformat()}")
-    path = report_path(lakehouse, day)
+    figures = {"tiers": pages.png(pages.tier_history(history, day)), "scores": pages.png(pages.score_distribution(today)),
+               "clusters": pages.png(pages.cluster_spend(clusters))}
+    pr_curve = pages.pr_curve(client, day_rows)
+    page = pages.render(day, summary, figures, clusters, pages.exports(spark, lakehouse, day), withheld, pr_curve,
+                        lakehouse.exports / f"date={day.isoformat()}")
+    path = pages.report_path(lakehouse, day)
     path.parent.mkdir(parents=True, exist_ok=True)
     temp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
     temp.write_text(page)
     os.replace(temp, path)
     if run_id is not None:
-        client.log_artifact(run_id, str(path), REPORT_ARTIFACT_DIR)
-    return {"path": path, "flagged": len(today), "by_tier": by_tier, "pr_curve": pr_curve[0] is not None,
-            "mlflow_run_id": run_id}
+        client.log_artifact(run_id, str(path), pages.REPORT_ARTIFACT_DIR)
+    return {"path": path, "flagged": len(today), "by_tier": by_tier, "allow_listed": len(held),
+            "pr_curve": pr_curve[0] is not None, "mlflow_run_id": run_id}

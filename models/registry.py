@@ -8,16 +8,24 @@ and every move is kept: the registered model tag ``champion_history`` lists the 
 versions in order, and each version carries tags saying when, by whom and why it was
 promoted or rolled back, so enforcement can see which model flagged whom and go back.
 
-For scoring: ``MODEL_NAME``, ``FEATURE_COLUMNS`` (re-exported), ``load_champion`` (the pyfunc,
-its version and operating threshold; the threshold is also in the version tag
-``threshold`` and in the model metadata).
+Promoting the challenger removes its ``challenger`` alias: a version is challenger only
+while it waits for a decision.
+
+For scoring: ``MODEL_NAME``, ``FEATURE_COLUMNS`` (re-exported), ``load_champion``: the
+artifact behind ``models:/<name>@champion`` loaded as the registered pyfunc, with its
+version, operating threshold (also in the version tag ``threshold`` and the model
+metadata) and the artifact packed as bytes, so Spark workers score with the very files
+that were validated and registered.
 """
 
 from __future__ import annotations
 
 import getpass
+import io
 import json
 import os
+import tarfile
+import tempfile
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -39,7 +47,7 @@ REGISTRY_ENV = "MLFLOW_REGISTRY_URI"
 EXPERIMENT_ENV = "MLFLOW_EXPERIMENT_NAME"
 
 __all__ = ["MODEL_NAME", "FEATURE_COLUMNS", "Champion", "client", "experiment_id", "register_challenger",
-           "champion", "promote", "rollback", "load_champion"]
+           "champion", "challenger", "promote", "rollback", "load_champion", "pack"]
 
 
 def _now() -> str:
@@ -99,6 +107,10 @@ def history(mlflow_client: MlflowClient) -> list[int]:
     return json.loads(tags.get(HISTORY_TAG, "[]"))
 
 
+def challenger(mlflow_client: MlflowClient) -> ModelVersion | None:
+    return _version_or_none(mlflow_client, CHALLENGER)
+
+
 def register_challenger(mlflow_client: MlflowClient, model_uri: str, tags: dict[str, str]) -> ModelVersion:
     """A new version of ``MODEL_NAME`` carrying ``tags``, aliased ``challenger``."""
     try:
@@ -112,9 +124,19 @@ def register_challenger(mlflow_client: MlflowClient, model_uri: str, tags: dict[
     return version
 
 
-def promote(mlflow_client: MlflowClient, version: int | str, reason: str, actor: str | None = None) -> ModelVersion:
-    """Make ``version`` the champion, recording who, when and why; the previous one stays in history."""
-    promoted = mlflow_client.get_model_version(MODEL_NAME, str(version))
+def promote(mlflow_client: MlflowClient, version: int | str | None, reason: str,
+            actor: str | None = None) -> ModelVersion:
+    """Make ``version`` (default: the challenger) the champion, recording who, when and why; the
+    previous one stays in history and the promoted version stops being challenger."""
+    if version is None:
+        waiting = challenger(mlflow_client)
+        if waiting is None:
+            raise DistillguardError(f"{MODEL_NAME} has no challenger to promote; pass --version")
+        version = waiting.version
+    try:
+        promoted = mlflow_client.get_model_version(MODEL_NAME, str(version))
+    except MlflowException:
+        raise DistillguardError(f"{MODEL_NAME} has no version {version}") from None
     previous = champion(mlflow_client)
     if previous is not None and previous.version == promoted.version:
         raise DistillguardError(f"version {promoted.version} is already the champion")
@@ -124,6 +146,9 @@ def promote(mlflow_client: MlflowClient, version: int | str, reason: str, actor:
     for key, value in {"promoted_at": _now(), "promoted_by": actor or getpass.getuser(), "promotion_reason": reason,
                        "replaced_champion": previous.version if previous else "none"}.items():
         mlflow_client.set_model_version_tag(MODEL_NAME, promoted.version, key, value)
+    waiting = challenger(mlflow_client)
+    if waiting is not None and waiting.version == promoted.version:
+        mlflow_client.delete_registered_model_alias(MODEL_NAME, CHALLENGER)
     return mlflow_client.get_model_version(MODEL_NAME, promoted.version)
 
 
@@ -144,17 +169,40 @@ def rollback(mlflow_client: MlflowClient, reason: str, actor: str | None = None)
 
 @dataclass(frozen=True)
 class Champion:
+    """The champion as loaded: the pyfunc, its registry lineage and the artifact's bytes."""
+
     model: mlflow.pyfunc.PyFuncModel
     version: str
     threshold: float
     uri: str
+    run_id: str
+    artifact: bytes
+
+
+def pack(folder: str) -> bytes:
+    """A model folder as one gzipped tar (names relative to the folder): what the workers unpack."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        for name in sorted(os.listdir(folder)):
+            archive.add(os.path.join(folder, name), arcname=name)
+    return buffer.getvalue()
 
 
 def load_champion(lakehouse: Lakehouse) -> Champion:
-    """The current champion as a pyfunc with its operating threshold (for the scoring job)."""
+    """``models:/<name>@champion`` as the registered pyfunc with its operating threshold (for scoring).
+
+    The alias is resolved once, the artifact downloaded through it and checked against the
+    resolved version, so a promotion racing the load cannot mix two versions."""
     mlflow_client = client(lakehouse)
     current = champion(mlflow_client)
     if current is None:
         raise DistillguardError(f"no champion for {MODEL_NAME}; run `distillguard train` or `distillguard promote`")
-    uri = f"models:/{MODEL_NAME}/{current.version}"
-    return Champion(mlflow.pyfunc.load_model(uri), current.version, float(current.tags[THRESHOLD_TAG]), uri)
+    uri = f"models:/{MODEL_NAME}@{CHAMPION}"
+    with tempfile.TemporaryDirectory() as folder:
+        local = mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=folder)
+        model = mlflow.pyfunc.load_model(local)
+        if model.metadata.run_id != current.run_id:
+            raise DistillguardError(f"the {CHAMPION} alias of {MODEL_NAME} moved while loading version "
+                                    f"{current.version}; run again")
+        artifact = pack(local)
+    return Champion(model, current.version, float(current.tags[THRESHOLD_TAG]), uri, current.run_id, artifact)

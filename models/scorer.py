@@ -58,6 +58,11 @@ class Scorer:
         z = self.meta["platt_a"] * self.margin(frame) + self.meta["platt_b"]
         return 1.0 / (1.0 + np.exp(-z))
 
+    def contributions(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """(encoded features, SHAP contribution of each to the margin): the reasons behind a score."""
+        matrix = encode(frame, self.features)
+        return matrix, np.asarray(self.booster.predict(matrix, pred_contrib=True), dtype="float64")[:, :-1]
+
 
 class DistillationModel(mlflow.pyfunc.PythonModel):
     """pyfunc wrapper; artifacts ``booster`` (LightGBM text) and ``meta`` (JSON)."""

@@ -1,14 +1,21 @@
 """Distributed scoring with per-account reasons, via mapInPandas (never a driver collect).
 
-The champion's LightGBM booster travels to the workers as its text dump with the model's
-metadata; each partition rebuilds the registered ``Scorer`` once and computes the
-calibrated score and the booster's SHAP contributions (``pred_contrib``). Top reasons are
-the features pushing the score up most, with their values, in readable names.
+The champion travels to the workers as its registered MLflow artifact (the folder behind
+``models:/<name>@champion``, packed by ``registry.load_champion``); each worker process
+unpacks and loads it once as the pyfunc, so the scores are the registered model's own
+``predict`` on the columns its signature declares. Top reasons are the features pushing
+the score up most (the booster's SHAP contributions, from the same loaded model), with
+their values, in readable names.
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterator
+import hashlib
+import io
+import tarfile
+import tempfile
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -16,6 +23,8 @@ from pyspark.sql import DataFrame
 
 REASONS_TYPE = "array<struct<feature:string,value:double,contribution:double>>"
 OUTPUT_SCHEMA = f"account_id string, score double, top_reasons {REASONS_TYPE}"
+# Loaded pyfuncs of this (worker) process, by SHA-256 of the packed artifact.
+_LOADED: dict[str, Any] = {}
 
 
 def _reasons(contributions: np.ndarray, values: np.ndarray, features: list[str], top: int) -> list[list[dict]]:
@@ -25,23 +34,36 @@ def _reasons(contributions: np.ndarray, values: np.ndarray, features: list[str],
              for j in row if contributions[i, j] > 0] for i, row in enumerate(order)]
 
 
-def scoring_function(booster_text: str, meta: dict[str, Any], top: int) -> Callable[[Iterator[pd.DataFrame]], Iterator[pd.DataFrame]]:
-    """A mapInPandas function closing over the model (text + metadata, small to ship)."""
+def load_packed(artifact: bytes) -> Any:
+    """The pyfunc in a packed artifact, loaded once per process."""
+    digest = hashlib.sha256(artifact).hexdigest()
+    if digest not in _LOADED:
+        import mlflow
+
+        with tempfile.TemporaryDirectory() as folder:
+            with tarfile.open(fileobj=io.BytesIO(artifact), mode="r:gz") as archive:
+                archive.extractall(folder, filter="data")
+            _LOADED[digest] = mlflow.pyfunc.load_model(folder)
+    return _LOADED[digest]
+
+
+def scoring_function(artifact: bytes, top: int) -> Callable[[Iterator[pd.DataFrame]], Iterator[pd.DataFrame]]:
+    """A mapInPandas function closing over the packed model (a few hundred kB to ship)."""
 
     def score_batches(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
-        import lightgbm as lgb
+        from distillguard.models.scorer import model_input
 
-        from distillguard.models.scorer import Scorer, encode
-
-        scorer = Scorer(lgb.Booster(model_str=booster_text), meta)
+        model = load_packed(artifact)
+        scorer = model.unwrap_python_model().scorer
         for batch in batches:
-            matrix = encode(batch, scorer.features)
-            contributions = scorer.booster.predict(matrix, pred_contrib=True)[:, :-1]
-            yield pd.DataFrame({"account_id": batch["account_id"], "score": scorer.score(batch),
+            scores = np.asarray(model.predict(model_input(batch, scorer.features)), dtype="float64")
+            matrix, contributions = scorer.contributions(batch)
+            yield pd.DataFrame({"account_id": batch["account_id"], "score": scores,
                                 "top_reasons": _reasons(contributions, matrix, scorer.features, top)})
     return score_batches
 
 
-def score_accounts(features: DataFrame, booster_text: str, meta: dict[str, Any], top: int) -> DataFrame:
-    """(account_id, score, top_reasons) for every row of ``features`` (model columns + account_id)."""
-    return features.mapInPandas(scoring_function(booster_text, meta, top), OUTPUT_SCHEMA)
+def score_accounts(features: DataFrame, artifact: bytes, top: int) -> DataFrame:
+    """(account_id, score, top_reasons) for every row of ``features`` (model columns + account_id),
+    scored by the packed registered model ``artifact``."""
+    return features.mapInPandas(scoring_function(artifact, top), OUTPUT_SCHEMA)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -21,43 +21,11 @@ from pyspark.sql import functions as F
 from distillguard import maintenance
 from distillguard.cli import main
 from distillguard.config import Lakehouse, Table
+from distillguard.enforcement import export as handoff
 from distillguard.jobs import export
 from distillguard.quality import GateFailed
+from tests.flagged_rows import FLAGGED_SCHEMA, D, flagged, write_flagged
 from tests.pii import PREFIX_CHARS, landing_pii
-
-D = date(2026, 11, 3)
-FLAGGED_SCHEMA = (
-    "flag_date date, account_id string, cluster_id string, score double, risk_tier string, "
-    "top_reasons array<struct<feature:string,value:double,contribution:double>>, policy_reasons array<string>, "
-    "spend_28d double, requests_28d long, template_reuse_28d double, cot_share_28d double, cluster_size long, "
-    "cluster_spend_28d double, partner_indicator_hits long, model_name string, model_version string, "
-    "model_run_id string, scoring_run_id string, first_flagged_date date, last_flagged_date date, "
-    "scored_at timestamp")
-
-
-def flagged(account: str, tier: str, score: float, day: date = D, cluster: str = "c1", size: int = 3,
-            version: str = "3", run: str = "run-1", cluster_spend: float = 9000.0,
-            model_run: str = "mlrun-9") -> tuple:
-    """One flagged row in the scoring job's column order."""
-    reasons = [{"feature": "cot_share_28d", "value": 0.8, "contribution": 1.25}]
-    return (day, account, cluster, score, tier, reasons, ["model score"], 120.5, 4000, 0.6, 0.8, size,
-            cluster_spend, 2, "distillguard_distillation", version, model_run, run, date(2026, 11, 1), day,
-            datetime(2026, 11, 4, 2, 30))
-
-
-def write_flagged(spark: SparkSession, lakehouse: Lakehouse, rows: list[tuple], day: date = D) -> None:
-    """Make ``rows`` the flagged rows of ``day`` with the scoring job's MERGE."""
-    df = spark.createDataFrame(rows, FLAGGED_SCHEMA)
-    path = lakehouse.table_path(Table.FLAGGED_ACCOUNTS)
-    if not (Path(path) / "_delta_log").is_dir():
-        df.write.format("delta").partitionBy("flag_date").mode("append").save(path)
-        return
-    df.createOrReplaceTempView("hand_flagged")
-    spark.sql(f"MERGE INTO delta.`{path}` AS t USING hand_flagged AS s "
-              "ON t.flag_date = s.flag_date AND t.account_id = s.account_id "
-              "WHEN MATCHED THEN UPDATE SET * WHEN NOT MATCHED THEN INSERT * "
-              f"WHEN NOT MATCHED BY SOURCE AND t.flag_date = DATE'{day}' THEN DELETE").collect()
-
 
 FIRST = [flagged("acc_a", "suspend_recommended", 0.99), flagged("acc_c", "kyc_required", 0.41, cluster="c2"),
          flagged("acc_b", "review", 0.91)]
@@ -90,13 +58,13 @@ def test_first_export_sends_every_row_of_the_day(exported) -> None:
     assert sorted(p.name for p in folder.iterdir()) == ["flagged_accounts.csv", "flagged_accounts.parquet",
                                                       "manifest.json"]
     table = pq.read_table(folder / "flagged_accounts.parquet")
-    assert table.column_names == ["change", *export.EXPORT_COLUMNS]
+    assert table.column_names == ["change", *handoff.EXPORT_COLUMNS]
     assert table.column("account_id").to_pylist() == ["acc_a", "acc_b", "acc_c"]
     assert table.column("change").to_pylist() == ["new", "new", "new"]
     assert table.column("top_reasons").to_pylist()[0] == [
         {"feature": "cot_share_28d", "value": 0.8, "contribution": 1.25}]
     lines = list(csv.reader(io.StringIO((folder / "flagged_accounts.csv").read_text())))
-    assert lines[0] == ["change", *export.EXPORT_COLUMNS]
+    assert lines[0] == ["change", *handoff.EXPORT_COLUMNS]
     assert lines[1][:5] == ["new", "2026-11-03", "acc_a", "suspend_recommended", "0.99"]
     assert lines[1][5] == '[{"feature":"cot_share_28d","value":0.8,"contribution":1.25}]'
     assert len(lines) == 4
@@ -111,7 +79,7 @@ def test_first_export_sends_every_row_of_the_day(exported) -> None:
                                          "delta_version": _version(lakehouse, Table.FLAGGED_ACCOUNTS)}
     for name, entry in manifest["files"].items():
         data = (folder / name).read_bytes()
-        assert entry == {"sha256": export.sha256(data), "bytes": len(data)}
+        assert entry == {"sha256": handoff.sha256(data), "bytes": len(data)}
 
     ledger = DeltaTable(lakehouse.table_path(Table.EXPORTS)).to_pandas()
     assert sorted(ledger.account_id) == ["acc_a", "acc_b", "acc_c"] and set(ledger.export_id) == {"2026-11-03-0001"}
@@ -127,7 +95,7 @@ def test_rerun_changes_nothing(exported, sail: SparkSession) -> None:
     assert again["status"] == "unchanged" and again["export_id"] == first["export_id"]
     assert _files(lakehouse.exports) == before
     assert (_version(lakehouse, Table.EXPORTS), _version(lakehouse, Table.EXPORT_RUNS)) == versions
-    assert export.done(sail, lakehouse, D) and not export.done(sail, lakehouse, date(2026, 11, 2))
+    assert handoff.done(sail, lakehouse, D) and not handoff.done(sail, lakehouse, date(2026, 11, 2))
 
 
 def test_incremental_sends_only_what_changed(exported, sail: SparkSession) -> None:
@@ -167,7 +135,7 @@ def test_full_export_is_exact_and_byte_identical(exported, sail: SparkSession) -
     folder = lakehouse.exports / "date=2026-11-03" / "full"
     assert full["status"] == "written" and full["folder"] == folder and full["kind"] == "full"
     table = pq.read_table(folder / "flagged_accounts.parquet")
-    assert table.column_names == list(export.EXPORT_COLUMNS)
+    assert table.column_names == list(handoff.EXPORT_COLUMNS)
     assert list(zip(table.column("account_id").to_pylist(), table.column("score").to_pylist())) == \
         [("acc_a", 0.99), ("acc_b", 0.95)]
     manifest = _manifest(full)
@@ -193,10 +161,10 @@ def test_an_empty_day_is_handed_off_once(sail: SparkSession, lakehouse: Lakehous
     result = export.run(sail, lakehouse, D)
     assert result["status"] == "written" and result["rows"] == 0
     assert (result["folder"] / "flagged_accounts.csv").read_text() == \
-        ",".join(["change", *export.EXPORT_COLUMNS]) + "\n"
+        ",".join(["change", *handoff.EXPORT_COLUMNS]) + "\n"
     assert pq.read_table(result["folder"] / "flagged_accounts.parquet").num_rows == 0
     assert not Path(lakehouse.table_path(Table.EXPORTS)).exists()
-    assert export.run(sail, lakehouse, D)["status"] == "unchanged" and export.done(sail, lakehouse, D)
+    assert export.run(sail, lakehouse, D)["status"] == "unchanged" and handoff.done(sail, lakehouse, D)
 
 
 def test_gate_failure_exports_nothing(sail: SparkSession, lakehouse: Lakehouse) -> None:
@@ -223,7 +191,7 @@ def test_personal_data_in_the_flagged_table_never_leaves(sail: SparkSession, lak
     assert ip in str(sail.read.format("delta").load(lakehouse.table_path(Table.FLAGGED_ACCOUNTS)).collect())
     export.run(sail, lakehouse, D)
     export.run(sail, lakehouse, D, full=True)
-    assert not {"client_ip", "prompt_text"} & set(export.EXPORT_COLUMNS)
+    assert not {"client_ip", "prompt_text"} & set(handoff.EXPORT_COLUMNS)
     texts = [p.read_bytes().decode("utf-8", "replace") for p in lakehouse.exports.rglob("*") if p.is_file()]
     texts += [str(pq.read_table(p).to_pylist()) for p in lakehouse.exports.rglob("*.parquet")]
     texts += [str(DeltaTable(lakehouse.table_path(t)).to_pyarrow_table().to_pylist())

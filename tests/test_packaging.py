@@ -19,7 +19,7 @@ from packaging.requirements import Requirement
 
 ROOT = Path(__file__).resolve().parents[1]
 # What the wheel build needs; everything else in the tree (venv, lakehouse, tests) stays out.
-SOURCES = ("pyproject.toml", "README.md", "distillguard", "synthetic", "ingest", "features", "models", "scoring",
+SOURCES = ("pyproject.toml", "README.md", "distillguard", "synthetic", "ingest", "features", "models", "scoring", "enforcement",
            "jobs", "expectations")
 SPARK_SIDE = {"pyspark", "pysail", "delta-spark"}
 

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import warnings
 from datetime import date
 
 import pytest
 from deltalake import DeltaTable
+from great_expectations.expectations.row_conditions import Condition
 from pyspark.sql import SparkSession
 
 from distillguard.config import Lakehouse, Table
 from distillguard.errors import DistillguardError
-from distillguard.quality import SUITES, Gates, GateFailed, load_suite, suite_from_spec, suite_json
+from distillguard.quality import SUITES, GateFailed, Gates, load_suite, suite_from_spec, suite_json
 
 
 @pytest.mark.parametrize("name", sorted(SUITES))
@@ -53,3 +55,42 @@ def test_warnings_alone_do_not_stop(sail: SparkSession, lakehouse: Lakehouse) ->
     gates = Gates(sail, lakehouse, "run-2")
     outcome = gates.check("flagged_accounts", flagged)
     assert gates.close() == [outcome] and outcome.critical_failures == [] and outcome.warnings == []
+
+
+def test_suites_use_condition_objects_not_deprecated_strings() -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DeprecationWarning)
+        suites = {name: load_suite(name) for name in SUITES}
+    conditions = [e.row_condition for s in suites.values() for e in s.expectations if e.row_condition is not None]
+    assert len(conditions) == 4 and all(isinstance(c, Condition) for c in conditions)
+
+
+def test_row_conditions_select_rows(sail: SparkSession, lakehouse: Lakehouse) -> None:
+    """training_set: decided_on may be null only for unlabelled rows (one benign row breaks it)."""
+    rows = sail.createDataFrame([("benign", None), ("unlabelled", None), ("distillation", date(2026, 11, 2))],
+                                "label_name string, decided_on date")
+    outcome = Gates(sail, lakehouse, "run-c").check("training_set", rows)
+    decided = [r for r in outcome.rows if r["column_name"] == "decided_on"
+               and r["expectation_type"] == "expect_column_values_to_not_be_null"]
+    assert [(r["success"], r["unexpected_count"]) for r in decided] == [(False, 1)]
+
+
+def test_every_validation_is_kept_and_listed_in_data_docs(sail: SparkSession, lakehouse: Lakehouse) -> None:
+    for run_id, accounts in (("run-a", ["a", "b"]), ("run-b", ["a", "a"])):
+        gates = Gates(sail, lakehouse, run_id)
+        gates.check("flagged_accounts", sail.createDataFrame([(a,) for a in accounts], "account_id string"))
+        if run_id == "run-a":
+            gates.close()
+        else:
+            with pytest.raises(GateFailed):
+                gates.close()
+    stored = sorted(p.relative_to(lakehouse.gx_project / "uncommitted" / "validations" / "flagged_accounts").parts[0]
+                    for p in (lakehouse.gx_project / "uncommitted" / "validations" / "flagged_accounts").rglob("*.json"))
+    assert stored == ["run-a", "run-b"]
+    pages = sorted(p.relative_to(lakehouse.data_docs / "validations" / "flagged_accounts").parts[0]
+                   for p in (lakehouse.data_docs / "validations" / "flagged_accounts").rglob("*.html"))
+    assert pages == ["run-a", "run-b"]
+    index = (lakehouse.data_docs / "index.html").read_text()
+    assert index.count("validations/flagged_accounts/run-a/") >= 1 and index.count("validations/flagged_accounts/run-b/") >= 1
+    checkpoints = sorted(p.name for p in (lakehouse.gx_project / "checkpoints").glob("*.json"))
+    assert checkpoints == ["flagged_accounts.json"]

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import mlflow
 import pytest
 
-from distillguard.config import TRAINING, Lakehouse
+from distillguard.config import Lakehouse
 from distillguard.errors import DistillguardError
-from distillguard.jobs.train import _log_model
-from distillguard.models import classifier, registry
-from tests.test_training_model import _training_frame
+from distillguard.models import registry
+from tests.model_rows import register as _register
+from tests.model_rows import training_frame
 
 
 @pytest.fixture
@@ -19,14 +17,6 @@ def store(lakehouse: Lakehouse, monkeypatch: pytest.MonkeyPatch) -> tuple[Lakeho
     for name in ("MLFLOW_TRACKING_URI", registry.REGISTRY_ENV, registry.EXPERIMENT_ENV):
         monkeypatch.delenv(name, raising=False)
     return lakehouse, registry.client(lakehouse)
-
-
-def _register(lakehouse: Lakehouse, client: mlflow.MlflowClient, threshold: float) -> int:
-    model = classifier.train(_training_frame(n=120), replace(TRAINING, n_estimators=5, cv_folds=2))
-    model.threshold = replace(model.threshold, value=threshold)
-    with mlflow.start_run(experiment_id=registry.experiment_id(lakehouse, client)):
-        info = _log_model(model, _training_frame(n=5))
-    return registry.register_challenger(client, info.model_uri, {registry.THRESHOLD_TAG: str(threshold)}).version
 
 
 def test_store_lives_under_the_lakehouse(store: tuple) -> None:
@@ -39,17 +29,26 @@ def test_store_lives_under_the_lakehouse(store: tuple) -> None:
 def test_promote_history_and_rollback(store: tuple) -> None:
     lakehouse, client = store
     v1, v2, v3 = (_register(lakehouse, client, t) for t in (0.5, 0.6, 0.7))
-    assert client.get_model_version_by_alias(registry.MODEL_NAME, registry.CHALLENGER).version == v3
+    assert registry.challenger(client).version == v3
     assert registry.champion(client) is None
     with pytest.raises(DistillguardError, match="no previous champion"):
         registry.rollback(client, "nothing to undo")
     registry.promote(client, v1, "first", actor="tester")
-    registry.promote(client, v3, "better on holdout", actor="tester")
+    # v1 was not the challenger: v3 still waits for a decision.
+    assert registry.challenger(client).version == v3
+    registry.promote(client, None, "better on holdout", actor="tester")
+    assert registry.challenger(client) is None
+    with pytest.raises(DistillguardError, match="no challenger to promote"):
+        registry.promote(client, None, "nothing waiting")
+    with pytest.raises(DistillguardError, match="has no version 9"):
+        registry.promote(client, 9, "no such version")
     assert registry.history(client) == [int(v1), int(v3)]
     assert client.get_model_version(registry.MODEL_NAME, v3).tags["replaced_champion"] == str(v1)
     champion = registry.load_champion(lakehouse)
     assert (champion.version, champion.threshold) == (v3, 0.7)
-    assert len(champion.model.predict(_training_frame(n=4)[list(registry.FEATURE_COLUMNS)])) == 4
+    assert champion.uri == "models:/distillguard_distillation@champion"
+    assert champion.run_id == client.get_model_version(registry.MODEL_NAME, v3).run_id
+    assert len(champion.model.predict(training_frame(n=4)[list(registry.FEATURE_COLUMNS)])) == 4
 
     restored = registry.rollback(client, "v3 flags eval labs", actor="oncall")
     assert restored.version == v1 and registry.champion(client).version == v1

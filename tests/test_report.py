@@ -16,11 +16,12 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from distillguard.config import Lakehouse, Table
+from distillguard.enforcement import report as pages
 from distillguard.errors import DistillguardError
 from distillguard.jobs import export, report
 from distillguard.models import registry
+from tests.flagged_rows import FLAGGED_SCHEMA, D, flagged, write_flagged
 from tests.pii import PREFIX_CHARS, landing_pii
-from tests.test_export import D, FLAGGED_SCHEMA, flagged, write_flagged
 
 PNG = re.compile(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"')
 
@@ -42,7 +43,7 @@ def no_mlflow_env(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_top_clusters_by_spend() -> None:
     today = pd.DataFrame({"account_id": ["a", "b", "c", "d"], "cluster_id": ["c1", "c1", "c2", "c3"],
                           "cluster_size": [4, 4, 2, 1], "cluster_spend_28d": [9000.0, 9000.0, 12000.0, 300.0]})
-    assert report.top_clusters(today).values.tolist() == [["c2", 2, 12000.0, 1], ["c1", 4, 9000.0, 2],
+    assert pages.top_clusters(today).values.tolist() == [["c2", 2, 12000.0, 1], ["c1", 4, 9000.0, 2],
                                                           ["c3", 1, 300.0, 1]]
 
 

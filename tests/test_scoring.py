@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import math
 
-import lightgbm as lgb
 import numpy as np
 import pandas as pd
 import pytest
 from pyspark.sql import SparkSession
 
-from distillguard.config import SCORING
 from distillguard.scoring.drift import bin_counts, edges, psi
-from distillguard.scoring.model_scores import score_accounts
 from distillguard.scoring.policy import lift_to_clusters, risk_tiers
 
 SCORED = "account_id string, cluster_id string, cluster_size long, score double, kyc_tier string, cluster_spend_28d double"
@@ -55,21 +52,3 @@ def test_psi_and_bins(engine: SparkSession) -> None:
     assert bin_counts(df, "x", inner).tolist() == [3.0, 3.0]
     assert psi(np.array([5.0, 5.0]), np.array([5.0, 5.0])) == 0.0
     assert psi(np.array([8.0, 2.0]), np.array([2.0, 8.0])) == pytest.approx(2 * 0.6 * math.log(4))
-
-
-def test_scores_and_reasons_match_the_booster(engine: SparkSession) -> None:
-    rng = np.random.default_rng(0)
-    x = rng.random((200, 2))
-    y = (x[:, 0] > 0.5).astype(int)
-    booster = lgb.train({"objective": "binary", "verbose": -1, "num_leaves": 4, "min_data_in_leaf": 5},
-                        lgb.Dataset(x, y), num_boost_round=10)
-    meta = {"features": ["spend", "cot"], "platt_a": 1.0, "platt_b": 0.0}
-    rows = [("acct_a", 0.9, 0.1), ("acct_b", 0.1, 0.9)]
-    df = engine.createDataFrame(rows, "account_id string, spend double, cot double")
-    got = {r.account_id: r for r in score_accounts(df, booster.model_to_string(), meta, SCORING.top_reasons).collect()}
-    margins = booster.predict(np.array([[0.9, 0.1], [0.1, 0.9]]), raw_score=True)
-    assert got["acct_a"].score == pytest.approx(1 / (1 + math.exp(-margins[0])))
-    assert got["acct_b"].score == pytest.approx(1 / (1 + math.exp(-margins[1])))
-    top = got["acct_a"].top_reasons[0]
-    assert (top.feature, top.value) == ("spend", 0.9) and top.contribution > 0
-    assert all(r.feature != "spend" for r in got["acct_b"].top_reasons)
