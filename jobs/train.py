@@ -50,7 +50,8 @@ from distillguard.jobs.evaluate import assess
 from distillguard.models import bootstrap, classifier, evaluation, metrics, plots, promotion, registry, report, scorer
 from distillguard.models.classifier import BASELINE_RULES
 from distillguard.models.split import TRAIN, split
-from distillguard.models.training_set import FEATURE_COLUMNS, NEGATIVES_ASSUMPTION, build
+from distillguard.models.training_set import (FEATURE_COLUMNS, NEGATIVES_ASSUMPTION, build,
+                                              unlabelled_population_weight)
 
 
 def latest_feature_date(spark: SparkSession, lakehouse: Lakehouse) -> date:
@@ -215,7 +216,7 @@ def run(spark: SparkSession, lakehouse: Lakehouse, as_of: date | None = None,
                            "holdout_rows": len(rows), "train_rows": len(train), "features": len(FEATURE_COLUMNS),
                            "negatives_assumption": NEGATIVES_ASSUMPTION, "baseline_rules": "; ".join(BASELINE_RULES),
                            "training_weight_unlabelled": settings.unlabelled_weight,
-                           "population_weight_unlabelled": 1.0 / settings.unlabelled_sample_fraction,
+                           "population_weight_unlabelled": unlabelled_population_weight(settings),
                            "evaluation_truth": str(truth) if truth else "none",
                            "model_target_fpr_reached_out_of_fold": model.threshold.reached,
                            "baseline_target_fpr_reached_out_of_fold": base_threshold.reached})

@@ -101,6 +101,12 @@ def _hash_unit(*columns: str, seed: int) -> F.Column:
     return (F.abs(F.xxhash64(F.lit(seed), *[F.col(c) for c in columns])) % 1_000_000) / 1_000_000.0
 
 
+def unlabelled_population_weight(settings: TrainingSettings = TRAINING) -> float:
+    """Live accounts one sampled unlabelled account stands for (nothing is sampled at 0)."""
+    fraction = settings.unlabelled_sample_fraction
+    return 1.0 / fraction if fraction > 0 else 0.0
+
+
 def unlabelled_rows(incidents: DataFrame, rolling: DataFrame, as_of: date,
                     settings: TrainingSettings = TRAINING) -> DataFrame:
     """The hashed sample of accounts without any incident decided by ``as_of``, one day each."""
@@ -117,7 +123,7 @@ def unlabelled_rows(incidents: DataFrame, rolling: DataFrame, as_of: date,
                     F.lit(UNLABELLED_SOURCE).alias("source"), F.lit(None).cast("date").alias("window_start"),
                     F.lit(None).cast("date").alias("window_end"), F.lit(None).cast("date").alias("decided_on"),
                     F.lit(float(settings.unlabelled_weight)).alias("weight"),
-                    F.lit(1.0 / settings.unlabelled_sample_fraction).alias("population_weight"),
+                    F.lit(unlabelled_population_weight(settings)).alias("population_weight"),
                     F.lit(True).alias("last_day")))
 
 
