@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from datetime import date
+from pathlib import Path
 
 import mlflow
+import pandas as pd
 import pytest
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
@@ -13,7 +16,7 @@ from pyspark.sql import functions as F
 from distillguard import maintenance, tables
 from distillguard.cli import main
 from distillguard.config import TRAINING, Lakehouse, Table
-from distillguard.jobs import train
+from distillguard.jobs import evaluate, train
 from distillguard.models import registry
 from tests.training_rows import day, incidents_df, synthetic_tables
 
@@ -129,3 +132,30 @@ def test_as_of_after_the_features_is_refused(sail: SparkSession, world: Lakehous
                                              capsys: pytest.CaptureFixture) -> None:
     assert main(["--home", str(world.home), "train", "--as-of", "2026-12-31"]) == 2
     assert "after the latest feature date 2026-11-16" in capsys.readouterr().err
+
+
+def test_evaluate_prints_population_tables_and_reads_truth_only_when_asked(
+        sail: SparkSession, world: Lakehouse) -> None:
+    # Ground truth of the small world: distillers P000.. in three campaign types, one campaign
+    # per account; cleared B* are "heavy users", unlabelled U* "developers".
+    accounts = ([(f"P{i:03d}", ("hydra", "paraphraser", "bulk")[i % 3], True, str(i)) for i in range(36)]
+                + [(f"B{i:03d}", "heavy_user", False, "-1") for i in range(36)]
+                + [(f"U{i:03d}", "developer", False, "-1") for i in range(80)])
+    truth = world.truth / "accounts.parquet"
+    world.truth.mkdir(parents=True)
+    pd.DataFrame(accounts, columns=["account_id", "archetype", "is_attack", "campaign_id"]).assign(
+        created_day=0).to_parquet(truth)
+    result = evaluate.run(sail, world, settings=SETTINGS, truth=truth)
+    text = result["markdown"]
+    for heading in ("## operating point", "## holdout recall by type", "## leave one type out",
+                    "## population fpr by benign population", "## days to detection by type"):
+        assert heading in text, heading
+    assert "| bulk |" in text and "| heavy_user |" in text
+    saved = json.loads(Path(result["json_path"]).read_text())
+    assert {"loo_recall_hydra", "loo_recall_paraphraser", "loo_recall_bulk", "loo_recall_min"} <= set(saved["metrics"])
+    assert saved["metrics"]["loo_recall_min"] == min(saved["metrics"][f"loo_recall_{k}"]
+                                                     for k in ("hydra", "paraphraser", "bulk"))
+    # Without the option nothing about types is known, and the truth file is never opened.
+    truth.unlink()
+    plain = evaluate.run(sail, world, settings=SETTINGS)
+    assert "loo_recall_min" not in plain["metrics"] and "recall_at_fpr" in plain["metrics"]
