@@ -231,17 +231,16 @@ def _cmd_demo(args: argparse.Namespace, lakehouse: Lakehouse) -> int:
 
 
 def _print_metrics(result: dict) -> None:
-    rows = [("PR-AUC", "pr_auc"), ("threshold", "threshold"), ("recall @ threshold", "recall"),
-            ("precision @ threshold", "precision"), ("benign FPR (cleared)", "benign_fpr"),
-            ("unlabelled flag rate", "unlabelled_flag_rate")]
+    rows = [("PR-AUC (population-weighted)", "pr_auc"), ("threshold", "threshold"), ("recall @ threshold", "recall"),
+            ("precision @ live prevalence", "precision"), ("benign FPR (population)", "benign_fpr"),
+            ("cleared FPR", "cleared_fpr"), ("unlabelled flag rate", "unlabelled_flag_rate")]
     rows += [(name, name) for name in sorted(result["metrics"]["model"]) if name.startswith(("recall_", "precision_at"))]
     columns = [c for c in ("model", "baseline", "champion") if c in result["metrics"]]
     print(f"{'holdout metric':34}" + "".join(f"{c:>12}" for c in columns))
     for label, key in rows:
         print(f"{label:34}" + "".join(f"{result['metrics'][c].get(key, float('nan')):>12.4f}" for c in columns))
-    truth = result["metrics"].get("truth", {})
-    for key in sorted(k for k in truth if k.startswith("model_")):
-        print(f"{key[len('model_'):]:34}{truth[key]:>12.4f}{truth.get('baseline_' + key[len('model_'):], float('nan')):>12.4f}")
+    for key, value in result["evaluation"].items():
+        print(f"{key:34}{value:>12.4f}")
 
 
 def _cmd_train(args: argparse.Namespace, lakehouse: Lakehouse) -> int:
@@ -251,9 +250,9 @@ def _cmd_train(args: argparse.Namespace, lakehouse: Lakehouse) -> int:
     from distillguard.engine import get_spark
     from distillguard.jobs import train
 
-    if args.target_precision is not None and not 0 < args.target_precision <= 1:
-        raise UsageError(f"--target-precision must be in (0, 1]: {args.target_precision}")
-    settings = replace(TRAINING, target_precision=args.target_precision) if args.target_precision else TRAINING
+    if args.target_fpr is not None and not 0 < args.target_fpr < 1:
+        raise UsageError(f"--target-fpr must be in (0, 1): {args.target_fpr}")
+    settings = replace(TRAINING, target_fpr=args.target_fpr) if args.target_fpr else TRAINING
     result = train.run(get_spark(), lakehouse, args.as_of, settings, promote=not args.no_promote, truth=args.truth)
     split = result["split"]
     print(f"train as of {result['as_of']}: training set version {result['training_set_version']}, "
@@ -261,7 +260,21 @@ def _cmd_train(args: argparse.Namespace, lakehouse: Lakehouse) -> int:
           f"({split['split_holdout_positive']} distillation + {split['split_holdout_benign']} cleared incidents, "
           f"decided on or after {split['split_cutoff']}); MLflow run {result['run_id']}")
     _print_metrics(result)
+    print(f"training report: {result['report']}")
     print(f"version {result['version']}: {result['decision']} ({result['reason']})")
+    if result["decision"] == "refused":
+        raise DistillguardError(f"promotion gate refused version {result['version']}: {result['reason']}")
+    return 0
+
+
+def _cmd_evaluate(args: argparse.Namespace, lakehouse: Lakehouse) -> int:
+    from distillguard.engine import get_spark
+    from distillguard.jobs import evaluate
+
+    truth = lakehouse.truth / "accounts.parquet" if args.truth is True else Path(args.truth) if args.truth else None
+    result = evaluate.run(get_spark(), lakehouse, args.as_of, truth=truth)
+    print(result["markdown"])
+    print(f"written: {result['markdown_path']} and {result['json_path']}")
     return 0
 
 
@@ -406,11 +419,24 @@ def build_parser() -> argparse.ArgumentParser:
                                          "newest campaigns, log to MLflow, register a challenger and promote it "
                                          "only if it passes the promotion gate.")
     tr.add_argument("--as-of", type=iso_date, help="labels decided and features up to this day (default: latest feature date)")
-    tr.add_argument("--target-precision", type=non_negative_float, help="precision the operating threshold aims for (default 0.95)")
+    tr.add_argument("--target-fpr", type=non_negative_float,
+                    help="population-weighted benign FPR of the review threshold (default 0.001)")
     tr.add_argument("--no-promote", action="store_true", help="register the challenger but never promote it")
     tr.add_argument("--truth", type=Path, help="synthetic ground truth (truth/accounts.parquet): adds per-archetype "
                                                "evaluation metrics, never used for training")
     tr.set_defaults(handler=_cmd_train)
+
+    ev = commands.add_parser("evaluate", parents=[common],
+                             help="population-weighted evaluation tables (nothing registered)",
+                             description="Train as `train` would, in memory, and print markdown tables (also written "
+                                         "as .md and .json under <home>/reports/evaluation): operating point with "
+                                         "campaign-bootstrap intervals, group K-fold by campaign, backtest days to "
+                                         "detection; with --truth, recall per campaign type, FPR per benign "
+                                         "population and leave-one-campaign-type-out.")
+    ev.add_argument("--as-of", type=iso_date, help="labels decided and features up to this day (default: latest)")
+    ev.add_argument("--truth", nargs="?", const=True,
+                    help="synthetic ground truth parquet (default <home>/truth/accounts.parquet); evaluation only")
+    ev.set_defaults(handler=_cmd_evaluate)
 
     pro = commands.add_parser("promote", parents=[common], help="make a model version the champion (by hand)",
                               description="Move the champion alias to a version (default: the challenger), "

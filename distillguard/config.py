@@ -254,11 +254,19 @@ LONGEST_WINDOW = window_suffix(max(FEATURES.windows))
 
 @dataclass(frozen=True)
 class TrainingSettings:
-    """Training-set, model and promotion settings (documented in models/ and jobs/train.py)."""
+    """Training-set, model, evaluation and promotion settings (docs/evaluation.md).
+
+    Two kinds of weight, never mixed: the *training* weight (``unlabelled_weight``, what the
+    booster sees) and the *population* weight (1 / ``unlabelled_sample_fraction`` for a
+    sampled unlabelled account, 1 for a labelled one: how many live accounts the row stands
+    for), which every metric, the operating threshold and the gate use.
+    """
 
     # Unlabelled accounts sampled as negatives: an assumption (most unlabelled accounts are
-    # not distilling), so they weigh less than investigated-and-cleared ones.
-    unlabelled_sample_fraction: float = 0.1
+    # not distilling), so they weigh less than investigated-and-cleared ones in training.
+    # The fraction sets the resolution of the benign FPR: one flagged sampled account moves
+    # it by about fraction^-1 / population.
+    unlabelled_sample_fraction: float = 0.25
     unlabelled_weight: float = 0.5
     sample_seed: int = 7
     # Time split: the most recently decided incident groups, at least this share of the
@@ -267,15 +275,31 @@ class TrainingSettings:
     # cutoff back until the training side holds only the first campaign or two.
     holdout_min_share: float = 0.05
     holdout_min_per_class: int = 5
-    target_precision: float = 0.95
+    # Operating points as population-weighted benign false-positive rates, chosen on
+    # out-of-fold scores: review (the model's ``threshold``) and suspend (``suspend_threshold``).
+    target_fpr: float = 0.001
+    suspend_fpr: float = 0.0001
     review_queue_k: int = 50
     cv_folds: int = 4
     n_estimators: int = 200
     learning_rate: float = 0.05
     num_leaves: int = 15
     min_child_samples: int = 10
-    # Promotion gate: the challenger must beat the champion's holdout PR-AUC by this much.
-    promotion_margin: float = 0.01
+    # Inner models (leave-one-campaign-type-out, backtest): fewer trees and folds keep a
+    # training run within minutes on 2 cores; they estimate how the recipe generalises.
+    inner_n_estimators: int = 80
+    inner_cv_folds: int = 3
+    # Bootstrap over campaigns and benign groups: resamples and two-sided interval level.
+    bootstrap_samples: int = 300
+    interval_level: float = 0.95
+    # Backtest: train as of (as_of - backtest_days), score each following day.
+    backtest_days: int = 14
+    caught_within_days: int = 3
+    # Promotion gate (models/promotion.py): (b) the challenger's recall lower bound may sit at
+    # most ``recall_tolerance`` under the champion's point recall on the same rows; (c) no
+    # campaign type's leave-one-out recall may fall more than ``loo_tolerance``.
+    recall_tolerance: float = 0.05
+    loo_tolerance: float = 0.10
     # Expected calibration error on the holdout; tens of labelled accounts make it noisy
     # by several points, so the bound catches broken calibration, not fine drift.
     max_calibration_error: float = 0.2

@@ -6,11 +6,18 @@
    gate it (expectations/training_set.json) and replace its ``as_of`` partition of
    ``Table.TRAINING_SET``; the Delta version written is what the run records and reads
    back, so the run can be reproduced with ``versionAsOf``.
-2. Train the calibrated LightGBM on the training side (models/classifier.py) and score the
-   holdout with it, with the rule baseline and with the current champion.
-3. Log params, metrics, inputs, plots and the model to MLflow, register a new version as
-   ``challenger`` and apply the promotion gate (models/promotion.py); a refused promotion
-   is recorded with its reasons, not raised.
+2. Train the calibrated LightGBM on the training side (models/classifier.py), thresholds at
+   population-weighted benign FPR targets on out-of-fold scores, and score the holdout with
+   it, with the rule baseline and with the current champion.
+3. Evaluate (jobs/evaluate.py ``assess``): population-weighted operating point with campaign
+   bootstrap intervals, group K-fold by campaign, the backtest with days to detection and,
+   only with the explicit ``truth`` option, per-type, per-population and
+   leave-one-campaign-type-out figures (docs/evaluation.md).
+4. Log params, the model, then the named metrics linked to the logged model
+   (``log_metrics(model_id=...)``), figures and the HTML training report to MLflow, register a
+   new version as ``challenger`` and apply the promotion gate (models/promotion.py). Every
+   decision is recorded with its evidence (run and version tags ``gate_*``); a refusal is
+   returned as ``decision == "refused"`` and the CLI turns it into a non-zero exit.
 
 The registered model is exactly the one evaluated (fitted on the training side only), so
 its held-out metrics describe it; the newest labels feed the next weekly run.
@@ -39,10 +46,12 @@ from distillguard import quality, tables
 from distillguard.config import TRAINING, Lakehouse, Table, TrainingSettings
 from distillguard.engine import engine_name
 from distillguard.errors import DistillguardError
-from distillguard.models import classifier, metrics, plots, promotion, registry, scorer
+from distillguard.jobs.evaluate import assess
+from distillguard.models import bootstrap, classifier, evaluation, metrics, plots, promotion, registry, report, scorer
 from distillguard.models.classifier import BASELINE_RULES
-from distillguard.models.split import EXCLUDED, TRAIN, split
-from distillguard.models.training_set import FEATURE_COLUMNS, NEGATIVES_ASSUMPTION, build, model_input
+from distillguard.models.split import TRAIN, split
+from distillguard.models.training_set import (FEATURE_COLUMNS, NEGATIVES_ASSUMPTION, build,
+                                              unlabelled_population_weight)
 
 
 def latest_feature_date(spark: SparkSession, lakehouse: Lakehouse) -> date:
@@ -76,51 +85,53 @@ def _read_set(spark: SparkSession, lakehouse: Lakehouse, version: int, as_of: da
             .where(F.col("as_of") == F.lit(as_of)).toPandas())
 
 
-def _champion_scores(spark: SparkSession, lakehouse: Lakehouse, current: Any, rows: pd.DataFrame,
-                     k: int) -> tuple[dict[str, float], np.ndarray]:
-    """The champion on the holdout rows it did not train on: its metrics and the row mask."""
+def _champion_rows(spark: SparkSession, lakehouse: Lakehouse, current: Any, rows: pd.DataFrame) -> np.ndarray:
+    """Mask of the holdout rows the champion did not train on."""
     trained = _read_set(spark, lakehouse, int(current.tags["training_set_version"]),
                         date.fromisoformat(current.tags["as_of"]))
-    mask = ~rows["account_id"].isin(set(trained.loc[trained["split"] == TRAIN, "account_id"])).to_numpy()
-    model = mlflow.pyfunc.load_model(f"models:/{registry.MODEL_NAME}/{current.version}")
-    score = np.asarray(model.predict(scorer.model_input(rows[mask], list(FEATURE_COLUMNS))), dtype=float)
-    return metrics.evaluate(rows[mask].reset_index(drop=True), score,
-                            float(current.tags[registry.THRESHOLD_TAG]), k), mask
+    return ~rows["account_id"].isin(set(trained.loc[trained["split"] == TRAIN, "account_id"])).to_numpy()
 
 
-def _truth_metrics(spark: SparkSession, lakehouse: Lakehouse, truth: Path, as_of: date, frame: pd.DataFrame,
-                   rows: pd.DataFrame, scored: dict[str, tuple[np.ndarray, float, Any]]) -> dict[str, float]:
-    """Per-archetype metrics (synthetic data only) for the model and the baseline."""
-    population = (tables.read(spark, lakehouse, Table.ACCOUNT_ROLLING).where(F.col("feature_date") == F.lit(as_of))
-                  .join(tables.read(spark, lakehouse, Table.ACCOUNT_CLUSTERS)
-                        .where(F.col("feature_date") == F.lit(as_of)).drop("feature_date"), "account_id", "left"))
-    population = model_input(population, keep=("account_id",)).toPandas()
-    trained = set(frame.loc[frame["split"].isin([TRAIN, EXCLUDED]), "account_id"])
-    out: dict[str, float] = {}
-    for name, (score, threshold, score_fn) in scored.items():
-        result = metrics.synthetic_truth_metrics(truth, rows, score >= threshold, population,
-                                                 score_fn(population) >= threshold, trained)
-        out.update({f"{name}_{key}": value for key, value in result.items()})
-    return out
+def _compare(spark: SparkSession, lakehouse: Lakehouse, mlflow_client: Any, current: Any, rows: pd.DataFrame,
+             score: np.ndarray, model: classifier.TrainedModel, k: int,
+             settings: TrainingSettings) -> tuple[dict[str, dict[str, float]], promotion.Comparison, dict[str, float]]:
+    """Champion and challenger on the same rows; the champion's leave-one-out recalls from its run."""
+    mask = _champion_rows(spark, lakehouse, current, rows)
+    same = rows[mask].reset_index(drop=True)
+    champion_model = mlflow.pyfunc.load_model(f"models:/{registry.MODEL_NAME}/{current.version}")
+    champion_score = np.asarray(champion_model.predict(scorer.model_input(same, list(FEATURE_COLUMNS))), dtype=float)
+    champion = metrics.evaluate(same, champion_score, float(current.tags[registry.THRESHOLD_TAG]), k)
+    challenger = metrics.evaluate(same, score[mask], model.threshold.value, k)
+    point = evaluation.operating_point(same, score[mask], model.threshold.value, settings)
+    comparison = promotion.Comparison(len(same), point["recall_at_fpr"], point["recall_at_fpr_ci_low"],
+                                      champion["recall"], challenger["pr_auc"], champion["pr_auc"])
+    run_id = current.tags.get("run_id")
+    logged = mlflow_client.get_run(run_id).data.metrics if run_id else {}
+    champion_loo = {name[len("loo_recall_"):]: value for name, value in logged.items()
+                    if name.startswith("loo_recall_") and name != "loo_recall_min"}
+    return {"champion": champion, "challenger_on_champion_rows": challenger}, comparison, champion_loo
 
 
-def _log_figures(rows: pd.DataFrame, model: classifier.TrainedModel, train: pd.DataFrame,
-                 scores: dict[str, np.ndarray], points: dict[str, tuple[float, float]]) -> None:
+def _figures(rows: pd.DataFrame, model: classifier.TrainedModel, train: pd.DataFrame,
+             scores: dict[str, np.ndarray], points: dict[str, tuple[float, float]],
+             settings: TrainingSettings) -> dict[str, Any]:
     y, w = rows["label"].to_numpy(dtype=int), rows["eval_weight"].to_numpy(dtype=float)
-    figures = {
-        "pr_curve.png": plots.pr_curves(y, w, scores, points),
-        "score_distributions.png": plots.score_distributions(rows["label_name"], scores["model"],
-                                                              model.threshold.value),
-        "feature_importance.png": plots.feature_importance(
+    groups = rows["group_id"].to_numpy()
+    resamples = list(bootstrap.multiplicities(groups, bootstrap.strata(groups, y), min(settings.bootstrap_samples, 100),
+                                              settings.sample_seed))
+    last = classifier.operating_rows(train)
+    return {
+        "pr_curve": plots.pr_curves(y, w, scores, points),
+        "pr_curve_band": plots.pr_curve_band(y, w, scores["model"], resamples, points["model"],
+                                             settings.interval_level),
+        "score_distributions": plots.score_distributions(rows["label_name"], scores["model"], model.threshold.value),
+        "feature_importance": plots.feature_importance(
             model.scorer.features, model.scorer.booster.feature_importance(importance_type="gain")),
-        "calibration.png": plots.calibration({
-            "train (out of fold)": (train["label"].to_numpy(dtype=int), model.oof_scores,
-                                    train["weight"].to_numpy(dtype=float)),
+        "calibration": plots.calibration({
+            "train (out of fold)": (train["label"].to_numpy(dtype=int)[last], model.oof_scores[last],
+                                    train["population_weight"].to_numpy(dtype=float)[last]),
             "holdout": (y, scores["model"], w)}),
     }
-    for name, figure in figures.items():
-        mlflow.log_figure(figure, f"plots/{name}")
-        plots.plt.close(figure)
 
 
 def _log_model(model: classifier.TrainedModel, rows: pd.DataFrame) -> mlflow.models.model.ModelInfo:
@@ -134,7 +145,10 @@ def _log_model(model: classifier.TrainedModel, rows: pd.DataFrame) -> mlflow.mod
         return mlflow.pyfunc.log_model(
             name="model", python_model=scorer.__file__, artifacts={"booster": str(booster), "meta": str(meta)},
             signature=infer_signature(example, pd.Series(model.scorer.score(example), name="score")),
-            input_example=example, metadata={"threshold": model.threshold.value, "features": features},
+            input_example=example, metadata={"threshold": model.threshold.value,
+                                             classifier.SUSPEND_THRESHOLD: model.suspend.value,
+                                             "target_fpr": model.threshold.target_fpr,
+                                             "suspend_fpr": model.suspend.target_fpr, "features": features},
             pip_requirements=[f"{p}=={metadata.version(p)}" for p in ("mlflow", "lightgbm", "numpy", "pandas")])
 
 
@@ -142,7 +156,8 @@ def _dataset(frame: pd.DataFrame, lakehouse: Lakehouse, version: int, name: str)
     source = (DeltaDatasetSource(delta_table_name=lakehouse.table_name(Table.TRAINING_SET), delta_table_version=version)
               if lakehouse.addressed_by_name(Table.TRAINING_SET)
               else DeltaDatasetSource(path=lakehouse.table_path(Table.TRAINING_SET), delta_table_version=version))
-    return mlflow.data.from_pandas(frame[["account_id", "feature_date", "label", "weight", *FEATURE_COLUMNS]],
+    return mlflow.data.from_pandas(frame[["account_id", "feature_date", "label", "weight", "population_weight",
+                                          *FEATURE_COLUMNS]],
                                    source=source, targets="label", name=name)
 
 
@@ -151,9 +166,18 @@ def _date_range(values: pd.Series) -> str:
     return f"{present.min()}..{present.max()}" if len(present) else "none"
 
 
+def _training_report(lakehouse: Lakehouse, run_id: str, title: str, result: Any, figures: dict[str, Any]) -> Path:
+    folder = lakehouse.reports / "training"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{run_id}.html"
+    path.write_text(report.html_report(title, result.metrics, result.tables, result.notes, figures))
+    return path
+
+
 def run(spark: SparkSession, lakehouse: Lakehouse, as_of: date | None = None,
         settings: TrainingSettings = TRAINING, promote: bool = True, truth: Path | None = None) -> dict[str, Any]:
-    """One retrain as of ``as_of``; ``truth`` (synthetic ground truth) only adds evaluation metrics."""
+    """One retrain as of ``as_of``; ``truth`` (synthetic ground truth, an explicit evaluation
+    option) only adds evaluation figures, it never reaches training or the threshold."""
     latest = latest_feature_date(spark, lakehouse)
     as_of = as_of or latest
     if as_of > latest:
@@ -169,20 +193,19 @@ def run(spark: SparkSession, lakehouse: Lakehouse, as_of: date | None = None,
     scores = {"model": model.scorer.score(rows), "baseline": classifier.baseline_score(rows)}
     results = {"model": metrics.evaluate(rows, scores["model"], model.threshold.value, k),
                "baseline": metrics.evaluate(rows, scores["baseline"], base_threshold.value, k)}
+    assessed = assess(spark, lakehouse, frame, model, as_of, settings, truth)
 
     mlflow_client = registry.client(lakehouse)
     current = registry.champion(mlflow_client)
-    comparison = None
+    comparison, champion_loo = None, {}
     if current is not None:
-        results["champion"], mask = _champion_scores(spark, lakehouse, current, rows, k)
-        comparison = (metrics.evaluate(rows[mask].reset_index(drop=True), scores["model"][mask],
-                                       model.threshold.value, k), results["champion"])
-        results["challenger_on_champion_rows"] = comparison[0]
-    if truth is not None:
-        results["truth"] = _truth_metrics(spark, lakehouse, truth, as_of, frame, rows, {
-            "model": (scores["model"], model.threshold.value, model.scorer.score),
-            "baseline": (scores["baseline"], base_threshold.value, classifier.baseline_score)})
-    decision = promotion.decide(results["model"], results["baseline"], comparison, settings)
+        compared, comparison, champion_loo = _compare(spark, lakehouse, mlflow_client, current, rows,
+                                                      scores["model"], model, k, settings)
+        results.update(compared)
+    loo = {name[len("loo_recall_"):]: value for name, value in assessed.metrics.items()
+           if name.startswith("loo_recall_") and name != "loo_recall_min"}
+    decision = promotion.decide(promotion.Evidence(results["model"], results["baseline"], model.threshold.fpr,
+                                                   model.threshold.reached, comparison, loo, champion_loo), settings)
 
     labelled = train[train["label_name"] != "unlabelled"]
     with mlflow.start_run(experiment_id=registry.experiment_id(lakehouse, mlflow_client),
@@ -194,34 +217,59 @@ def run(spark: SparkSession, lakehouse: Lakehouse, as_of: date | None = None,
                            "train_decided_on": _date_range(labelled["decided_on"]),
                            "holdout_rows": len(rows), "train_rows": len(train), "features": len(FEATURE_COLUMNS),
                            "negatives_assumption": NEGATIVES_ASSUMPTION, "baseline_rules": "; ".join(BASELINE_RULES),
-                           "model_threshold_reached_on_train": model.threshold.reached,
-                           "baseline_threshold_reached_on_train": base_threshold.reached})
+                           "training_weight_unlabelled": settings.unlabelled_weight,
+                           "population_weight_unlabelled": unlabelled_population_weight(settings),
+                           "evaluation_truth": str(truth) if truth else "none",
+                           "model_target_fpr_reached_out_of_fold": model.threshold.reached,
+                           "baseline_target_fpr_reached_out_of_fold": base_threshold.reached})
         mlflow.log_input(_dataset(train, lakehouse, version, f"training_set_v{version}_train"), context="training",
                          tags={"delta_version": str(version), "as_of": as_of.isoformat(),
                                "date_range": _date_range(train["feature_date"])})
-        mlflow.log_input(_dataset(rows, lakehouse, version, f"training_set_v{version}_holdout"),
-                         context="evaluation", tags={"delta_version": str(version), "as_of": as_of.isoformat(),
-                                                     "date_range": _date_range(rows["feature_date"])})
-        mlflow.log_metrics({f"{group}_{name}": value for group, values in results.items()
-                            for name, value in values.items() if not np.isnan(value)})
-        _log_figures(rows, model, train, scores,
-                     {"model": (results["model"]["recall"], results["model"]["precision"]),
-                      "baseline": (results["baseline"]["recall"], results["baseline"]["precision"])})
+        holdout_data = _dataset(rows, lakehouse, version, f"training_set_v{version}_holdout")
+        mlflow.log_input(holdout_data, context="evaluation", tags={"delta_version": str(version),
+                                                                   "as_of": as_of.isoformat(),
+                                                                   "date_range": _date_range(rows["feature_date"])})
         info = _log_model(model, rows)
-        tags = {registry.THRESHOLD_TAG: str(model.threshold.value), "target_precision": str(settings.target_precision),
-                "training_set_version": str(version), "as_of": as_of.isoformat(), "run_id": active.info.run_id,
+        named = {name: value for name, value in assessed.metrics.items() if not np.isnan(value)}
+        mlflow.log_metrics(named, model_id=info.model_id, dataset=holdout_data)
+        mlflow.log_metrics({f"{group}_{name}": value for group, values in results.items()
+                            for name, value in values.items() if not np.isnan(value)}, model_id=info.model_id)
+        figures = _figures(rows, model, train, scores,
+                           {"model": (results["model"]["recall"], results["model"]["precision"]),
+                            "baseline": (results["baseline"]["recall"], results["baseline"]["precision"])}, settings)
+        for name, figure in figures.items():
+            mlflow.log_figure(figure, f"plots/{name}.png")
+        title = (f"distillguard training run {run_id} (as of {as_of}; review tier at population-weighted benign FPR "
+                 f"<= {settings.target_fpr:.2%})")
+        report_path = _training_report(lakehouse, run_id, title, assessed, figures)
+        for figure in figures.values():
+            plots.plt.close(figure)
+        mlflow.log_artifact(str(report_path), "report")
+        mlflow.log_dict({name: table.to_dict("records") for name, table in assessed.tables.items()},
+                        "report/tables.json")
+        tags = {registry.THRESHOLD_TAG: str(model.threshold.value),
+                classifier.SUSPEND_THRESHOLD: str(model.suspend.value), "target_fpr": str(settings.target_fpr),
+                "suspend_fpr": str(settings.suspend_fpr), "training_set_version": str(version),
+                "as_of": as_of.isoformat(), "run_id": active.info.run_id,
                 "holdout_pr_auc": f"{results['model']['pr_auc']:.6f}"}
         challenger = registry.register_challenger(mlflow_client, info.model_uri, tags)
         if not promote:
-            decision = promotion.Decision(False, ["promotion skipped (--no-promote)"])
-        elif decision.promote:
-            registry.promote(mlflow_client, challenger.version, decision.reason, actor="distillguard train")
-        verdict = "promoted" if decision.promote else "kept_challenger"
-        mlflow.set_tags({"promotion_decision": verdict, "promotion_reason": decision.reason,
-                         "registered_version": challenger.version})
-        for key, value in {"promotion_decision": verdict, "promotion_reason": decision.reason}.items():
+            verdict = "not_promoted"
+            would = "promoted" if decision.promote else "refused"
+            reason = f"promotion skipped (--no-promote); the gate would have {would}: {decision.reason}"
+        else:
+            verdict = "promoted" if decision.promote else "refused"
+            reason = decision.reason
+            if decision.promote:
+                registry.promote(mlflow_client, challenger.version, reason, actor="distillguard train")
+        evidence = {"promotion_decision": verdict, "promotion_reason": reason,
+                    **{f"gate_{name}": text for name, text in decision.checks.items()}}
+        mlflow.set_tags({**evidence, "registered_version": challenger.version})
+        for key, value in evidence.items():
             mlflow_client.set_model_version_tag(registry.MODEL_NAME, challenger.version, key, value)
     return {"run_id": active.info.run_id, "version": challenger.version, "decision": verdict,
-            "reason": decision.reason, "as_of": as_of.isoformat(), "training_set_version": version,
-            "split": split_params, "train_rows": len(train), "holdout_rows": len(rows), "metrics": results,
+            "reason": reason, "checks": decision.checks, "as_of": as_of.isoformat(),
+            "training_set_version": version, "split": split_params, "train_rows": len(train),
+            "holdout_rows": len(rows), "metrics": results, "evaluation": assessed.metrics,
+            "tables": assessed.tables, "notes": assessed.notes, "report": str(report_path),
             "champion_before": current.version if current is not None else None}

@@ -7,11 +7,19 @@ the pyfunc (models/scorer.py) loads without pickles.
 
 Calibration: out-of-fold margins from a ``GroupKFold`` over the training side (groups =
 campaign groups of models/split.py, so a fold never scores a campaign it trained on) fit a
-Platt sigmoid; the final booster is then trained on the whole training side. Platt rather
+Platt sigmoid on one row per account at population weight (so a score is a probability at
+live prevalence); the final booster is then trained on the whole training side. Platt rather
 than isotonic: with a few hundred labelled accounts isotonic steps overfit and create ties
-that blur the ranking. The operating threshold is chosen on the same out-of-fold
-probabilities (never on the holdout), as the lowest score whose weighted precision reaches
-the target, which maximises recall under that precision.
+that blur the ranking.
+
+Operating points are benign false-positive rates, not precisions: precision moves with
+prevalence, which changes with every campaign, while the cost enforcement controls is how
+many legitimate accounts get flagged. Each threshold is the lowest score whose
+*population-weighted* benign FPR on the out-of-fold probabilities (one row per account,
+``last_day``, weighted by ``population_weight``; never the holdout) stays at or under its
+target, which maximises recall under that FPR: ``threshold`` for review
+(``TrainingSettings.target_fpr``, 0.1%) and ``suspend_threshold`` for suspension
+(``suspend_fpr``, 0.01%). Both travel in the model's metadata, where scoring reads them.
 """
 
 from __future__ import annotations
@@ -23,7 +31,6 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import precision_recall_curve
 from sklearn.model_selection import GroupKFold
 
 from distillguard.config import TRAINING, TrainingSettings
@@ -32,37 +39,57 @@ from distillguard.models.scorer import Scorer, encode
 from distillguard.models.training_set import FEATURE_COLUMNS
 
 
+SUSPEND_THRESHOLD = "suspend_threshold"
+"""Metadata key (and model version tag) of the suspend tier's threshold; ``threshold`` is review's."""
+
+
 @dataclass(frozen=True)
 class Threshold:
     value: float
-    target_precision: float
+    target_fpr: float
     reached: bool
-    train_precision: float
-    train_recall: float
+    fpr: float
+    recall: float
 
 
 @dataclass
 class TrainedModel:
     scorer: Scorer
     threshold: Threshold
+    suspend: Threshold
     oof_scores: np.ndarray
 
     @property
     def meta(self) -> dict:
-        return {**self.scorer.meta, "threshold": self.threshold.value,
-                "target_precision": self.threshold.target_precision}
+        return {**self.scorer.meta, "threshold": self.threshold.value, "target_fpr": self.threshold.target_fpr,
+                SUSPEND_THRESHOLD: self.suspend.value, "suspend_fpr": self.suspend.target_fpr}
 
 
-def choose_threshold(y: np.ndarray, score: np.ndarray, weight: np.ndarray, target_precision: float) -> Threshold:
-    """Maximum recall at weighted precision >= target; else the most precise threshold
-    (``reached`` False, so the run says the target was missed)."""
-    precision, recall, thresholds = precision_recall_curve(y, score, sample_weight=weight)
-    precision, recall = precision[:-1], recall[:-1]
-    meets = np.flatnonzero(precision >= target_precision)
-    reached = meets.size > 0
-    index = int(meets[np.argmax(recall[meets])]) if reached else int(np.flatnonzero(precision == precision.max())[0])
-    return Threshold(float(thresholds[index]), target_precision, bool(reached),
-                     float(precision[index]), float(recall[index]))
+def fpr_curve(y: np.ndarray, score: np.ndarray, weight: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Distinct thresholds (descending) with the weighted benign FPR and recall of ``score >= t``."""
+    order = np.argsort(-score, kind="mergesort")
+    s, y, w = score[order], y[order].astype(float), weight[order].astype(float)
+    last = np.r_[np.flatnonzero(np.diff(s)), len(s) - 1]
+    tp, fp = np.cumsum(w * y)[last], np.cumsum(w * (1 - y))[last]
+    return s[last], fp / max(fp[-1], 1e-300), tp / max(tp[-1], 1e-300)
+
+
+def choose_threshold(y: np.ndarray, score: np.ndarray, weight: np.ndarray, target_fpr: float) -> Threshold:
+    """The lowest threshold whose weighted benign FPR is <= ``target_fpr`` (maximum recall
+    under it). ``reached`` is False when no threshold flags a positive within the target;
+    the value then flags nobody."""
+    thresholds, fpr, recall = fpr_curve(y, score, weight)
+    within = np.flatnonzero(fpr <= target_fpr * (1 + 1e-9))
+    if within.size == 0:
+        return Threshold(float(np.nextafter(thresholds[0], np.inf)), target_fpr, False, 0.0, 0.0)
+    index = int(within[-1])
+    return Threshold(float(thresholds[index]), target_fpr, bool(recall[index] > 0),
+                     float(fpr[index]), float(recall[index]))
+
+
+def operating_rows(frame: pd.DataFrame) -> np.ndarray:
+    """One row per account (its ``last_day``): the rows thresholds and metrics are measured on."""
+    return frame["last_day"].to_numpy(dtype=bool)
 
 
 def _params(settings: TrainingSettings) -> dict:
@@ -77,7 +104,8 @@ def _booster(x: np.ndarray, y: np.ndarray, w: np.ndarray, settings: TrainingSett
 
 
 def train(frame: pd.DataFrame, settings: TrainingSettings = TRAINING) -> TrainedModel:
-    """Fit on the training side (columns: features, label, weight, group_id)."""
+    """Fit on the training side (columns: features, label, weight, population_weight,
+    last_day, group_id); thresholds from its out-of-fold scores."""
     x, y = encode(frame, list(FEATURE_COLUMNS)), frame["label"].to_numpy(dtype=int)
     w, groups = frame["weight"].to_numpy(dtype=float), frame["group_id"].to_numpy()
     folds = min(settings.cv_folds, len(np.unique(groups)))
@@ -89,12 +117,16 @@ def train(frame: pd.DataFrame, settings: TrainingSettings = TRAINING) -> Trained
             raise DistillguardError("a calibration fold has one class only; add labels or lower cv_folds")
         margins[score_rows] = _booster(x[fit_rows], y[fit_rows], w[fit_rows], settings).predict(
             x[score_rows], raw_score=True)
-    platt = LogisticRegression(C=1e4).fit(margins.reshape(-1, 1), y, sample_weight=w)
+    # Platt on one row per account at population weight: scores are probabilities at live
+    # prevalence (the training weights only shape the booster).
+    rows, population = operating_rows(frame), frame["population_weight"].to_numpy(dtype=float)
+    platt = LogisticRegression(C=1e4).fit(margins[rows].reshape(-1, 1), y[rows], sample_weight=population[rows])
     a, b = float(platt.coef_[0][0]), float(platt.intercept_[0])
     oof = 1.0 / (1.0 + np.exp(-(a * margins + b)))
-    threshold = choose_threshold(y, oof, w, settings.target_precision)
+    review, suspend = (choose_threshold(y[rows], oof[rows], population[rows], target)
+                       for target in (settings.target_fpr, settings.suspend_fpr))
     scorer = Scorer(_booster(x, y, w, settings), {"features": list(FEATURE_COLUMNS), "platt_a": a, "platt_b": b})
-    return TrainedModel(scorer, threshold, oof)
+    return TrainedModel(scorer, review, suspend, oof)
 
 
 def _num(frame: pd.DataFrame, name: str) -> pd.Series:
@@ -127,5 +159,6 @@ def baseline_score(frame: pd.DataFrame) -> np.ndarray:
 
 
 def baseline_threshold(frame: pd.DataFrame, settings: TrainingSettings = TRAINING) -> Threshold:
-    return choose_threshold(frame["label"].to_numpy(dtype=int), baseline_score(frame),
-                            frame["weight"].to_numpy(dtype=float), settings.target_precision)
+    rows = operating_rows(frame)
+    return choose_threshold(frame["label"].to_numpy(dtype=int)[rows], baseline_score(frame)[rows],
+                            frame["population_weight"].to_numpy(dtype=float)[rows], settings.target_fpr)

@@ -62,3 +62,30 @@ def calibration(curves: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]) ->
     axes.set(xlabel="mean calibrated score", ylabel="observed distillation rate", title="Calibration")
     axes.legend()
     return figure
+
+
+def pr_curve_band(y: np.ndarray, weight: np.ndarray, score: np.ndarray, multiplicities: list[np.ndarray],
+                  point: tuple[float, float], level: float) -> Figure:
+    """Population-weighted precision-recall with a pointwise band over campaign-bootstrap resamples."""
+    grid = np.linspace(0, 1, 101)
+
+    def on_grid(w: np.ndarray) -> np.ndarray:
+        if w[y == 1].sum() <= 0 or w[y == 0].sum() <= 0:
+            return np.full(len(grid), np.nan)
+        precision, recall, _ = precision_recall_curve(y, score, sample_weight=w)
+        # Interpolated precision: the best precision at this recall or more.
+        best = np.maximum.accumulate(precision[np.argsort(recall)][::-1])[::-1]
+        return np.interp(grid, np.sort(recall), best)
+
+    curves = np.array([on_grid(weight * m) for m in multiplicities])
+    tail = (1 - level) / 2 * 100
+    figure, axes = plt.subplots(figsize=(6, 5))
+    if len(curves):
+        axes.fill_between(grid, np.nanpercentile(curves, tail, axis=0), np.nanpercentile(curves, 100 - tail, axis=0),
+                          alpha=0.25, label=f"{level:.0%} campaign bootstrap")
+    axes.plot(grid, on_grid(weight), label="model (holdout)")
+    axes.plot(*point, "o", color="black", label="operating point")
+    axes.set(xlabel="recall", ylabel="precision at live prevalence", title="Holdout precision-recall",
+             xlim=(0, 1), ylim=(0, 1.02))
+    axes.legend(loc="lower left")
+    return figure

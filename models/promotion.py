@@ -1,14 +1,24 @@
-"""The promotion gate: a challenger replaces the champion only when it is sane and better.
+"""The promotion gate: a challenger replaces the champion only when noise cannot explain it.
 
-Sanity (on the holdout): both classes present, calibration error within bounds, a score
-distribution that is not degenerate (near-constant scores rank nobody), and a PR-AUC at
-least the rule baseline's (a model that cannot beat the analyst's rule adds nothing).
-Better: PR-AUC above the champion's by ``promotion_margin`` on the same rows (the holdout
-minus accounts the champion trained on), checked with MLflow's
-``validate_evaluation_results`` on metrics computed by models/metrics.py (the default
-MLflow evaluator knows neither our weights nor our thresholds, so only its validation
-step is used). A failed check is never an error: the version stays challenger and the
-run records every reason.
+A challenger is promoted only when every check holds (docs/evaluation.md):
+
+* sanity, on the holdout: both classes present, calibration error within bounds, scores not
+  degenerate, population-weighted PR-AUC at least the rule baseline's;
+* (a) the benign-FPR target is reached on the out-of-fold scores (a threshold within
+  ``target_fpr`` that still flags positives) *and* on the holdout (population-weighted FPR
+  at that threshold <= ``target_fpr``): a model that misses its operating point is never
+  promoted, whatever its PR-AUC;
+* (b) with a champion: on the same rows (the holdout minus the champion's training
+  accounts), the lower bound of the challenger's recall at its threshold (campaign
+  bootstrap) is >= the champion's point recall at its own threshold - ``recall_tolerance``
+  (0.05): non-inferiority with an interval, so a lucky handful of rows cannot carry it;
+* (c) with a champion and campaign types known to both runs: no ``loo_recall_<type>`` falls
+  more than ``loo_tolerance`` (0.10) under the champion's (the champion's figure comes from
+  its own training run, so the comparison is over the same types, not the same rows).
+
+PR-AUC is reported, never decisive: it summarises every threshold, while enforcement runs at
+one. A refusal is not an error here: the caller records every reason and the CLI exits
+non-zero.
 """
 
 from __future__ import annotations
@@ -16,17 +26,37 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from mlflow.models import MetricThreshold
-from mlflow.models.evaluation import EvaluationResult
-from mlflow.models.evaluation.validation import ModelValidationFailedException, validate_evaluation_results
-
 from distillguard.config import TRAINING, TrainingSettings
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Challenger and champion on the same rows."""
+
+    rows: int
+    challenger_recall: float
+    challenger_recall_ci_low: float
+    champion_recall: float
+    challenger_pr_auc: float
+    champion_pr_auc: float
+
+
+@dataclass
+class Evidence:
+    holdout: dict[str, float]
+    baseline: dict[str, float]
+    oof_fpr: float
+    oof_reached: bool
+    comparison: Comparison | None = None
+    loo: dict[str, float] = field(default_factory=dict)
+    champion_loo: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
 class Decision:
     promote: bool
     reasons: list[str] = field(default_factory=list)
+    checks: dict[str, str] = field(default_factory=dict)
 
     @property
     def reason(self) -> str:
@@ -50,33 +80,66 @@ def sanity_failures(model: dict[str, float], baseline: dict[str, float],
     return failures
 
 
-def beats_champion(challenger: dict[str, float], champion: dict[str, float],
-                   settings: TrainingSettings = TRAINING) -> str | None:
-    """None when the challenger's PR-AUC beats the champion's by the margin, else why not."""
-    if math.isnan(challenger["pr_auc"]) or math.isnan(champion["pr_auc"]):
-        return "comparison rows lack a class: PR-AUC undefined for challenger or champion"
-    thresholds = {"pr_auc": MetricThreshold(min_absolute_change=settings.promotion_margin, greater_is_better=True)}
-    try:
-        validate_evaluation_results(thresholds, EvaluationResult(challenger, {}), EvaluationResult(champion, {}))
-    except ModelValidationFailedException as failure:
-        return f"does not beat the champion: {failure.message}"
+def fpr_failures(evidence: Evidence, settings: TrainingSettings = TRAINING) -> list[str]:
+    """(a): the operating point holds out of fold and on the holdout."""
+    target, failures = settings.target_fpr, []
+    if not evidence.oof_reached or evidence.oof_fpr > target:
+        failures.append(f"benign FPR target {target:.4%} not reached out of fold (no threshold within it flags a "
+                        f"positive; FPR {evidence.oof_fpr:.4%})")
+    holdout = evidence.holdout["benign_fpr"]
+    if math.isnan(holdout) or holdout > target:
+        failures.append(f"benign FPR target missed on the holdout: {holdout:.4%} > {target:.4%}")
+    return failures
+
+
+def recall_failure(comparison: Comparison, settings: TrainingSettings = TRAINING) -> str | None:
+    """(b): challenger recall lower bound >= champion point recall - tolerance, same rows."""
+    floor = comparison.champion_recall - settings.recall_tolerance
+    if math.isnan(comparison.challenger_recall_ci_low) or math.isnan(comparison.champion_recall):
+        return f"recall undefined on the {comparison.rows} rows shared with the champion"
+    if comparison.challenger_recall_ci_low < floor:
+        return (f"recall lower bound {comparison.challenger_recall_ci_low:.3f} (point "
+                f"{comparison.challenger_recall:.3f}) under the champion's {comparison.champion_recall:.3f} - "
+                f"{settings.recall_tolerance} on the same {comparison.rows} rows")
     return None
 
 
-def decide(model: dict[str, float], baseline: dict[str, float],
-           comparison: tuple[dict[str, float], dict[str, float]] | None,
-           settings: TrainingSettings = TRAINING) -> Decision:
-    """``comparison`` = (challenger, champion) metrics on the same rows, None without a champion."""
-    failures = sanity_failures(model, baseline, settings)
-    if comparison is not None:
-        verdict = beats_champion(*comparison, settings)
-        if verdict:
-            failures.append(verdict)
+def loo_failures(loo: dict[str, float], champion_loo: dict[str, float],
+                 settings: TrainingSettings = TRAINING) -> list[str]:
+    """(c): no campaign type's leave-one-out recall falls more than the tolerance."""
+    return [f"leave-one-out recall of {kind} falls {champion_loo[kind]:.3f} -> {loo[kind]:.3f} "
+            f"(more than {settings.loo_tolerance})"
+            for kind in sorted(set(loo) & set(champion_loo)) if champion_loo[kind] - loo[kind] > settings.loo_tolerance]
+
+
+def decide(evidence: Evidence, settings: TrainingSettings = TRAINING) -> Decision:
+    """Apply every check; ``checks`` says what each one found (logged with the run)."""
+    checks: dict[str, str] = {}
+    sanity = sanity_failures(evidence.holdout, evidence.baseline, settings)
+    checks["sanity"] = "; ".join(sanity) or "passed"
+    fpr = fpr_failures(evidence, settings)
+    checks["a_fpr_target"] = "; ".join(fpr) or (
+        f"passed: out of fold {evidence.oof_fpr:.4%}, holdout {evidence.holdout['benign_fpr']:.4%} <= "
+        f"{settings.target_fpr:.4%}")
+    failures = sanity + fpr
+    if evidence.comparison is None:
+        checks["b_recall_vs_champion"] = "not applicable: no champion"
+    else:
+        verdict = recall_failure(evidence.comparison, settings)
+        c = evidence.comparison
+        checks["b_recall_vs_champion"] = verdict or (
+            f"passed: lower bound {c.challenger_recall_ci_low:.3f} >= {c.champion_recall:.3f} - "
+            f"{settings.recall_tolerance} on {c.rows} rows")
+        failures += [verdict] if verdict else []
+    shared = set(evidence.loo) & set(evidence.champion_loo)
+    loo = loo_failures(evidence.loo, evidence.champion_loo, settings)
+    checks["c_loo_recall"] = ("; ".join(loo) or f"passed on {len(shared)} campaign types" if shared else
+                              "not applicable: campaign types not known to both runs")
+    failures += loo
     if failures:
-        return Decision(False, failures)
-    if comparison is None:
-        return Decision(True, [f"first champion: sanity checks passed, PR-AUC {model['pr_auc']:.4f} vs "
-                               f"baseline {baseline['pr_auc']:.4f}"])
-    challenger, champion = comparison
-    return Decision(True, [f"beats champion PR-AUC {champion['pr_auc']:.4f} -> {challenger['pr_auc']:.4f} "
-                           f"(margin {settings.promotion_margin}) and sanity checks passed"])
+        return Decision(False, failures, checks)
+    summary = (f"benign FPR {evidence.holdout['benign_fpr']:.4%} <= {settings.target_fpr:.4%} on holdout and out of "
+               f"fold, recall {evidence.holdout['recall']:.3f}")
+    if evidence.comparison is None:
+        return Decision(True, [f"first champion: sanity checks passed, {summary}"], checks)
+    return Decision(True, [f"{summary}; {checks['b_recall_vs_champion']}; {checks['c_loo_recall']}"], checks)

@@ -18,6 +18,12 @@ Rules, each one a guard against a model that looks better than it is:
   accounts nobody investigated are not distilling, so a deterministic hashed sample of
   them (``unlabelled_sample_fraction``, one hashed day each) is added as negatives with the
   reduced weight ``unlabelled_weight``, because some of them are uncaught attackers.
+* Two weights, kept apart. ``weight`` is the *training* weight (what the booster and the
+  calibration see: 1/n per window day of a labelled account, ``unlabelled_weight`` per
+  sampled account). ``population_weight`` is the *sampling* weight of the account, the
+  number of live accounts it stands for: 1 for a labelled account (every investigated
+  account is in the set), 1 / ``unlabelled_sample_fraction`` for a sampled one. Every
+  metric, the operating threshold and the gate use it on one row per account (``last_day``).
 """
 
 from __future__ import annotations
@@ -65,7 +71,7 @@ def model_input(df: DataFrame, keep: tuple[str, ...] = ()) -> DataFrame:
 
 
 KEY_COLUMNS = ("row_key", "incident_id", "account_id", "feature_date", "label", "label_name", "source",
-               "window_start", "window_end", "decided_on", "weight", "last_day", "cluster_id")
+               "window_start", "window_end", "decided_on", "weight", "population_weight", "last_day", "cluster_id")
 
 
 def labels_as_of(incidents: DataFrame, as_of: date) -> DataFrame:
@@ -86,13 +92,19 @@ def labelled_rows(incidents: DataFrame, rolling: DataFrame, as_of: date) -> Data
         "incident_id", "account_id", "feature_date",
         F.when(F.col("label") == POSITIVE, 1).otherwise(0).alias("label"), F.col("label").alias("label_name"),
         "source", "window_start", "window_end", "decided_on",
-        (F.lit(1.0) / F.count("*").over(per_label)).alias("weight"),
+        (F.lit(1.0) / F.count("*").over(per_label)).alias("weight"), F.lit(1.0).alias("population_weight"),
         (F.col("feature_date") == F.max("feature_date").over(per_label)).alias("last_day"))
 
 
 def _hash_unit(*columns: str, seed: int) -> F.Column:
     """A deterministic number in [0, 1) per value: the same sample on every engine and run."""
     return (F.abs(F.xxhash64(F.lit(seed), *[F.col(c) for c in columns])) % 1_000_000) / 1_000_000.0
+
+
+def unlabelled_population_weight(settings: TrainingSettings = TRAINING) -> float:
+    """Live accounts one sampled unlabelled account stands for (nothing is sampled at 0)."""
+    fraction = settings.unlabelled_sample_fraction
+    return 1.0 / fraction if fraction > 0 else 0.0
 
 
 def unlabelled_rows(incidents: DataFrame, rolling: DataFrame, as_of: date,
@@ -110,7 +122,9 @@ def unlabelled_rows(incidents: DataFrame, rolling: DataFrame, as_of: date,
                     F.lit(0).alias("label"), F.lit(UNLABELLED).alias("label_name"),
                     F.lit(UNLABELLED_SOURCE).alias("source"), F.lit(None).cast("date").alias("window_start"),
                     F.lit(None).cast("date").alias("window_end"), F.lit(None).cast("date").alias("decided_on"),
-                    F.lit(float(settings.unlabelled_weight)).alias("weight"), F.lit(True).alias("last_day")))
+                    F.lit(float(settings.unlabelled_weight)).alias("weight"),
+                    F.lit(unlabelled_population_weight(settings)).alias("population_weight"),
+                    F.lit(True).alias("last_day")))
 
 
 def build(incidents: DataFrame, rolling: DataFrame, clusters: DataFrame, as_of: date,

@@ -40,6 +40,8 @@ def test_labels_only_from_decided_on_and_window_days_weighted(engine: SparkSessi
     assert sorted(d for i, d in rows if i == "I1") == [day(0), day(1), day(2)]
     assert sorted(d for i, d in rows if i == "I6") == [day(2), day(3), day(4), day(5)]  # capped at as_of
     assert rows[("I1", day(1))].weight == pytest.approx(1 / 3) and rows[("I6", day(3))].weight == pytest.approx(0.25)
+    # Training weight spreads over the window days; the population weight is the account's: 1.
+    assert {r.population_weight for r in rows.values()} == {1.0}
     assert {key for key, r in rows.items() if r.last_day} == {("I1", day(2)), ("I2", day(3)), ("I6", day(5))}
     assert {(r.label, r.label_name) for (i, _), r in rows.items() if i == "I2"} == {(0, "benign")}
     assert all(r.decided_on <= day(5) for r in rows.values())
@@ -55,6 +57,10 @@ def test_unlabelled_sample_ignores_future_incidents(engine: SparkSession) -> Non
     assert sorted(r.account_id for r in rows) == ["A3", "A5"]
     assert all(r.feature_date <= day(5) and r.weight == 0.5 and r.label == 0 and r.last_day for r in rows)
     assert unlabelled_rows(incidents, rolling, day(5), replace(ALL, unlabelled_sample_fraction=0.0)).count() == 0
+    # Training and population weights stay apart: sampled at 75% (A3 is drawn), a row trains at
+    # 0.5 but stands for 4/3 live accounts.
+    sampled = unlabelled_rows(incidents, rolling, day(5), replace(ALL, unlabelled_sample_fraction=0.75)).collect()
+    assert [(r.account_id, r.weight, r.population_weight) for r in sampled] == [("A3", 0.5, pytest.approx(4 / 3))]
 
 
 def test_build_joins_features_of_the_same_day(engine: SparkSession) -> None:
