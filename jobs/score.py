@@ -58,7 +58,7 @@ def _evidence(frame: DataFrame) -> DataFrame:
         "kyc_tier", F.col(f"spend_usd{longest}").alias("spend_28d"),
         F.col(f"requests{longest}").cast("long").alias("requests_28d"),
         F.col(f"top_template_share{longest}").alias("template_reuse_28d"),
-        F.col(f"cot_share{longest}").alias("cot_share_28d"), partner_hits.cast("long").alias("partner_indicator_hits"))
+        F.col(f"intent_share{longest}").alias("cot_share_28d"), partner_hits.cast("long").alias("partner_indicator_hits"))
 
 
 def _first_flagged(spark: SparkSession, lakehouse: Lakehouse, day: date) -> DataFrame | None:
