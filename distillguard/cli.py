@@ -278,6 +278,15 @@ def _cmd_evaluate(args: argparse.Namespace, lakehouse: Lakehouse) -> int:
     return 0
 
 
+def _cmd_train_intent(args: argparse.Namespace, lakehouse: Lakehouse) -> int:
+    from distillguard.engine import get_spark
+    from distillguard.models import intent
+
+    result = intent.train(get_spark(), lakehouse, args.as_of)
+    print(f"intent model as of {result['as_of']}: {result['status']} (version {result['version']})")
+    return 0
+
+
 def _cmd_promote(args: argparse.Namespace, lakehouse: Lakehouse) -> int:
     from distillguard.models import registry
 
@@ -437,6 +446,13 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--truth", nargs="?", const=True,
                     help="synthetic ground truth parquet (default <home>/truth/accounts.parquet); evaluation only")
     ev.set_defaults(handler=_cmd_evaluate)
+
+    ti = commands.add_parser("train-intent", parents=[common], help="train the prompt-level intent scorer",
+                             description="Train the extraction-intent scorer on prompts of incidents decided by "
+                                         "--as-of and register it; features of day D use the newest one with "
+                                         "as_of <= D (once per as_of).")
+    ti.add_argument("--as-of", type=iso_date, required=True, help="incidents decided and requests up to this day")
+    ti.set_defaults(handler=_cmd_train_intent)
 
     pro = commands.add_parser("promote", parents=[common], help="make a model version the champion (by hand)",
                               description="Move the champion alias to a version (default: the challenger), "

@@ -58,6 +58,9 @@ class Table(str, Enum):
     ACCOUNT_ROLLING = "features/account_rolling"
     ACCOUNT_KEYS = "features/account_keys_daily"
     ACCOUNT_CLUSTERS = "features/account_clusters"
+    # Per model and day: first request, requests, requests with reasoning tokens (the
+    # models reference of a day is the sum of these up to that day).
+    MODEL_DAILY = "features/model_daily"
     # Intermediate results of the features job (staged daily rows, label propagation).
     FEATURE_SCRATCH = "features/_scratch"
     TRAINING_SET = "training/training_set"
@@ -239,6 +242,9 @@ class FeatureSettings:
     dominant_template_share: float = 0.2
     dominant_template_min_requests: int = 20
     max_label_iterations: int = 30
+    # Model pivot: a model first seen within this many days (and after the first day the
+    # lakehouse has data for) is new.
+    new_model_days: int = 7
 
 
 FEATURES = FeatureSettings()
@@ -322,3 +328,34 @@ class ScoringSettings:
 
 
 SCORING = ScoringSettings()
+
+# Registered MLflow model of the prompt-level extraction-intent scorer (models/intent.py).
+INTENT_MODEL_NAME = "distillguard_intent"
+
+
+@dataclass(frozen=True)
+class IntentSettings:
+    """Prompt-level intent scorer (documented in models/intent.py and docs/features.md)."""
+
+    # Hashed character n-grams: language-agnostic, no vocabulary to ship.
+    ngram_min: int = 2
+    ngram_max: int = 4
+    hash_features: int = 2 ** 18
+    regularization_c: float = 1.0
+    # Prompts read per account (a deterministic hashed pick) and characters per prompt.
+    prompts_per_account: int = 40
+    prompt_chars: int = 1_000
+    # Unlabelled accounts sampled as negatives, from this many days before as_of.
+    unlabelled_sample_fraction: float = 0.05
+    unlabelled_days: int = 28
+    sample_seed: int = 11
+    # One account in this many (per class, hashed) is held out to choose the threshold.
+    calibration_every: int = 4
+    # Threshold: at most this share of held-out negative prompts score above it.
+    negative_prompt_rate: float = 0.01
+    min_accounts_per_class: int = 2
+    # The demo trains one intent model per this many days of data (point in time).
+    demo_every_days: int = 7
+
+
+INTENT = IntentSettings()

@@ -47,20 +47,20 @@ from pyspark.sql import functions as F
 
 from distillguard import quality, tables
 from distillguard.config import Lakehouse, Table
-from distillguard.enforcement.flags import CLUSTER_SPEND, COT_SHARE, REQUESTS, SPEND, TEMPLATE_REUSE
+from distillguard.enforcement.flags import CLUSTER_SPEND, INTENT_SHARE, REQUESTS, SPEND, TEMPLATE_REUSE
 from distillguard.errors import DistillguardError
 
 # What enforcement may see, in file column order. Never client_ip or prompt_text (the
 # flagged table has neither); internal lineage (MLflow run ids, scored_at) goes to the
 # manifest, not to each row.
 EXPORT_COLUMNS = ("flag_date", "account_id", "risk_tier", "score", "top_reasons", "cluster_id", "cluster_size",
-                  CLUSTER_SPEND, SPEND, REQUESTS, TEMPLATE_REUSE, COT_SHARE, "partner_indicator_hits",
+                  CLUSTER_SPEND, SPEND, REQUESTS, TEMPLATE_REUSE, INTENT_SHARE, "partner_indicator_hits",
                   "first_flagged_date", "last_flagged_date", "model_name", "model_version")
 REASON = pa.struct([("feature", pa.string()), ("value", pa.float64()), ("contribution", pa.float64())])
 TYPES = {"flag_date": pa.date32(), "account_id": pa.string(), "risk_tier": pa.string(), "score": pa.float64(),
          "top_reasons": pa.list_(REASON), "cluster_id": pa.string(), "cluster_size": pa.int64(),
          CLUSTER_SPEND: pa.float64(), SPEND: pa.float64(), REQUESTS: pa.int64(), TEMPLATE_REUSE: pa.float64(),
-         COT_SHARE: pa.float64(), "partner_indicator_hits": pa.int64(),
+         INTENT_SHARE: pa.float64(), "partner_indicator_hits": pa.int64(),
          "first_flagged_date": pa.date32(), "last_flagged_date": pa.date32(), "model_name": pa.string(),
          "model_version": pa.string()}
 FULL_SCHEMA = pa.schema([(name, TYPES[name]) for name in EXPORT_COLUMNS])

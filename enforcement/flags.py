@@ -21,10 +21,10 @@ from distillguard import tables
 from distillguard.config import LONGEST_WINDOW, SCORING, Lakehouse, ScoringSettings, Table
 from distillguard.scoring.policy import lift_to_clusters, risk_tiers
 
-SPEND, REQUESTS, TEMPLATE_REUSE, COT_SHARE, CLUSTER_SPEND = (
-    f"{name}{LONGEST_WINDOW}" for name in ("spend", "requests", "template_reuse", "cot_share", "cluster_spend"))
+SPEND, REQUESTS, TEMPLATE_REUSE, INTENT_SHARE, CLUSTER_SPEND = (
+    f"{name}{LONGEST_WINDOW}" for name in ("spend", "requests", "template_reuse", "intent_share", "cluster_spend"))
 FLAGGED_COLUMNS = ("flag_date", "account_id", "cluster_id", "score", "risk_tier", "top_reasons", "policy_reasons",
-                   "allow_listed", SPEND, REQUESTS, TEMPLATE_REUSE, COT_SHARE, "cluster_size", CLUSTER_SPEND,
+                   "allow_listed", SPEND, REQUESTS, TEMPLATE_REUSE, INTENT_SHARE, "cluster_size", CLUSTER_SPEND,
                    "partner_indicator_hits", "model_name", "model_version", "model_run_id", "scoring_run_id",
                    "first_flagged_date", "last_flagged_date", "scored_at")
 CHANGED = ("score", "risk_tier", "model_version", "cluster_id", "allow_listed")
@@ -41,7 +41,7 @@ def evidence(features: DataFrame) -> DataFrame:
         "kyc_tier", F.col(f"spend_usd{LONGEST_WINDOW}").alias(SPEND),
         F.col(f"requests{LONGEST_WINDOW}").cast("long").alias(REQUESTS),
         F.col(f"top_template_share{LONGEST_WINDOW}").alias(TEMPLATE_REUSE),
-        F.col(f"cot_share{LONGEST_WINDOW}").alias(COT_SHARE),
+        F.col(f"intent_share{LONGEST_WINDOW}").alias(INTENT_SHARE),
         partner_hits.cast("long").alias("partner_indicator_hits"))
 
 
@@ -69,7 +69,7 @@ def flagged_rows(scores: DataFrame, evidence_rows: DataFrame, earlier: DataFrame
     return flagged.select(
         F.lit(day).alias("flag_date"), "account_id", "cluster_id", F.col("final_score").alias("score"), "risk_tier",
         "top_reasons", "policy_reasons", F.coalesce("_allowed", F.lit(False)).alias("allow_listed"),
-        SPEND, REQUESTS, TEMPLATE_REUSE, COT_SHARE, "cluster_size", CLUSTER_SPEND, "partner_indicator_hits",
+        SPEND, REQUESTS, TEMPLATE_REUSE, INTENT_SHARE, "cluster_size", CLUSTER_SPEND, "partner_indicator_hits",
         *[F.lit(value).alias(name) for name, value in model.items()],
         F.coalesce("earlier_flag", F.lit(day)).alias("first_flagged_date"), F.lit(day).alias("last_flagged_date"),
         F.lit(datetime.now(timezone.utc).replace(tzinfo=None)).alias("scored_at"))

@@ -4,10 +4,12 @@ Everything later in the pipeline reads this table, never the raw one: client_ip 
 IP prefix (IPv4 /24, IPv6 /48, in the CIDR form partners share) and a keyed hash
 (HMAC-SHA256 under the pseudonym key, so it cannot be reversed by hashing candidate
 addresses);
-prompt_text becomes a template fingerprint, a prefix fingerprint, a chain-of-thought
-elicitation flag and a capability category. All native Spark functions (no Python UDF).
-Without prompt text (zero data retention) the content signals are null, never a
-misleading false or zero.
+prompt_text becomes a template fingerprint, a prefix fingerprint and a learned
+extraction-intent score (features/intent.py). No phrase list or regular expression
+judges what a prompt asks for: wording, language and zero data retention would defeat
+it. Native Spark functions except the batched intent scorer. Without prompt text (zero
+data retention) the content signals are null, never a misleading false or zero; the
+request metadata (tokens, parameters, finish reason, latency) is kept for every request.
 """
 
 from __future__ import annotations
@@ -16,22 +18,10 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from distillguard.features.fingerprint import normalized_column, template_fingerprint_column
+from distillguard.features.intent import IntentScorer, with_intent
 from distillguard.ingest.keyed_hash import hmac_sha256_hex
 
 PREFIX_CHARS = 40
-COT_PATTERN = (
-    r"step[ -]by[ -]step|chain of thought|think(ing)? out loud|reasoning (steps|process)"
-    r"|every intermediate|intermediate (thought|step)|(full|complete|internal|entire) reasoning"
-    r"|show (all |every |your |the )*(reasoning|thinking|work)|walk through your"
-    r"|explain (your|each|every) (reasoning|step)|each step of your reasoning|justifying every"
-)
-AGENTIC_PATTERN = r"autonomous agent|tool calls?|available tools|\bagent\b|using \["
-CODING_PATTERN = (r"\b(code|function|implement|implementation|python|rust|typescript|java|kotlin|sql"
-                  r"|compile|bug|unit tests?|stack ?trace|exception|keyerror|typeerror|deadlock)\b")
-MATH_PATTERN = (r"\b(solve|compute|calculate|problem|proof|equation|theorem|rubric|grade|score|times|minus|plus"
-                r"|multiplied|divided)\b"
-                r"|[0-9] ?[*x+/-] ?[0-9]")
-CAPABILITIES = ("agentic_tool_use", "coding", "math_reasoning", "general_chat")
 RAW_ONLY = ("client_ip", "prompt_text")
 
 
@@ -45,23 +35,13 @@ def ip_prefix(ip: Column) -> Column:
             .when(ip.contains(":"), F.concat(v6, F.lit("::/48"))))
 
 
-def _matches(text: Column, pattern: str) -> Column:
-    return F.regexp_like(text, F.lit(pattern))
+def request_signals(raw: DataFrame, ip_key: bytes, intent: IntentScorer | None = None) -> DataFrame:
+    """Raw requests (one or more event dates) to the refined per-request table.
 
-
-def capability(lower_text: Column, tools: Column) -> Column:
-    has_tools = F.coalesce(tools, F.lit(0)) > 0
-    return (F.when(has_tools | _matches(lower_text, AGENTIC_PATTERN), "agentic_tool_use")
-            .when(_matches(lower_text, CODING_PATTERN), "coding")
-            .when(_matches(lower_text, MATH_PATTERN), "math_reasoning")
-            .when(lower_text.isNotNull(), "general_chat"))
-
-
-def request_signals(raw: DataFrame, ip_key: bytes) -> DataFrame:
-    """Raw requests (one or more event dates) to the refined per-request table."""
+    ``intent``: the intent scorer in force for these dates (null intent columns without one).
+    """
     text = F.col("prompt_text")
-    lower_text = F.lower(text)
-    return raw.select(
+    signals = raw.select(
         "request_id", "ts", "event_date", "account_id", "api_key_id", "org_id", "model", "endpoint",
         "status", "prompt_tokens", "completion_tokens", "reasoning_tokens", "cost_usd", "latency_ms",
         ip_prefix(F.col("client_ip")).alias("ip_prefix"),
@@ -73,8 +53,7 @@ def request_signals(raw: DataFrame, ip_key: bytes) -> DataFrame:
         F.length(text).alias("prompt_chars"),
         template_fingerprint_column(text).alias("template_fp"),
         F.sha2(F.substring(normalized_column(text), 1, PREFIX_CHARS), 256).alias("prefix_fp"),
-        _matches(lower_text, COT_PATTERN).alias("cot_elicitation"),
-        capability(lower_text, F.col("tools")).alias("capability"),
         ((F.col("finish_reason") == "length")
          | (F.col("completion_tokens") >= F.col("max_tokens"))).alias("hit_max_tokens"),
     )
+    return with_intent(signals, raw.select("request_id", "prompt_text"), intent)

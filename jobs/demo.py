@@ -107,6 +107,10 @@ def run(spark: SparkSession, lakehouse: Lakehouse, days: int | None = None, seed
         daily.run(spark, lakehouse, day, steps=("ingest",), echo=echo)
     pending = [day for day in all_days if not daily.features_done(spark, lakehouse, day)]
     if pending:
+        from distillguard.models import intent
+
+        for trained in intent.train_every(spark, lakehouse, all_days):
+            echo(f"demo: intent model as of {trained['as_of']}: {trained['status']} (version {trained['version']})")
         # Every day is already ingested, late events included: one backfill builds each date
         # once, where day-by-day runs would rebuild the dates late events touched.
         echo(f"demo: features {pending[0]}..{all_days[-1]} (backfill) ...")

@@ -23,10 +23,12 @@ from distillguard.config import FEATURES, FeatureSettings, Lakehouse, Table
 from distillguard.errors import DistillguardError
 from distillguard.features.account_daily import account_daily
 from distillguard.features.clusters import account_keys, cluster_features, components, link_keys, stable_ids
+from distillguard.features.models_reference import model_daily, models_as_of
 from distillguard.features.request_signals import request_signals
 from distillguard.features.rolling import rolling
 from distillguard.jobs.ingest import changed_event_dates
 from distillguard.logs import progress
+from distillguard.models.intent import scorer_as_of
 from distillguard.secrets import PSEUDONYM_KEY_ENV, get_key
 
 log = logging.getLogger(__name__)
@@ -48,24 +50,27 @@ def accounts_as_of(spark: SparkSession, lakehouse: Lakehouse, day: date) -> Data
 def indicators_as_of(spark: SparkSession, lakehouse: Lakehouse, day: date) -> DataFrame:
     """Partner indicators first seen on or before ``day`` (an empty frame when none exist)."""
     if not tables.exists(lakehouse, Table.PARTNER_INDICATORS):
-        return spark.createDataFrame([], "indicator_type string, value string, first_seen date")
+        return spark.createDataFrame([], "indicator_type string, value string, first_seen date, confidence double")
     return (tables.read(spark, lakehouse, Table.PARTNER_INDICATORS)
-            .where(F.col("first_seen") <= F.lit(day)).select("indicator_type", "value", "first_seen"))
+            .where(F.col("first_seen") <= F.lit(day)).select("indicator_type", "value", "first_seen", "confidence"))
 
 
 def daily_step(spark: SparkSession, lakehouse: Lakehouse, day: date, ip_key: bytes) -> int:
-    """Signals of ``day`` (a deterministic derivation of raw, rewritten in place), then its
+    """Signals of ``day`` (a deterministic derivation of raw and the newest intent model
+    trained as of ``day``, rewritten in place), the day's models reference rows, then its
     daily features, staged and gated before they replace the day's partition."""
     raw = tables.read(spark, lakehouse, Table.RAW_REQUESTS).where(F.col("event_date") == F.lit(day))
-    tables.replace(request_signals(raw, ip_key), lakehouse, Table.REQUEST_SIGNALS,
+    tables.replace(request_signals(raw, ip_key, scorer_as_of(lakehouse, day)), lakehouse, Table.REQUEST_SIGNALS,
                    tables.date_equals("event_date", day), ("event_date",))
     signals = tables.read(spark, lakehouse, Table.REQUEST_SIGNALS).where(F.col("event_date") == F.lit(day))
+    where = tables.date_equals("feature_date", day)
+    tables.replace(model_daily(signals, day), lakehouse, Table.MODEL_DAILY, where, ("feature_date",))
+    models = models_as_of(tables.read(spark, lakehouse, Table.MODEL_DAILY), day)
     daily = tables.stage(spark, lakehouse, "daily", account_daily(
-        signals, accounts_as_of(spark, lakehouse, day), indicators_as_of(spark, lakehouse, day), day))
+        signals, accounts_as_of(spark, lakehouse, day), indicators_as_of(spark, lakehouse, day), models, day))
     gates = quality.Gates(spark, lakehouse, f"features-{day}-{uuid.uuid4().hex[:12]}")
     if gates.check("account_daily", daily).critical_failures:
         gates.close()
-    where = tables.date_equals("feature_date", day)
     tables.replace(daily, lakehouse, Table.ACCOUNT_DAILY, where, ("feature_date",))
     tables.replace(account_keys(signals, day), lakehouse, Table.ACCOUNT_KEYS, where, ("feature_date",))
     gates.close()

@@ -139,7 +139,7 @@ BASELINE_RULES: dict[str, Callable[[pd.DataFrame], pd.Series]] = {
     "template reuse (top template >= 50% of prompts)": lambda f: _num(f, "top_template_share_28d") >= 0.5,
     "proxy or hosting egress (>= 50% of requests)":
         lambda f: _num(f, "proxy_share_28d").fillna(0) + _num(f, "hosting_share_28d").fillna(0) >= 0.5,
-    "chain-of-thought elicitation (>= 30% of prompts)": lambda f: _num(f, "cot_share_28d") >= 0.3,
+    "extraction intent (>= 30% of scored prompts)": lambda f: _num(f, "intent_share_28d") >= 0.3,
     "hits max_tokens (>= 30% of requests)": lambda f: _num(f, "max_tokens_hit_share_28d") >= 0.3,
     "unverified above the KYC review threshold": lambda f: _num(f, "unverified_over_kyc_threshold") == 1,
     "partner-lab indicator hit": lambda f: ((_num(f, "partner_payment_hit") == 1)

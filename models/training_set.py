@@ -42,15 +42,19 @@ NEGATIVES_ASSUMPTION = (
     "hashed sample of accounts with no incident decided by as_of, assumed benign because attackers are "
     "a small minority of unlabelled accounts; since some are uncaught attackers they carry a reduced weight.")
 
-_RATES = ("cot_share", "coding_share", "agentic_share", "math_share", "max_tokens_hit_share", "logprobs_share",
-          "multi_choice_share", "tools_share", "temp_zero_share", "batch_share", "reasoning_model_share",
-          "hosting_share", "proxy_share", "foreign_country_share", "night_share", "refs_sent_share",
-          "partner_prefix_share", "partner_template_share", "completion_prompt_ratio", "cost_per_request",
+_RATES = ("intent_share", "max_tokens_hit_share", "logprobs_share", "top_logprobs_share",
+          "multi_choice_share", "stream_share", "top_p_narrowed_share", "tools_share", "temp_zero_share",
+          "batch_share", "content_filter_share", "tool_use_finish_share", "reasoning_model_share",
+          "new_model_share", "new_model_adoption_hours", "hosting_share", "proxy_share", "foreign_country_share",
+          "night_share", "refs_sent_share", "partner_prefix_share", "partner_template_share", "partner_confidence",
+          "completion_prompt_ratio", "reasoning_completion_ratio", "mean_latency_ms", "cost_per_request",
           "error_share", "top_template_share", "hour_entropy", "interarrival_cv")
-_VOLUMES = ("requests", "spend_usd", "active_days", "max_daily_distinct_templates",
+_VOLUMES = ("requests", "spend_usd", "active_days", "coverage_days", "max_daily_distinct_templates",
             "max_daily_distinct_prefix_fps", "max_daily_distinct_ip_prefixes", "max_daily_distinct_ip_hashes",
-            "max_daily_distinct_countries", "max_daily_distinct_user_agents", "max_daily_distinct_api_keys")
+            "max_daily_distinct_countries", "max_daily_distinct_user_agents", "max_daily_distinct_api_keys",
+            "max_daily_distinct_asns", "max_daily_distinct_models")
 _ACCOUNT = ("kyc_tier", "plan", "zero_data_retention", "account_age_days", "partner_payment_hit",
+            "email_domain_accounts", "email_domain_new_share",
             "projected_monthly_spend", "unverified_over_kyc_threshold", "new_account")
 CLUSTER_FEATURES = ("cluster_size", "cluster_spend_7d", "cluster_spend_28d", "cluster_requests_28d",
                     "cluster_new_account_share", "cluster_proxy_share", "cluster_unverified_share",

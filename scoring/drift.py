@@ -12,7 +12,7 @@ import pandas as pd
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-DRIFT_FEATURES = ("requests_28d", "spend_usd_28d", "cot_share_28d", "top_template_share_28d", "proxy_share_28d",
+DRIFT_FEATURES = ("requests_28d", "spend_usd_28d", "intent_share_28d", "top_template_share_28d", "proxy_share_28d",
                   "hour_entropy_28d", "cluster_size")
 FLOOR = 1e-4
 

@@ -87,7 +87,7 @@ def test_bad_files_are_refused_whole(sail: SparkSession, lakehouse: Lakehouse, t
 
 SCORED = "account_id string, score double, top_reasons array<struct<feature:string,value:double,contribution:double>>"
 EVIDENCE = ("account_id string, cluster_id string, cluster_size long, cluster_spend_28d double, kyc_tier string, "
-            "spend_28d double, requests_28d long, template_reuse_28d double, cot_share_28d double, "
+            "spend_28d double, requests_28d long, template_reuse_28d double, intent_share_28d double, "
             "partner_indicator_hits long")
 
 

@@ -62,11 +62,11 @@ def test_first_export_sends_every_row_of_the_day(exported) -> None:
     assert table.column("account_id").to_pylist() == ["acc_a", "acc_b", "acc_c"]
     assert table.column("change").to_pylist() == ["new", "new", "new"]
     assert table.column("top_reasons").to_pylist()[0] == [
-        {"feature": "cot_share_28d", "value": 0.8, "contribution": 1.25}]
+        {"feature": "intent_share_28d", "value": 0.8, "contribution": 1.25}]
     lines = list(csv.reader(io.StringIO((folder / "flagged_accounts.csv").read_text())))
     assert lines[0] == ["change", *handoff.EXPORT_COLUMNS]
     assert lines[1][:5] == ["new", "2026-11-03", "acc_a", "suspend_recommended", "0.99"]
-    assert lines[1][5] == '[{"feature":"cot_share_28d","value":0.8,"contribution":1.25}]'
+    assert lines[1][5] == '[{"feature":"intent_share_28d","value":0.8,"contribution":1.25}]'
     assert len(lines) == 4
 
     manifest = _manifest(result)

@@ -24,7 +24,7 @@ from distillguard.models.training_set import FEATURE_COLUMNS
 from distillguard.scoring.model_scores import score_accounts
 from tests.model_rows import register, spark_schema
 
-COT = FEATURE_COLUMNS.index("cot_share_28d")
+COT = FEATURE_COLUMNS.index("intent_share_28d")
 TEMPLATE = FEATURE_COLUMNS.index("top_template_share_28d")
 ROWS = {"acct_a": (0.9, 0.2), "acct_b": (0.1, 0.7), "acct_c": (0.55, 0.5)}
 
@@ -72,7 +72,7 @@ def test_champion_is_loaded_by_alias(champion: tuple) -> None:
 def test_scores_equal_the_champion_boosters(engine: SparkSession, champion: tuple) -> None:
     loaded, folders = champion
     values = {c: None for c in FEATURE_COLUMNS} | {"kyc_tier": "basic", "plan": "payg"}
-    rows = [tuple([account, *(values | {"cot_share_28d": cot, "top_template_share_28d": template}).values()])
+    rows = [tuple([account, *(values | {"intent_share_28d": cot, "top_template_share_28d": template}).values()])
             for account, (cot, template) in ROWS.items()]
     got = {r.account_id: r for r in score_accounts(engine.createDataFrame(rows, spark_schema()),
                                                    loaded.artifact, 3).collect()}

@@ -36,7 +36,7 @@ def _frame(rows: list[dict]) -> pd.DataFrame:
 
 def test_baseline_is_the_share_of_red_flags() -> None:
     frame = _frame([
-        {"top_template_share_28d": 0.6, "cot_share_28d": 0.5},              # 2 of 8
+        {"top_template_share_28d": 0.6, "intent_share_28d": 0.5},              # 2 of 8
         {"proxy_share_28d": 0.3, "hosting_share_28d": 0.3, "partner_payment_hit": True,
          "unverified_over_kyc_threshold": True, "projected_monthly_spend": 1000.0},  # 4 of 8
         {},                                                                  # nulls raise nothing
@@ -48,7 +48,7 @@ def test_encode_ranks_ordinals_and_keeps_nulls() -> None:
     frame = _frame([{"kyc_tier": "verified", "plan": "free", "new_account": True, "cluster_size": 3}])
     row = dict(zip(FEATURE_COLUMNS, encode(frame, list(FEATURE_COLUMNS))[0]))
     assert (row["kyc_tier"], row["plan"], row["new_account"], row["cluster_size"]) == (2.0, 0.0, 1.0, 3.0)
-    assert np.isnan(row["cot_share_28d"])
+    assert np.isnan(row["intent_share_28d"])
 
 
 def test_metrics_by_hand() -> None:
@@ -81,7 +81,7 @@ def _training_frame(n: int = 240, seed: int = 1) -> pd.DataFrame:
     y = (rng.random(n) < 0.4).astype(int)
     signal = np.clip(np.where(y == 1, 0.65, 0.35) + rng.normal(0, 0.15, n), 0, 1)
     frame = _frame([{}] * n)
-    frame["cot_share_28d"], frame["top_template_share_28d"] = signal, rng.random(n)
+    frame["intent_share_28d"], frame["top_template_share_28d"] = signal, rng.random(n)
     frame["kyc_tier"], frame["plan"] = "basic", "payg"
     return frame.assign(label=y, weight=1.0, population_weight=1.0, last_day=True,
                         group_id=[f"g{i % 40}" for i in range(n)])

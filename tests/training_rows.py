@@ -68,7 +68,7 @@ def synthetic_tables(spark: SparkSession, seed: int = 3, days: int = 16, positiv
         for n in range(days):
             noisy = lambda: float(np.clip(strength + rng.normal(0, 0.1), 0, 1))  # noqa: E731
             rolling.append({"account_id": account, "feature_date": day(n), "hour_entropy_28d": noisy(),
-                            "interarrival_cv_28d": noisy(), "cot_share_28d": float(rng.uniform(0, 0.6)),
+                            "interarrival_cv_28d": noisy(), "intent_share_28d": float(rng.uniform(0, 0.6)),
                             "top_template_share_28d": float(rng.uniform(0, 0.6)),
                             "requests_28d": float(rng.integers(10, 1000)), "spend_usd_28d": float(rng.uniform(1, 500))})
             clusters.append({"account_id": account, "feature_date": day(n), "cluster_id": f"c-{account}"})
