@@ -41,6 +41,10 @@ class Table(str, Enum):
     ACCOUNT_ROLLING = "features/account_rolling"
     ACCOUNT_KEYS = "features/account_keys_daily"
     ACCOUNT_CLUSTERS = "features/account_clusters"
+    # Link families (features/sketches.py, replay.py, lockstep.py): one partition per day.
+    SKETCH_DAILY = "features/sketch_daily"
+    REPLAY_DAILY = "features/replay_daily"
+    LOCKSTEP_DAILY = "features/lockstep_daily"
     # Intermediate results of the features job (staged daily rows, label propagation).
     FEATURE_SCRATCH = "features/_scratch"
     TRAINING_SET = "training/training_set"
@@ -133,6 +137,22 @@ class FeatureSettings:
     dominant_template_share: float = 0.2
     dominant_template_min_requests: int = 20
     max_label_iterations: int = 30
+    # Template sketches (features/sketches.py): shingle length, LSH bands x rows, and the
+    # account count above which a bucket is a popular prompt.
+    sketch_shingle_chars: int = 5
+    sketch_bands: int = 4
+    sketch_rows: int = 2
+    sketch_hub_accounts: int = 50
+    # Lockstep (features/lockstep.py): Jaccard of (bucket, hour) sets over this window, only
+    # over buckets with at most lockstep_hub_accounts accounts that day.
+    lockstep_window_days: int = 7
+    lockstep_hub_accounts: int = 50
+    lockstep_min_jaccard: float = 0.5
+    lockstep_min_shared: int = 12
+    # Reasoning replay: refs of another account sent back at least this often make an edge.
+    replay_min_refs: int = 2
+    # Lineage (features/lineage.py): how far back the keys of banned accounts are read.
+    lineage_lookback_days: int = 90
 
 
 FEATURES = FeatureSettings()

@@ -54,6 +54,7 @@ def _evidence(frame: DataFrame) -> DataFrame:
     return frame.select(
         "account_id", F.coalesce("cluster_id", F.concat(F.lit("solo_"), "account_id")).alias("cluster_id"),
         F.coalesce("cluster_size", F.lit(1)).cast("long").alias("cluster_size"),
+        F.coalesce("link_types", F.array().cast("array<string>")).alias("link_types"),
         F.coalesce(f"cluster_spend{longest}", f"spend_usd{longest}").alias(f"cluster_spend{longest}"),
         "kyc_tier", F.col(f"spend_usd{longest}").alias("spend_28d"),
         F.col(f"requests{longest}").cast("long").alias("requests_28d"),

@@ -28,6 +28,7 @@ from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
 from distillguard.config import TRAINING, TrainingSettings
+from distillguard.features.clusters import LINK_FEATURES
 
 POSITIVE, BENIGN, UNLABELLED = "distillation", "benign", "unlabelled"
 UNLABELLED_SOURCE = "unlabelled_sample"
@@ -50,7 +51,7 @@ CLUSTER_FEATURES = ("cluster_size", "cluster_spend_7d", "cluster_spend_28d", "cl
                     "cluster_new_account_share", "cluster_proxy_share", "cluster_unverified_share",
                     "cluster_partner_hit_accounts", "cluster_template_overlap")
 FEATURE_COLUMNS: tuple[str, ...] = (
-    *(f"{name}_{w}d" for w in (7, 28) for name in _RATES + _VOLUMES), *_ACCOUNT, *CLUSTER_FEATURES)
+    *(f"{name}_{w}d" for w in (7, 28) for name in _RATES + _VOLUMES), *_ACCOUNT, *CLUSTER_FEATURES, *LINK_FEATURES)
 """The model's input columns, exactly as named in account_rolling and account_clusters of
 one feature_date: training and scoring both select these (the model encodes them itself)."""
 
