@@ -67,7 +67,8 @@ def dominant_templates(keys_daily: DataFrame, rolling_day: DataFrame, day: date,
                        settings: FeatureSettings = FEATURES) -> DataFrame:
     """(account_id, template): templates that dominate an account's own prompts in the window."""
     prompts = rolling_day.select("account_id", F.col(f"prompt_requests_{max(settings.windows)}d").alias("prompts"))
-    return (_window_keys(keys_daily, day, settings).where(F.col("key_type") == "ua_template").join(prompts, "account_id")
+    templates = _window_keys(keys_daily, day, settings).where(F.col("key_type") == "ua_template")
+    return (templates.join(prompts, "account_id")
             .where((F.col("requests") >= settings.dominant_template_min_requests)
                    & (F.col("requests") >= F.col("prompts") * settings.dominant_template_share))
             .select("account_id", F.split(F.col("key"), r"\|").getItem(0).alias("template")).distinct())
@@ -81,8 +82,8 @@ def strong_links(accounts: DataFrame, indicators: DataFrame, rolling_day: DataFr
     ``replay`` is (account_id, source_account_id), ``lockstep`` (account_id, peer_id) and
     ``lineage`` (account_id, key_type, key) edges, all of the same day."""
     snapshot = accounts.join(rolling_day.select("account_id"), "account_id")
-    partner_values = indicators.where(F.col("indicator_type").isin("payment_fingerprint_hmac", "prompt_template_hash")) \
-        .select(F.col("value").alias("key")).distinct()
+    strong_types = F.col("indicator_type").isin("payment_fingerprint_hmac", "prompt_template_hash")
+    partner_values = indicators.where(strong_types).select(F.col("value").alias("key")).distinct()
     partner = (snapshot.select("account_id", F.col("payment_fingerprint_hmac").alias("key"))
                .unionByName(dominant.select("account_id", F.col("template").alias("key")))
                .join(F.broadcast(partner_values), "key")
@@ -212,7 +213,8 @@ def weak_link_features(ids: DataFrame, keys: DataFrame) -> DataFrame:
     pivoted = rows.groupBy("account_id").agg(*[
         agg for t in WEAK_TYPES for agg in (
             F.max(F.when(F.col("key_type") == t, F.col("members") - 1)).alias(f"weak_{t}_cluster_peers"),
-            F.max(F.when(F.col("key_type") == t, F.col("holders") - F.col("members"))).alias(f"weak_{t}_outside_accounts"))])
+            F.max(F.when(F.col("key_type") == t, F.col("holders") - F.col("members")))
+            .alias(f"weak_{t}_outside_accounts"))])
     return ids.select("account_id").join(pivoted, "account_id", "left").select(
         "account_id", *[F.coalesce(F.col(c), F.lit(0)).alias(c) for t in WEAK_TYPES
                         for c in (f"weak_{t}_cluster_peers", f"weak_{t}_outside_accounts")])

@@ -47,7 +47,8 @@ def lineage_links(banned: DataFrame, accounts: DataFrame, keys_daily: DataFrame,
                 & (F.col("feature_date") <= F.lit(day)))
     snapshot = (accounts.select("account_id", F.lit("payment").alias("link_type"),
                                 F.col("payment_fingerprint").alias("key"))
-                .unionByName(accounts.select("account_id", F.lit("org").alias("link_type"), F.col("org_id").alias("key")))
+                .unionByName(accounts.select("account_id", F.lit("org").alias("link_type"),
+                                             F.col("org_id").alias("key")))
                 .where(F.col("key").isNotNull()))
     keyed = keys_daily.where(lookback).select("account_id", F.col("key_type").alias("link_type"), "key").distinct()
     sketches = (sketch_daily.where(lookback)
@@ -63,7 +64,8 @@ def lineage_links(banned: DataFrame, accounts: DataFrame, keys_daily: DataFrame,
     shared = keys.join(banned_keys, ["link_type", "key"]).select("account_id", "banned_id", "link_type")
     replays = replay_daily.where(lookback & F.col("source_account_id").isNotNull())
     replayed = (replays.select("account_id", F.col("source_account_id").alias("other"))
-                .unionByName(replays.select(F.col("source_account_id").alias("account_id"), F.col("account_id").alias("other")))
+                .unionByName(replays.select(F.col("source_account_id").alias("account_id"),
+                                            F.col("account_id").alias("other")))
                 .join(banned.select(F.col("banned_id").alias("other")).distinct(), "other")
                 .select("account_id", F.col("other").alias("banned_id"), F.lit("replay").alias("link_type")))
     strength = F.when(F.col("link_type").isin("payment", "replay"), STRONG).otherwise(WEAK)

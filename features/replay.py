@@ -36,7 +36,8 @@ def replay_daily(signals_history: DataFrame, day: date) -> DataFrame:
 
 
 def _window(daily: DataFrame, day: date, days: int) -> DataFrame:
-    return daily.where((F.col("feature_date") > F.lit(day - timedelta(days=days))) & (F.col("feature_date") <= F.lit(day)))
+    return daily.where((F.col("feature_date") > F.lit(day - timedelta(days=days)))
+                       & (F.col("feature_date") <= F.lit(day)))
 
 
 def replay_edges(daily: DataFrame, day: date, settings: FeatureSettings = FEATURES) -> DataFrame:
@@ -63,6 +64,7 @@ def replay_features(daily: DataFrame, day: date, settings: FeatureSettings = FEA
     return (sent.join(replayers, "account_id", "full")
             .select("account_id", F.coalesce(f"replay_refs_sent{w}", F.lit(0)).alias(f"replay_refs_sent{w}"),
                     F.coalesce(f"replay_foreign_refs{w}", F.lit(0)).alias(f"replay_foreign_refs{w}"),
-                    (F.col(f"replay_foreign_refs{w}") / F.col(f"replay_refs_sent{w}")).alias(f"replay_foreign_share{w}"),
+                    (F.col(f"replay_foreign_refs{w}") / F.col(f"replay_refs_sent{w}"))
+                    .alias(f"replay_foreign_share{w}"),
                     F.coalesce(f"replay_sources{w}", F.lit(0)).alias(f"replay_sources{w}"),
                     F.coalesce(f"replay_replayers{w}", F.lit(0)).alias(f"replay_replayers{w}")))

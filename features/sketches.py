@@ -65,7 +65,8 @@ def sketch_daily(signals: DataFrame, day: date) -> DataFrame:
 
 def window_buckets(daily: DataFrame, day: date, days: int) -> DataFrame:
     """(account_id, band, bucket, requests) over the ``days`` ending on ``day``."""
-    return (daily.where((F.col("feature_date") > F.lit(day - timedelta(days=days))) & (F.col("feature_date") <= F.lit(day)))
+    inside = (F.col("feature_date") > F.lit(day - timedelta(days=days))) & (F.col("feature_date") <= F.lit(day))
+    return (daily.where(inside)
             .groupBy("account_id", "band", "bucket").agg(F.sum("requests").alias("requests")))
 
 

@@ -142,7 +142,8 @@ def test_account_clusters_fills_counts_and_lineage_share(engine: SparkSession) -
                                       "feature_date date, account_id string, cluster_id string")
     replay = engine.createDataFrame([("a1", 4, 3, 0.75, 1, 0)],
                                     "account_id string, replay_refs_sent_28d long, replay_foreign_refs_28d long, "
-                                    "replay_foreign_share_28d double, replay_sources_28d long, replay_replayers_28d long")
+                                    "replay_foreign_share_28d double, replay_sources_28d long, "
+                                    "replay_replayers_28d long")
     sketches = engine.createDataFrame([("a2", 10)], "account_id string, sketch_requests_28d long")
     lockstep = engine.createDataFrame([("a3", 1, 0.8)],
                                       "account_id string, lockstep_peers_7d long, lockstep_max_jaccard_7d double")

@@ -48,7 +48,8 @@ def test_sketches_collide_for_paraphrases_not_for_unrelated_prompts(engine: Spar
 
 def test_sketch_daily_and_window_features(engine: SparkSession) -> None:
     signals = engine.createDataFrame([("x", _at(0, 10, 15), [1, 2]), ("x", _at(0, 10, 45), [1, 3]),
-                                      ("x", _at(0, 11), None)], "account_id string, ts timestamp, template_sketch array<bigint>")
+                                      ("x", _at(0, 11), None)],
+                                     "account_id string, ts timestamp, template_sketch array<bigint>")
     assert sorted(tuple(r) for r in sketch_daily(signals, DAY).collect()) == [
         (DAY, "x", 0, 1, 10, 2), (DAY, "x", 1, 2, 10, 1), (DAY, "x", 1, 3, 10, 1)]
     settings = replace(FEATURES, sketch_bands=2, sketch_hub_accounts=1)
