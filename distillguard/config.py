@@ -61,6 +61,10 @@ class Table(str, Enum):
     # Per model and day: first request, requests, requests with reasoning tokens (the
     # models reference of a day is the sum of these up to that day).
     MODEL_DAILY = "features/model_daily"
+    # Link families (features/sketches.py, replay.py, lockstep.py): one partition per day.
+    SKETCH_DAILY = "features/sketch_daily"
+    REPLAY_DAILY = "features/replay_daily"
+    LOCKSTEP_DAILY = "features/lockstep_daily"
     # Intermediate results of the features job (staged daily rows, label propagation).
     FEATURE_SCRATCH = "features/_scratch"
     TRAINING_SET = "training/training_set"
@@ -245,6 +249,22 @@ class FeatureSettings:
     # Model pivot: a model first seen within this many days (and after the first day the
     # lakehouse has data for) is new.
     new_model_days: int = 7
+    # Template sketches (features/sketches.py): shingle length, LSH bands x rows, and the
+    # account count above which a bucket is a popular prompt.
+    sketch_shingle_chars: int = 5
+    sketch_bands: int = 4
+    sketch_rows: int = 2
+    sketch_hub_accounts: int = 50
+    # Lockstep (features/lockstep.py): Jaccard of (bucket, hour) sets over this window, only
+    # over buckets with at most lockstep_hub_accounts accounts that day.
+    lockstep_window_days: int = 7
+    lockstep_hub_accounts: int = 50
+    lockstep_min_jaccard: float = 0.5
+    lockstep_min_shared: int = 12
+    # Reasoning replay: refs of another account sent back at least this often make an edge.
+    replay_min_refs: int = 2
+    # Lineage (features/lineage.py): how far back the keys of banned accounts are read.
+    lineage_lookback_days: int = 90
 
 
 FEATURES = FeatureSettings()

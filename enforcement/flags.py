@@ -37,6 +37,7 @@ def evidence(features: DataFrame) -> DataFrame:
     return features.select(
         "account_id", F.coalesce("cluster_id", F.concat(F.lit("solo_"), "account_id")).alias("cluster_id"),
         F.coalesce("cluster_size", F.lit(1)).cast("long").alias("cluster_size"),
+        F.coalesce("link_types", F.array().cast("array<string>")).alias("link_types"),
         F.coalesce(CLUSTER_SPEND, f"spend_usd{LONGEST_WINDOW}").alias(CLUSTER_SPEND),
         "kyc_tier", F.col(f"spend_usd{LONGEST_WINDOW}").alias(SPEND),
         F.col(f"requests{LONGEST_WINDOW}").cast("long").alias(REQUESTS),

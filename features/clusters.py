@@ -1,16 +1,28 @@
-"""Cross-account clusters: accounts linked by what they share, and features per cluster.
+"""Cross-account clusters: components over strong links only, and features per cluster.
 
-Links (keys) over the 28-day window: a payment fingerprint, an organisation, an IP
-prefix, a user agent with the account's dominant prompt template, and a partner
-indicator hit. Components are found by min-label propagation on the account-key
-bipartite graph, checkpointed every iteration so lineage never grows.
+Strong links (each a key that accounts attach to; components are found by min-label
+propagation on the account-key bipartite graph, checkpointed every iteration):
 
-Hub rule (guards against giant components): a key shared by more accounts than its cap
-(``FeatureSettings``) links nobody. Public proxies, cloud egress ranges, carrier and
-office NATs exceed the IP-prefix cap (20 accounts); generic SDK + template pairs exceed
-the template cap; and a template only counts for an account when it dominates that
-account's own prompts (>= 20% and >= 20 requests in the window), so people who happen
-to ask the same common question are not chained together.
+* ``payment``: the same payment fingerprint (account snapshot of the day);
+* ``partner``: a partner-lab indicator hit on the payment HMAC, or on a template hash that
+  dominates the account's own prompts (>= ``dominant_template_share`` and >=
+  ``dominant_template_min_requests`` requests in the window);
+* ``replay``: reasoning blocks of one account sent back by another (``features/replay.py``),
+  key = the source account;
+* ``lockstep``: a lockstep edge (``features/lockstep.py``), key = the pair;
+* ``lineage``: a strong link to an account banned for distillation before the day
+  (``features/lineage.py``), key = the incident.
+
+Weak links (IP prefixes, user agents, organisations, template sketches and a partner IP
+prefix) are shared by strangers (residential proxies exit where people live, carriers put
+thousands behind one CGNAT prefix, popular prompts are popular), so they never merge
+components: ``weak_link_features`` counts, per account, how many members of its own strong
+cluster share them and how many accounts outside it do.
+
+Component-size guard: a strong key held by more than ``payment_max_accounts`` accounts (a
+payment method of a reseller's 10,000 customers, a gift-card processor, a ref replayed by a
+whole public tool) is a hub and links nobody; and cluster lift and the cluster KYC rule
+(``scoring/policy.py``) stop at ``cluster_lift_max_size`` members.
 """
 
 from __future__ import annotations
@@ -44,47 +56,55 @@ def account_keys(signals: DataFrame, day: date) -> DataFrame:
                     F.col("count").alias("requests")))
 
 
-def link_keys(keys_daily: DataFrame, accounts: DataFrame, indicators: DataFrame, rolling_day: DataFrame,
-              day: date, settings: FeatureSettings = FEATURES) -> DataFrame:
-    """(account_id, key_type, key) edges that survive the dominance and hub rules."""
+def _window_keys(keys_daily: DataFrame, day: date, settings: FeatureSettings) -> DataFrame:
     longest = max(settings.windows)
-    window = (keys_daily.where((F.col("feature_date") > F.lit(day - timedelta(days=longest)))
-                               & (F.col("feature_date") <= F.lit(day)))
-              .groupBy("account_id", "key_type", "key").agg(F.sum("requests").alias("requests")))
-    prompts = rolling_day.select("account_id", F.col(f"prompt_requests_{longest}d").alias("prompts"))
-    dominant = (window.where(F.col("key_type") == "ua_template").join(prompts, "account_id")
-                .where((F.col("requests") >= settings.dominant_template_min_requests)
-                       & (F.col("requests") >= F.col("prompts") * settings.dominant_template_share))
-                .select("account_id", "key_type", "key"))
-    active = rolling_day.select("account_id")
-    snapshot = accounts.join(active, "account_id")
-    partner_values = indicators.select(F.col("value").alias("partner_value")).distinct()
-    template_part = F.split(F.col("key"), r"\|").getItem(0)
-    # A partner-shared IP prefix is still an IP prefix: it gets the IP hub cap.
-    partner = (window.select("account_id", F.when(F.col("key_type") == "ip_prefix", F.lit("partner_ip"))
-                             .otherwise(F.lit("partner")).alias("key_type"),
-                             F.when(F.col("key_type") == "ip_prefix", F.col("key"))
-                             .otherwise(template_part).alias("partner_value"))
-               .unionByName(snapshot.select("account_id", F.lit("partner").alias("key_type"),
-                                            F.col("payment_fingerprint_hmac").alias("partner_value")))
-               .join(F.broadcast(partner_values), "partner_value")
-               .select("account_id", "key_type", F.col("partner_value").alias("key")))
-    edges = (window.where(F.col("key_type") == "ip_prefix").select("account_id", "key_type", "key")
-             .unionByName(dominant)
-             .unionByName(snapshot.where(F.col("payment_fingerprint").isNotNull())
-                          .select("account_id", F.lit("payment").alias("key_type"), F.col("payment_fingerprint").alias("key")))
-             .unionByName(snapshot.where(F.col("org_id").isNotNull())
-                          .select("account_id", F.lit("org").alias("key_type"), F.col("org_id").alias("key")))
+    return (keys_daily.where((F.col("feature_date") > F.lit(day - timedelta(days=longest)))
+                             & (F.col("feature_date") <= F.lit(day)))
+            .groupBy("account_id", "key_type", "key").agg(F.sum("requests").alias("requests")))
+
+
+def dominant_templates(keys_daily: DataFrame, rolling_day: DataFrame, day: date,
+                       settings: FeatureSettings = FEATURES) -> DataFrame:
+    """(account_id, template): templates that dominate an account's own prompts in the window."""
+    prompts = rolling_day.select("account_id", F.col(f"prompt_requests_{max(settings.windows)}d").alias("prompts"))
+    templates = _window_keys(keys_daily, day, settings).where(F.col("key_type") == "ua_template")
+    return (templates.join(prompts, "account_id")
+            .where((F.col("requests") >= settings.dominant_template_min_requests)
+                   & (F.col("requests") >= F.col("prompts") * settings.dominant_template_share))
+            .select("account_id", F.split(F.col("key"), r"\|").getItem(0).alias("template")).distinct())
+
+
+def strong_links(accounts: DataFrame, indicators: DataFrame, rolling_day: DataFrame, dominant: DataFrame,
+                 replay: DataFrame, lockstep: DataFrame, lineage: DataFrame,
+                 settings: FeatureSettings = FEATURES) -> DataFrame:
+    """(account_id, key_type, key) strong edges of the accounts active on the day, hubs removed.
+
+    ``replay`` is (account_id, source_account_id), ``lockstep`` (account_id, peer_id) and
+    ``lineage`` (account_id, key_type, key) edges, all of the same day."""
+    snapshot = accounts.join(rolling_day.select("account_id"), "account_id")
+    strong_types = F.col("indicator_type").isin("payment_fingerprint_hmac", "prompt_template_hash")
+    partner_values = indicators.where(strong_types).select(F.col("value").alias("key")).distinct()
+    partner = (snapshot.select("account_id", F.col("payment_fingerprint_hmac").alias("key"))
+               .unionByName(dominant.select("account_id", F.col("template").alias("key")))
+               .join(F.broadcast(partner_values), "key")
+               .select("account_id", F.lit("partner").alias("key_type"), "key"))
+    pair = F.concat_ws(KEY_SEPARATOR, "account_id", "peer_id")
+    edges = (snapshot.where(F.col("payment_fingerprint").isNotNull())
+             .select("account_id", F.lit("payment").alias("key_type"), F.col("payment_fingerprint").alias("key"))
              .unionByName(partner)
+             .unionByName(replay.select("account_id", F.lit("replay").alias("key_type"),
+                                        F.col("source_account_id").alias("key")))
+             .unionByName(replay.select(F.col("source_account_id").alias("account_id"),
+                                        F.lit("replay").alias("key_type"), F.col("source_account_id").alias("key")))
+             .unionByName(lockstep.select("account_id", F.lit("lockstep").alias("key_type"), pair.alias("key")))
+             .unionByName(lockstep.select(F.col("peer_id").alias("account_id"), F.lit("lockstep").alias("key_type"),
+                                          pair.alias("key")))
+             .unionByName(lineage.select("account_id", "key_type", "key"))
+             .join(rolling_day.select("account_id"), "account_id")
              .distinct())
-    caps = F.create_map(*[F.lit(x) for kv in (
-        ("ip_prefix", settings.ip_prefix_max_accounts), ("ua_template", settings.template_max_accounts),
-        ("payment", settings.payment_max_accounts), ("org", settings.payment_max_accounts),
-        ("partner", settings.template_max_accounts), ("partner_ip", settings.ip_prefix_max_accounts))
-        for x in kv])
     per_key = Window.partitionBy("key_type", "key")
     return (edges.withColumn("key_accounts", F.count("*").over(per_key))
-            .where((F.col("key_accounts") > 1) & (F.col("key_accounts") <= caps[F.col("key_type")]))
+            .where((F.col("key_accounts") > 1) & (F.col("key_accounts") <= settings.payment_max_accounts))
             .select("account_id", "key_type", "key"))
 
 
@@ -126,17 +146,16 @@ def stable_ids(labels: DataFrame, previous: DataFrame | None) -> DataFrame:
             .select("account_id", F.coalesce("inherited", fresh).alias("cluster_id")))
 
 
-def cluster_features(ids: DataFrame, edges: DataFrame, rolling_day: DataFrame, day: date,
+def cluster_features(ids: DataFrame, edges: DataFrame, dominant: DataFrame, rolling_day: DataFrame, day: date,
                      settings: FeatureSettings = FEATURES) -> DataFrame:
-    """Per account: its cluster and what the cluster as a whole looks like."""
+    """Per account: its strong cluster, the strong link types that hold it there, and what
+    the cluster as a whole looks like."""
     longest = max(settings.windows)
     w = f"_{longest}d"
-    dominant = (edges.where(F.col("key_type") == "ua_template")
-                .select("account_id", F.split("key", r"\|").getItem(0).alias("template"))
-                .groupBy("account_id").agg(F.min("template").alias("template")))
+    template = dominant.groupBy("account_id").agg(F.min("template").alias("template"))
     links = edges.groupBy("account_id").agg(F.sort_array(F.collect_set("key_type")).alias("link_types"))
     members = (ids.join(rolling_day, "account_id")
-               .join(dominant, "account_id", "left")
+               .join(template, "account_id", "left")
                .join(links, "account_id", "left"))
     partner_hit = (F.col("partner_payment_hit") | (F.col(f"partner_prefix_requests{w}") > 0)
                    | (F.col(f"partner_template_requests{w}") > 0))
@@ -161,3 +180,66 @@ def cluster_features(ids: DataFrame, edges: DataFrame, rolling_day: DataFrame, d
                     "cluster_proxy_share", "cluster_unverified_share", "cluster_partner_hit_accounts",
                     (F.coalesce("top_template_members", F.lit(0)) / F.col("cluster_size"))
                     .alias("cluster_template_overlap")))
+
+
+WEAK_TYPES = ("ip_prefix", "user_agent", "org", "sketch")
+
+
+def weak_keys(keys_daily: DataFrame, accounts: DataFrame, sketch_buckets: DataFrame, rolling_day: DataFrame,
+              day: date, settings: FeatureSettings = FEATURES) -> DataFrame:
+    """(account_id, key_type, key) weak keys of the active accounts over the longest window:
+    IP prefixes, user agents (of prompted requests), organisations and sketch buckets."""
+    window = _window_keys(keys_daily, day, settings)
+    keys = (window.where(F.col("key_type") == "ip_prefix").select("account_id", "key_type", "key")
+            .unionByName(window.where(F.col("key_type") == "ua_template")
+                         .select("account_id", F.lit("user_agent").alias("key_type"),
+                                 F.split(F.col("key"), r"\|").getItem(1).alias("key")))
+            .unionByName(accounts.where(F.col("org_id").isNotNull())
+                         .select("account_id", F.lit("org").alias("key_type"), F.col("org_id").alias("key")))
+            .unionByName(sketch_buckets.select("account_id", F.lit("sketch").alias("key_type"),
+                                               F.col("bucket").cast("string").alias("key"))))
+    return keys.join(rolling_day.select("account_id"), "account_id").distinct()
+
+
+def weak_link_features(ids: DataFrame, keys: DataFrame) -> DataFrame:
+    """Per account and weak key type: over its keys of that type, the most members of its own
+    strong cluster sharing one (``weak_<type>_cluster_peers``) and the most accounts outside
+    the cluster sharing one (``weak_<type>_outside_accounts``). No pairs are formed: a
+    carrier prefix held by 5,000 accounts costs two group-bys, not 25 million pairs."""
+    held = keys.join(ids, "account_id")
+    per_key = held.groupBy("key_type", "key").agg(F.count("*").alias("holders"))
+    per_cluster = held.groupBy("key_type", "key", "cluster_id").agg(F.count("*").alias("members"))
+    rows = held.join(per_key, ["key_type", "key"]).join(per_cluster, ["key_type", "key", "cluster_id"])
+    pivoted = rows.groupBy("account_id").agg(*[
+        agg for t in WEAK_TYPES for agg in (
+            F.max(F.when(F.col("key_type") == t, F.col("members") - 1)).alias(f"weak_{t}_cluster_peers"),
+            F.max(F.when(F.col("key_type") == t, F.col("holders") - F.col("members")))
+            .alias(f"weak_{t}_outside_accounts"))])
+    return ids.select("account_id").join(pivoted, "account_id", "left").select(
+        "account_id", *[F.coalesce(F.col(c), F.lit(0)).alias(c) for t in WEAK_TYPES
+                        for c in (f"weak_{t}_cluster_peers", f"weak_{t}_outside_accounts")])
+
+
+LINK_FEATURES: tuple[str, ...] = (
+    "replay_refs_sent_28d", "replay_foreign_refs_28d", "replay_foreign_share_28d", "replay_sources_28d",
+    "replay_replayers_28d", "sketch_requests_28d", "sketch_top_bucket_share_28d", "sketch_distinct_buckets_28d",
+    "sketch_top_bucket_other_accounts_28d", "sketch_popular_share_28d", "lockstep_peers_7d", "lockstep_max_jaccard_7d",
+    "lineage_strong_accounts", "lineage_weak_accounts", "lineage_days_since_decision", "cluster_lineage_share",
+    *(f"weak_{t}_{side}" for t in WEAK_TYPES for side in ("cluster_peers", "outside_accounts")))
+"""Model inputs from the link families, as named in account_clusters (added to FEATURE_COLUMNS)."""
+_COUNTS = ("replay_refs_sent_28d", "replay_foreign_refs_28d", "replay_sources_28d", "replay_replayers_28d",
+           "sketch_requests_28d", "lockstep_peers_7d", "lineage_strong_accounts", "lineage_weak_accounts")
+
+
+def account_clusters(clusters: DataFrame, replay: DataFrame, sketches: DataFrame, lockstep: DataFrame,
+                     lineage: DataFrame, weak: DataFrame) -> DataFrame:
+    """The account_clusters rows: cluster features plus every link family, one row per account;
+    counts are 0 for accounts a family never saw, rates and days stay null (unknown)."""
+    joined = clusters
+    for family in (replay, sketches, lockstep, lineage, weak):
+        joined = joined.join(family, "account_id", "left")
+    linked = (F.col("lineage_strong_accounts") + F.col("lineage_weak_accounts")) > 0
+    joined = joined.select(*[F.coalesce(F.col(c), F.lit(0)).alias(c) if c in _COUNTS else F.col(c)
+                             for c in joined.columns])
+    share = Window.partitionBy("cluster_id")
+    return joined.withColumn("cluster_lineage_share", F.avg(linked.cast("double")).over(share))

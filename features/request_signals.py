@@ -19,6 +19,7 @@ from pyspark.sql import functions as F
 
 from distillguard.features.fingerprint import normalized_column, template_fingerprint_column
 from distillguard.features.intent import IntentScorer, with_intent
+from distillguard.features.sketches import template_sketch
 from distillguard.ingest.keyed_hash import hmac_sha256_hex
 
 PREFIX_CHARS = 40
@@ -52,6 +53,7 @@ def request_signals(raw: DataFrame, ip_key: bytes, intent: IntentScorer | None =
         text.isNotNull().alias("has_prompt"),
         F.length(text).alias("prompt_chars"),
         template_fingerprint_column(text).alias("template_fp"),
+        template_sketch(text).alias("template_sketch"),
         F.sha2(F.substring(normalized_column(text), 1, PREFIX_CHARS), 256).alias("prefix_fp"),
         ((F.col("finish_reason") == "length")
          | (F.col("completion_tokens") >= F.col("max_tokens"))).alias("hit_max_tokens"),

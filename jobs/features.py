@@ -22,8 +22,14 @@ from distillguard import quality, tables
 from distillguard.config import FEATURES, FeatureSettings, Lakehouse, Table
 from distillguard.errors import DistillguardError
 from distillguard.features.account_daily import account_daily
-from distillguard.features.clusters import account_keys, cluster_features, components, link_keys, stable_ids
 from distillguard.features.models_reference import model_daily, models_as_of
+from distillguard.features.clusters import (account_clusters, account_keys, cluster_features, components,
+                                            dominant_templates, stable_ids, strong_links, weak_keys,
+                                            weak_link_features)
+from distillguard.features.lineage import banned_as_of, lineage_edges, lineage_features, lineage_links
+from distillguard.features.lockstep import lockstep_daily, lockstep_edges, lockstep_features, lockstep_pairs
+from distillguard.features.replay import replay_daily, replay_edges, replay_features
+from distillguard.features.sketches import sketch_daily, sketch_features, window_buckets
 from distillguard.features.request_signals import request_signals
 from distillguard.features.rolling import rolling
 from distillguard.jobs.ingest import changed_event_dates
@@ -77,15 +83,44 @@ def daily_step(spark: SparkSession, lakehouse: Lakehouse, day: date, ip_key: byt
     return daily.count()
 
 
+def incidents_before(spark: SparkSession, lakehouse: Lakehouse) -> DataFrame:
+    """Every incident row (lineage keeps only verdicts decided before the day); empty when none."""
+    if not tables.exists(lakehouse, Table.INCIDENTS):
+        return spark.createDataFrame([], "incident_id string, account_id string, label string, decided_on date")
+    return tables.read(spark, lakehouse, Table.INCIDENTS).select("incident_id", "account_id", "label", "decided_on")
+
+
+def _link_days(spark: SparkSession, lakehouse: Lakehouse, day: date, settings: FeatureSettings) -> None:
+    """The day's partitions of the link families (sketch buckets, replay, lockstep pairs):
+    each reads only the day's signals (replay also the refs issued up to the day)."""
+    where = tables.date_equals("feature_date", day)
+    signals = tables.read(spark, lakehouse, Table.REQUEST_SIGNALS)
+    tables.replace(sketch_daily(signals.where(F.col("event_date") == F.lit(day)), day), lakehouse,
+                   Table.SKETCH_DAILY, where, ("feature_date",))
+    tables.replace(replay_daily(signals, day), lakehouse, Table.REPLAY_DAILY, where, ("feature_date",))
+    sketch_day = tables.read(spark, lakehouse, Table.SKETCH_DAILY).where(F.col("feature_date") == F.lit(day))
+    tables.replace(lockstep_daily(sketch_day, day, settings), lakehouse, Table.LOCKSTEP_DAILY, where,
+                   ("feature_date",))
+
+
 def _window_step(spark: SparkSession, lakehouse: Lakehouse, day: date, settings: FeatureSettings) -> dict[str, Any]:
     where = tables.date_equals("feature_date", day)
     accounts, indicators = accounts_as_of(spark, lakehouse, day), indicators_as_of(spark, lakehouse, day)
     tables.replace(rolling(tables.read(spark, lakehouse, Table.ACCOUNT_DAILY), accounts, indicators, day, settings),
                    lakehouse, Table.ACCOUNT_ROLLING, where, ("feature_date",))
     rolling_day = tables.read(spark, lakehouse, Table.ACCOUNT_ROLLING).where(F.col("feature_date") == F.lit(day))
-    edges = link_keys(tables.read(spark, lakehouse, Table.ACCOUNT_KEYS), accounts, indicators, rolling_day, day,
-                      settings)
-    edges = tables.stage(spark, lakehouse, "edges", edges)
+    _link_days(spark, lakehouse, day, settings)
+    keys_daily = tables.read(spark, lakehouse, Table.ACCOUNT_KEYS)
+    sketches = tables.read(spark, lakehouse, Table.SKETCH_DAILY)
+    replays = tables.read(spark, lakehouse, Table.REPLAY_DAILY)
+    pairs = tables.stage(spark, lakehouse, "lockstep_pairs",
+                         lockstep_pairs(tables.read(spark, lakehouse, Table.LOCKSTEP_DAILY), day, settings))
+    links = tables.stage(spark, lakehouse, "lineage_links", lineage_links(
+        banned_as_of(incidents_before(spark, lakehouse), day), accounts, keys_daily, sketches, replays, day, settings))
+    dominant = dominant_templates(keys_daily, rolling_day, day, settings)
+    edges = tables.stage(spark, lakehouse, "edges", strong_links(
+        accounts, indicators, rolling_day, dominant, replay_edges(replays, day, settings),
+        lockstep_edges(pairs, settings), lineage_edges(links), settings))
     labels, iterations, converged = components(
         rolling_day, edges, lambda df, i: tables.stage(spark, lakehouse, f"labels_{i % 2}", df),
         settings.max_label_iterations)
@@ -93,7 +128,13 @@ def _window_step(spark: SparkSession, lakehouse: Lakehouse, day: date, settings:
     if tables.exists(lakehouse, Table.ACCOUNT_CLUSTERS):
         previous = (tables.read(spark, lakehouse, Table.ACCOUNT_CLUSTERS)
                     .where(F.col("feature_date") == F.lit(day - timedelta(days=1))).select("account_id", "cluster_id"))
-    clusters = cluster_features(stable_ids(labels, previous), edges, rolling_day, day, settings)
+    ids = tables.stage(spark, lakehouse, "cluster_ids", stable_ids(labels, previous))
+    buckets = window_buckets(sketches, day, max(settings.windows))
+    weak = weak_link_features(ids, weak_keys(keys_daily, accounts, buckets, rolling_day, day, settings))
+    clusters = account_clusters(
+        cluster_features(ids, edges, dominant, rolling_day, day, settings), replay_features(replays, day, settings),
+        sketch_features(sketches, day, settings), lockstep_features(pairs, settings), lineage_features(links, day),
+        weak)
     tables.replace(clusters, lakehouse, Table.ACCOUNT_CLUSTERS, where, ("feature_date",))
     if not converged:
         log.warning("cluster labels for %s did not converge in %s iterations; clusters may be split", day, iterations)

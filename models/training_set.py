@@ -34,6 +34,7 @@ from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
 from distillguard.config import TRAINING, TrainingSettings
+from distillguard.features.clusters import LINK_FEATURES
 
 POSITIVE, BENIGN, UNLABELLED = "distillation", "benign", "unlabelled"
 UNLABELLED_SOURCE = "unlabelled_sample"
@@ -58,7 +59,7 @@ _ACCOUNT = ("kyc_tier", "plan", "zero_data_retention", "account_age_days", "part
             "projected_monthly_spend", "unverified_over_kyc_threshold", "new_account")
 CLUSTER_FEATURES = ("cluster_size", "cluster_spend_7d", "cluster_spend_28d", "cluster_requests_28d",
                     "cluster_new_account_share", "cluster_proxy_share", "cluster_unverified_share",
-                    "cluster_partner_hit_accounts", "cluster_template_overlap")
+                    "cluster_partner_hit_accounts", "cluster_template_overlap", *LINK_FEATURES)
 FEATURE_COLUMNS: tuple[str, ...] = (
     *(f"{name}_{w}d" for w in (7, 28) for name in _RATES + _VOLUMES), *_ACCOUNT, *CLUSTER_FEATURES)
 """The model's input columns, exactly as named in account_rolling and account_clusters of
