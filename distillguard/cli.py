@@ -6,6 +6,7 @@ Bad input is answered with one line on stderr and exit code 2; nothing is writte
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from datetime import date
 from pathlib import Path
@@ -62,6 +63,9 @@ def _cmd_ingest(args: argparse.Namespace, lakehouse: Lakehouse) -> int:
           f"{row['accepted']:,} accepted + {row['duplicates_dropped']:,} duplicates dropped + "
           f"{row['quarantined']:,} quarantined; event dates changed: "
           f"{', '.join(str(d) for d in row['changed_event_dates'])}; gate warnings: {row['gate_warnings']}")
+    for item in json.loads(row["quarantined_files"]):
+        print(f"  file quarantined whole: {item['path']} ({item['reason']}: {item['detail']}; "
+              f"{item['lines_recovered']} line(s) readable before the fault; sha256 {item['sha256']})")
     return 0
 
 
