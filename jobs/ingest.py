@@ -206,7 +206,7 @@ def _ingest_requests(spark: SparkSession, lakehouse: Lakehouse, landing_date: da
 
 
 def _ingest_accounts(spark: SparkSession, lakehouse: Lakehouse, landing_date: date,
-                     corrupt: list[landing_files.CorruptFile]) -> dict[str, Any] | None:
+                     corrupt: list[landing_files.CorruptFile], partner_key: bytes) -> dict[str, Any] | None:
     files, bad = landing_files.inspect(_files(lakehouse.landing_dir(c.ACCOUNTS) / f"date={landing_date}",
                                               "*.jsonl*"), lakehouse.landing, c.ACCOUNTS)
     corrupt.extend(bad)
@@ -223,7 +223,7 @@ def _ingest_accounts(spark: SparkSession, lakehouse: Lakehouse, landing_date: da
     by_reason = _counts_by(parsed, "reason")
     valid = by_reason.pop(None, 0)
     snapshot = dedupe_snapshot(parsed.filter(F.col("reason").isNull()))
-    refined = _stage(spark, lakehouse, refined_accounts(snapshot, get_key(lakehouse, PARTNER_HMAC_KEY_ENV)),
+    refined = _stage(spark, lakehouse, refined_accounts(snapshot, partner_key),
                      "refined_accounts", landing_date)
     accepted = refined.count()
     return {"parsed": parsed, "raw": snapshot.drop("landing_date", "reason", "detail", "raw_line", "record_key"),
@@ -305,6 +305,7 @@ def run(spark: SparkSession, lakehouse: Lakehouse, landing_date: date) -> dict[s
     row: dict[str, Any] = {"run_id": run_id, "landing_date": landing_date, "engine": engine_name(spark),
                            "started_at": datetime.now(timezone.utc).replace(tzinfo=None)}
     corrupt: list[landing_files.CorruptFile] = []
+    partner_key = get_key(lakehouse, PARTNER_HMAC_KEY_ENV)  # before anything is written
     try:
         try:
             requests = _ingest_requests(spark, lakehouse, landing_date, run_id, corrupt)
@@ -315,7 +316,7 @@ def run(spark: SparkSession, lakehouse: Lakehouse, landing_date: date) -> dict[s
                                                "message": str(failure),
                                                "finished_at": datetime.now(timezone.utc).replace(tzinfo=None)})
             raise
-        accounts = _ingest_accounts(spark, lakehouse, landing_date, corrupt)
+        accounts = _ingest_accounts(spark, lakehouse, landing_date, corrupt, partner_key)
         incidents = _ingest_reference(spark, lakehouse, landing_date, c.INCIDENTS, corrupt)
         indicators = _ingest_reference(spark, lakehouse, landing_date, c.PARTNER_INDICATORS, corrupt)
         row.update(_file_fields(corrupt))
