@@ -108,6 +108,20 @@ def _cmd_export(args: argparse.Namespace, lakehouse: Lakehouse) -> int:
     return 0
 
 
+def _cmd_maintain(args: argparse.Namespace, lakehouse: Lakehouse) -> int:
+    from datetime import datetime, timezone
+
+    from distillguard.maintenance import maintain
+
+    today = args.today or datetime.now(timezone.utc).date()
+    result = maintain(lakehouse, today)
+    print(f"maintain: {result['tables']} table(s) compacted ({result['files_compacted']} files merged) and "
+          f"vacuumed ({result['files_vacuumed']} files removed); personal data before {result['cutoff']} erased: "
+          f"{result['requests_erased']} raw request(s), {result['quarantine_erased']} quarantined line(s), "
+          f"{result['folders_removed']} folder(s) of kept files")
+    return 0
+
+
 def _cmd_run_daily(args: argparse.Namespace, lakehouse: Lakehouse) -> int:
     from distillguard.engine import get_spark
     from distillguard.jobs import daily
@@ -253,6 +267,13 @@ def build_parser() -> argparse.ArgumentParser:
     exp.add_argument("--date", type=iso_date, required=True, help="flag date, YYYY-MM-DD")
     exp.add_argument("--full", action="store_true", help="re-export every row of the day (same rows, same bytes)")
     exp.set_defaults(handler=_cmd_export)
+
+    mnt = commands.add_parser("maintain", parents=[common], help="compact, vacuum, erase expired personal data",
+                              description="Compact and vacuum every Delta table, then erase raw client_ip and "
+                                          "prompt_text older than the retention (30 days) from raw requests and "
+                                          "raw quarantine, with their old files and commits.")
+    mnt.add_argument("--today", type=iso_date, help="the day retention counts back from (default: today, UTC)")
+    mnt.set_defaults(handler=_cmd_maintain)
 
     run = commands.add_parser("run", parents=[common], help="run a pipeline (DAG) of steps locally",
                               description="Run a whole pipeline in order on this machine.")
