@@ -35,6 +35,7 @@ SUITES: dict[str, Table] = {
     "account_daily": Table.ACCOUNT_DAILY,
     "training_set": Table.TRAINING_SET,
     "flagged_accounts": Table.FLAGGED_ACCOUNTS,
+    "exports": Table.EXPORTS,
 }
 RESULT_COLUMNS = ("run_id", "suite", "table_name", "evaluated_at", "expectation_type", "column_name",
                   "severity", "success", "observed_value", "unexpected_count", "unexpected_percent",
