@@ -6,11 +6,12 @@ Bad input is answered with one line on stderr and exit code 2; nothing is writte
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from datetime import date
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, ContextManager, Sequence
 
 from distillguard.config import DEFAULT_HOME, HOME_ENV, LANDING_ENV, Lakehouse
 from distillguard.errors import DistillguardError
@@ -323,13 +324,28 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Jobs that write: one run per lakehouse and date at a time (distillguard/locks.py).
+LOCKED = ("ingest", "features", "score", "export", "train", "maintain")
+
+
+def _lock(args: argparse.Namespace, lakehouse: Lakehouse) -> ContextManager[object]:
+    if args.command not in LOCKED:
+        return contextlib.nullcontext()
+    from distillguard import locks
+
+    start = getattr(args, "start", None)
+    day = getattr(args, "date", None) or getattr(args, "as_of", None) or (f"{start}..{args.end}" if start else None)
+    return locks.hold(lakehouse, args.command, day)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     handler: Callable[[argparse.Namespace, Lakehouse], int] = args.handler
     try:
         lakehouse = Lakehouse.resolve(args.home, args.landing)
-        return handler(args, lakehouse)
+        with _lock(args, lakehouse):
+            return handler(args, lakehouse)
     except DistillguardError as error:
         print(f"distillguard: error: {error}", file=sys.stderr)
         return 2

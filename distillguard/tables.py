@@ -6,9 +6,14 @@ a re-run after a crash) sees the table before or after it, never half of it.
 
 from __future__ import annotations
 
+import os
+import shutil
 import uuid
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import date
 from pathlib import Path
+from typing import Iterator
 
 from pyspark.sql import DataFrame, DataFrameWriter, SparkSession
 
@@ -62,9 +67,27 @@ def merge(spark: SparkSession, lakehouse: Lakehouse, table: Table, rows: DataFra
         spark.catalog.dropTempView(view)
 
 
+# Scratch space of the current run: ``<scratch table>/<run>``, so two runs never share
+# intermediates. ``scratch()`` gives a run its own folder and removes it at the end; outside
+# one, each process has its own.
+_SCRATCH_RUN: ContextVar[str] = ContextVar("scratch_run", default=f"pid-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+
+
+@contextmanager
+def scratch(lakehouse: Lakehouse) -> Iterator[Path]:
+    """A fresh scratch folder for the body's ``stage`` calls, removed afterwards."""
+    token = _SCRATCH_RUN.set(f"run-{uuid.uuid4().hex[:12]}")
+    folder = Path(lakehouse.table_path(Table.FEATURE_SCRATCH)) / _SCRATCH_RUN.get()
+    try:
+        yield folder
+    finally:
+        _SCRATCH_RUN.reset(token)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def stage(spark: SparkSession, lakehouse: Lakehouse, name: str, df: DataFrame) -> DataFrame:
     """Write an intermediate result to a scratch Delta table and read it back, so later
     steps (gates, writes, iterations) scan it instead of recomputing its lineage."""
-    path = f"{lakehouse.table_path(Table.FEATURE_SCRATCH)}/{name}"
+    path = f"{lakehouse.table_path(Table.FEATURE_SCRATCH)}/{_SCRATCH_RUN.get()}/{name}"
     df.write.format("delta").mode("overwrite").option("overwriteSchema", "true").save(path)
     return spark.read.format("delta").load(path)

@@ -27,7 +27,7 @@ from typing import Any, Callable, Sequence
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from distillguard import tables
+from distillguard import locks, tables
 from distillguard.config import Lakehouse, Table
 from distillguard.errors import DistillguardError
 from distillguard.jobs import export, features, ingest, report
@@ -137,7 +137,8 @@ def run(spark: SparkSession, lakehouse: Lakehouse, day: date, force: bool = Fals
         echo(f"daily {day}: {step.name:8} running ...")
         started = time.perf_counter()
         try:
-            results[step.name] = step.run(spark, lakehouse, day, results)
+            with locks.hold(lakehouse, step.name, day):
+                results[step.name] = step.run(spark, lakehouse, day, results)
         except DistillguardError as error:
             raise StepFailed(f"daily {day} stopped at {step.name}: {error} (later steps not run)") from error
         stale = True
