@@ -56,6 +56,8 @@ class Table(str, Enum):
     RAW_QUARANTINED_FILES = "raw/quarantined_files"
     # ... and their PII-free record: path, size, SHA-256, reason, lines readable before the fault.
     QUARANTINED_FILES = "quality/quarantined_files"
+    # One row per pipeline step done with every effect complete (distillguard/ledger.py).
+    RUN_LEDGER = "quality/run_ledger"
 
 
 @dataclass(frozen=True)
