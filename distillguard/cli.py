@@ -8,13 +8,15 @@ gate failed, 2 bad arguments. Failures print one line on stderr, never a traceba
 from __future__ import annotations
 
 import argparse
+import contextlib
+import json
 import logging
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
-from typing import NoReturn
+from typing import ContextManager, NoReturn
 
 from distillguard import __version__, logs
 from distillguard.config import CATALOG_ENV, DEFAULT_HOME, HOME_ENV, LANDING_ENV, SCHEMA_ENV, Lakehouse, Table
@@ -112,6 +114,9 @@ def _cmd_ingest(args: argparse.Namespace, lakehouse: Lakehouse) -> int:
           f"{row['accepted']:,} accepted + {row['duplicates_dropped']:,} duplicates dropped + "
           f"{row['quarantined']:,} quarantined; event dates changed: "
           f"{', '.join(str(d) for d in row['changed_event_dates'])}; gate warnings: {row['gate_warnings']}")
+    for item in json.loads(row["quarantined_files"]):
+        print(f"  file quarantined whole: {item['path']} ({item['reason']}: {item['detail']}; "
+              f"{item['lines_recovered']} line(s) readable before the fault; sha256 {item['sha256']})")
     return 0
 
 
@@ -186,6 +191,20 @@ def _cmd_allow_list(args: argparse.Namespace, lakehouse: Lakehouse) -> int:
             removed = f" removed {e['removed_on']} by {e['removed_by']}: {e['removal_reason']}" if e["removed_on"] else ""
             print(f"{e['account_id']}\tadded {e['added_on']} by {e['added_by']}: {e['reason']}{removed}")
         print(f"allow-list: {len(shown)} entries")
+    return 0
+
+
+def _cmd_maintain(args: argparse.Namespace, lakehouse: Lakehouse) -> int:
+    from datetime import datetime, timezone
+
+    from distillguard.maintenance import maintain
+
+    today = args.today or datetime.now(timezone.utc).date()
+    result = maintain(lakehouse, today)
+    print(f"maintain: {result['tables']} table(s) compacted ({result['files_compacted']} files merged) and "
+          f"vacuumed ({result['files_vacuumed']} files removed); personal data before {result['cutoff']} erased: "
+          f"{result['requests_erased']} raw request(s), {result['quarantine_erased']} quarantined line(s), "
+          f"{result['folders_removed']} folder(s) of kept files")
     return 0
 
 
@@ -395,6 +414,13 @@ def build_parser() -> argparse.ArgumentParser:
     load.add_argument("file", type=Path, help="CSV with header account_id,added_by,reason,added_on")
     allow.set_defaults(handler=_cmd_allow_list)
 
+    mnt = commands.add_parser("maintain", parents=[common], help="compact, vacuum, erase expired personal data",
+                              description="Compact and vacuum every Delta table, then erase raw client_ip and "
+                                          "prompt_text older than the retention (30 days) from raw requests and "
+                                          "raw quarantine, with their old files and commits.")
+    mnt.add_argument("--today", type=iso_date, help="the day retention counts back from (default: today, UTC)")
+    mnt.set_defaults(handler=_cmd_maintain)
+
     run = commands.add_parser("run", parents=[common], help="run a pipeline (DAG) of steps locally",
                               description="Run a whole pipeline in order on this machine.")
     pipelines = run.add_subparsers(dest="pipeline", required=True, metavar="PIPELINE")
@@ -474,6 +500,20 @@ def _fail(message: str, code: int) -> NoReturn:
     raise SystemExit(code)
 
 
+# Jobs that write: one run per lakehouse and date at a time (distillguard/locks.py).
+LOCKED = ("ingest", "features", "score", "export", "train", "maintain")
+
+
+def _lock(args: argparse.Namespace, lakehouse: Lakehouse) -> ContextManager[object]:
+    if args.command not in LOCKED:
+        return contextlib.nullcontext()
+    from distillguard import locks
+
+    start = getattr(args, "start", None)
+    day = getattr(args, "date", None) or getattr(args, "as_of", None) or (f"{start}..{args.end}" if start else None)
+    return locks.hold(lakehouse, args.command, day)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; returns 0 when it is done and raises ``SystemExit(1 or 2)`` otherwise."""
     args = build_parser().parse_args(argv)  # bad arguments: argparse exits 2 itself
@@ -485,7 +525,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (DistillguardError, ValueError) as error:
         _fail(str(error), BAD_ARGUMENTS)
     try:
-        handler(args, lakehouse)
+        with _lock(args, lakehouse):
+            handler(args, lakehouse)
     except UsageError as error:
         _fail(str(error), BAD_ARGUMENTS)
     except DistillguardError as error:

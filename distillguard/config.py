@@ -78,6 +78,12 @@ class Table(str, Enum):
     RAW_QUARANTINE = "raw/quarantine"
     # Parsed landing lines of one ingest run, read back by its steps and removed at the end.
     RAW_STAGING = "raw/_staging"
+    # Landing files that could not be read (truncated or not gzip), kept whole (may hold PII)...
+    RAW_QUARANTINED_FILES = "raw/quarantined_files"
+    # ... and their PII-free record: path, size, SHA-256, reason, lines readable before the fault.
+    QUARANTINED_FILES = "quality/quarantined_files"
+    # One row per pipeline step done with every effect complete (distillguard/ledger.py).
+    RUN_LEDGER = "quality/run_ledger"
 
     @property
     def catalog_name(self) -> str:
@@ -379,3 +385,17 @@ class IntentSettings:
 
 
 INTENT = IntentSettings()
+
+
+@dataclass(frozen=True)
+class MaintenanceSettings:
+    """``distillguard maintain``: how long raw personal data is kept (documented in
+    distillguard/maintenance.py)."""
+
+    # client_ip and prompt_text of raw requests and raw quarantine older than this are erased.
+    pii_retention_days: int = 30
+    # Time travel kept by VACUUM on tables that hold no personal data.
+    vacuum_retention_hours: int = 168
+
+
+MAINTENANCE = MaintenanceSettings()

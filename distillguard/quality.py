@@ -45,6 +45,7 @@ SUITES: dict[str, Table] = {
     "account_daily": Table.ACCOUNT_DAILY,
     "training_set": Table.TRAINING_SET,
     "flagged_accounts": Table.FLAGGED_ACCOUNTS,
+    "exports": Table.EXPORTS,
 }
 DATASOURCE, BATCH, DOCS_SITE = "lakehouse", "whole_dataframe", "lakehouse"
 RESULT_COLUMNS = ("run_id", "suite", "table_name", "evaluated_at", "expectation_type", "column_name",

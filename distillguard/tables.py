@@ -9,9 +9,14 @@ code in both.
 
 from __future__ import annotations
 
+import os
+import shutil
 import uuid
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import date
 from pathlib import Path
+from typing import Iterator
 
 from pyspark.errors import PySparkException
 from pyspark.sql import DataFrame, DataFrameReader, DataFrameWriter, SparkSession
@@ -81,11 +86,6 @@ def replace(df: DataFrame, lakehouse: Lakehouse, table: Table, where: str,
         _writer(df, partition_by).mode("overwrite").option("replaceWhere", where).save(lakehouse.table_path(table))
 
 
-def append(df: DataFrame, lakehouse: Lakehouse, table: Table, partition_by: tuple[str, ...] = ()) -> None:
-    """Add ``df``'s rows in one commit (creates the table if needed)."""
-    _writer(df, partition_by).mode("append").save(lakehouse.table_path(table))
-
-
 def date_equals(column: str, day: date) -> str:
     """A replaceWhere predicate for one date partition."""
     return f"{column} = DATE'{day.isoformat()}'"
@@ -135,10 +135,27 @@ def grant_select(spark: SparkSession, lakehouse: Lakehouse, table: Table, princi
     spark.sql(statement).collect()
     return statement
 
+# Scratch space of the current run: ``<scratch table>/<run>``, so two runs never share
+# intermediates. ``scratch()`` gives a run its own folder and removes it at the end; outside
+# one, each process has its own.
+_SCRATCH_RUN: ContextVar[str] = ContextVar("scratch_run", default=f"pid-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+
+
+@contextmanager
+def scratch(lakehouse: Lakehouse) -> Iterator[Path]:
+    """A fresh scratch folder for the body's ``stage`` calls, removed afterwards."""
+    token = _SCRATCH_RUN.set(f"run-{uuid.uuid4().hex[:12]}")
+    folder = Path(lakehouse.table_path(Table.FEATURE_SCRATCH)) / _SCRATCH_RUN.get()
+    try:
+        yield folder
+    finally:
+        _SCRATCH_RUN.reset(token)
+        shutil.rmtree(folder, ignore_errors=True)
+
 
 def stage(spark: SparkSession, lakehouse: Lakehouse, name: str, df: DataFrame) -> DataFrame:
     """Write an intermediate result to a scratch Delta table and read it back, so later
     steps (gates, writes, iterations) scan it instead of recomputing its lineage."""
-    path = f"{lakehouse.table_path(Table.FEATURE_SCRATCH)}/{name}"
+    path = f"{lakehouse.table_path(Table.FEATURE_SCRATCH)}/{_SCRATCH_RUN.get()}/{name}"
     df.write.format("delta").mode("overwrite").option("overwriteSchema", "true").save(path)
     return spark.read.format("delta").load(path)

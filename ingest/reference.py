@@ -86,6 +86,7 @@ def parse_indicator_lines(lines: DataFrame) -> DataFrame:
 
 
 def dedupe(valid: DataFrame, key: list[str]) -> DataFrame:
-    """Append-only files may repeat a row (a re-export): keep one per key."""
-    first = Window.partitionBy(*key).orderBy("source_file")
+    """Append-only files may repeat a row (a re-export): keep one per key, from the file
+    named last, so a revision (a label changed in a later file) wins over the row it revises."""
+    first = Window.partitionBy(*key).orderBy(F.col("source_file").desc())
     return valid.withColumn("_copy", F.row_number().over(first)).filter("_copy = 1").drop("_copy")

@@ -2,13 +2,15 @@
 
 ingest (parse, then validate: the ingest job runs its own quality gates) -> features ->
 score -> export -> report, in that order, each through the same job function the CLI
-and the Databricks tasks call. A step already done for D is skipped; what "done" means is
-what the step itself writes last:
+and the Databricks tasks call. A step already done for D is skipped; "done" means the run
+ledger (distillguard/ledger.py) holds the step's row for D, written once the step returned
+with every effect in place, and the step's own evidence is still there:
 
 * ingest: a ``succeeded`` row for landing date D in the ingest-runs table;
 * features: D's partition of the cluster features (the last table the job writes);
-* score: flagged rows of D carrying a scoring run id (a day that flags nobody leaves
-  no rows, so it is scored again: cheap, and the MERGE leaves nothing to change);
+* score: flagged rows of D carrying a scoring run id whose MLflow run FINISHED (a day
+  that flags nobody leaves no rows, so it is scored again: cheap, and the MERGE leaves
+  nothing to change);
 * export: a committed export of D whose manifest is on disk;
 * report: ``<reports>/date=D/report.html``.
 
@@ -27,7 +29,7 @@ from typing import Any, Callable, Sequence
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from distillguard import tables
+from distillguard import ledger, locks, tables
 from distillguard.config import Lakehouse, Table
 from distillguard.enforcement import export as handoff
 from distillguard.enforcement import report as pages
@@ -64,8 +66,19 @@ def _features(spark: SparkSession, lakehouse: Lakehouse, day: date, results: Res
 
 
 def _score_done(spark: SparkSession, lakehouse: Lakehouse, day: date) -> bool:
-    return _has_rows(spark, lakehouse, Table.FLAGGED_ACCOUNTS,
-                     (F.col("flag_date") == F.lit(day)) & F.col("scoring_run_id").isNotNull())
+    """Flagged rows of ``day`` whose scoring MLflow run finished (a run killed after its
+    MERGE leaves rows but a run that never ended: not done)."""
+    if not tables.exists(lakehouse, Table.FLAGGED_ACCOUNTS):
+        return False
+    runs = {r.scoring_run_id for r in tables.read(spark, lakehouse, Table.FLAGGED_ACCOUNTS)
+            .where((F.col("flag_date") == F.lit(day)) & F.col("scoring_run_id").isNotNull())
+            .select("scoring_run_id").distinct().collect()}
+    if not runs:
+        return False
+    from distillguard.models import registry
+
+    mlflow_client = registry.client(lakehouse)
+    return all(mlflow_client.get_run(run_id).info.status == "FINISHED" for run_id in runs)
 
 
 def _score(spark: SparkSession, lakehouse: Lakehouse, day: date, results: Results) -> dict[str, Any]:
@@ -132,14 +145,17 @@ def run(spark: SparkSession, lakehouse: Lakehouse, day: date, force: bool = Fals
     results: Results = {}
     stale = force
     for step in (s for s in STEPS if s.name in steps):
-        if not stale and step.done(spark, lakehouse, day):
+        if not stale and ledger.done(lakehouse, step.name, day) and step.done(spark, lakehouse, day):
             outcomes.append({"step": step.name, "status": "skipped", "detail": "already done"})
             echo(f"daily {day}: {step.name:8} skipped (already done)")
             continue
         echo(f"daily {day}: {step.name:8} running ...")
         started = time.perf_counter()
         try:
-            results[step.name] = step.run(spark, lakehouse, day, results)
+            with locks.hold(lakehouse, step.name, day):
+                results[step.name] = step.run(spark, lakehouse, day, results)
+                ledger.record(lakehouse, step.name, day, time.perf_counter() - started,
+                              {"detail": _describe(step.name, results[step.name])})
         except DistillguardError as error:
             raise StepFailed(f"daily {day} stopped at {step.name}: {error} (later steps not run)") from error
         stale = True

@@ -54,11 +54,13 @@ def accounts_as_of(spark: SparkSession, lakehouse: Lakehouse, day: date) -> Data
 
 
 def indicators_as_of(spark: SparkSession, lakehouse: Lakehouse, day: date) -> DataFrame:
-    """Partner indicators first seen on or before ``day`` (an empty frame when none exist)."""
+    """Partner indicators ingested and first seen on or before ``day`` (an empty frame when
+    none exist): a back-dated indicator ingested later never reaches a backfill of ``day``."""
     if not tables.exists(lakehouse, Table.PARTNER_INDICATORS):
         return spark.createDataFrame([], "indicator_type string, value string, first_seen date, confidence double")
     return (tables.read(spark, lakehouse, Table.PARTNER_INDICATORS)
-            .where(F.col("first_seen") <= F.lit(day)).select("indicator_type", "value", "first_seen", "confidence"))
+            .where((F.col("ingested_on") <= F.lit(day)) & (F.col("first_seen") <= F.lit(day)))
+            .select("indicator_type", "value", "first_seen", "confidence").distinct())
 
 
 def daily_step(spark: SparkSession, lakehouse: Lakehouse, day: date, ip_key: bytes) -> int:

@@ -3,6 +3,11 @@
 Order, chosen so a run killed at any point (SIGKILL included) leaves either the old or the
 new state of every table and a re-run converges:
 
+0. stream every landing file once through zlib: a file that cannot be read whole (a
+   truncated or non-gzip ``.jsonl.gz``, a NUL byte, a CSV without the contract header) is
+   quarantined whole (``ingest/files.py``) and the rest of the day goes on; a corrupt
+   accounts snapshot keeps the last good snapshot, a corrupt incident or indicator file
+   adds nothing (what earlier runs stored stays);
 1. parse every line of ``request_logs/date=D``, the accounts snapshot of D and the
    incident / partner-indicator files into a staging area in the raw layer (parquet,
    overwritten by the next attempt, removed at the end): gzip is read and JSON parsed once;
@@ -13,8 +18,10 @@ new state of every table and a re-run converges:
    failure stops here, before any table is written;
 4. one Delta commit per table: ``MERGE INTO`` raw requests on (event_date, request_id)
    inserting only unseen requests (a re-run inserts nothing), ``replaceWhere`` for the
-   snapshot date of accounts and for this run's quarantine rows, overwrite for the
-   append-only incidents and partner indicators;
+   snapshot date of accounts and for this run's quarantine rows and quarantined files;
+   incidents and partner indicators are appended, each row version once, with
+   ``ingested_on`` = D (history is kept: a file removed from the landing zone erases
+   nothing, and readers as of a day see only what was ingested by then);
 5. the ingest-runs row last: a date counts as ingested only once its run row exists.
 
 Reconciliation per run: lines_read = accepted + duplicates_dropped + quarantined.
@@ -43,6 +50,7 @@ from distillguard.engine import engine_name
 from distillguard.errors import DistillguardError
 from distillguard.ingest import contract as c
 from distillguard.ingest.accounts import dedupe_snapshot, parse_account_lines, refined_accounts
+from distillguard.ingest import files as landing_files
 from distillguard.ingest.common import quarantine_rows, quarantine_summary
 from distillguard.ingest.reference import dedupe, parse_incident_lines, parse_indicator_lines
 from distillguard.ingest.requests import classify_against_raw, dedupe_batch, gate_view, parse_request_lines, raw_rows
@@ -59,7 +67,8 @@ LINE_READER = {"sep": "\u0000", "quote": "", "escape": "", "header": "false", "m
 VOLUME_HISTORY_DAYS = 7
 VOLUME_MIN_HISTORY = 3
 UNBOUNDED = 10**15
-STAGED = (c.REQUEST_LOGS, c.ACCOUNTS, c.INCIDENTS, c.PARTNER_INDICATORS, "gate_view", "refined_accounts")
+STAGED = (c.REQUEST_LOGS, c.ACCOUNTS, c.INCIDENTS, c.PARTNER_INDICATORS, "gate_view", "refined_accounts",
+          f"{c.INCIDENTS}_new", f"{c.PARTNER_INDICATORS}_new")
 RUNS_SCHEMA = (
     "run_id string, landing_date date, started_at timestamp, finished_at timestamp, status string, "
     "engine string, files long, lines_read long, accepted long, duplicates_dropped long, "
@@ -68,7 +77,12 @@ RUNS_SCHEMA = (
     "accounts_lines_read long, accounts_accepted long, accounts_duplicates long, accounts_quarantined long, "
     "incidents_lines_read long, incidents_accepted long, incidents_duplicates long, incidents_quarantined long, "
     "indicators_lines_read long, indicators_accepted long, indicators_duplicates long, "
-    "indicators_quarantined long, gate_warnings long, raw_requests_version long, message string")
+    "indicators_quarantined long, gate_warnings long, raw_requests_version long, message string, "
+    "files_quarantined long, quarantined_files string")
+# Columns that identify one version of an incident / indicator row (source_file excluded:
+# the same row re-exported in another file is the same version).
+REFERENCE_COLUMNS = {c.INCIDENTS: c.INCIDENT_COLUMNS, c.PARTNER_INDICATORS: c.INDICATOR_COLUMNS}
+REFERENCE_TABLES = {c.INCIDENTS: Table.INCIDENTS, c.PARTNER_INDICATORS: Table.PARTNER_INDICATORS}
 
 
 
@@ -148,9 +162,14 @@ def _counts_by(df: DataFrame, column: str) -> dict[Any, int]:
     return {row[column]: row["count"] for row in df.groupBy(column).count().collect()}
 
 
-def _ingest_requests(spark: SparkSession, lakehouse: Lakehouse, landing_date: date, run_id: str) -> dict[str, Any]:
+def _ingest_requests(spark: SparkSession, lakehouse: Lakehouse, landing_date: date, run_id: str,
+                     corrupt: list[landing_files.CorruptFile]) -> dict[str, Any]:
     folder = lakehouse.landing_dir(c.REQUEST_LOGS) / f"date={landing_date}"
-    files = _files(folder, "*.jsonl*")
+    files, bad = landing_files.inspect(_files(folder, "*.jsonl*"), lakehouse.landing, c.REQUEST_LOGS)
+    corrupt.extend(bad)
+    if not files and bad:
+        raise DistillguardError(f"every request log file in {folder} is unreadable: "
+                                + "; ".join(item.describe() for item in bad))
     if not files:
         raise DistillguardError(f"no request log files in {folder}")
     parsed = _stage(spark, lakehouse, parse_request_lines(read_lines(spark, files, lakehouse.landing), landing_date),
@@ -185,8 +204,16 @@ def _ingest_requests(spark: SparkSession, lakehouse: Lakehouse, landing_date: da
     }
 
 
-def _ingest_accounts(spark: SparkSession, lakehouse: Lakehouse, landing_date: date) -> dict[str, Any] | None:
-    files = _files(lakehouse.landing_dir(c.ACCOUNTS) / f"date={landing_date}", "*.jsonl*")
+def _ingest_accounts(spark: SparkSession, lakehouse: Lakehouse, landing_date: date,
+                     corrupt: list[landing_files.CorruptFile], partner_key: bytes) -> dict[str, Any] | None:
+    files, bad = landing_files.inspect(_files(lakehouse.landing_dir(c.ACCOUNTS) / f"date={landing_date}",
+                                              "*.jsonl*"), lakehouse.landing, c.ACCOUNTS)
+    corrupt.extend(bad)
+    if bad:
+        # Part of a snapshot would look like deleted accounts: keep the last good one whole.
+        log.warning("accounts snapshot of %s unreadable, last good snapshot kept: %s", landing_date,
+                    "; ".join(item.describe() for item in bad))
+        return None
     if not files:
         log.warning("no accounts snapshot for %s: accounts left as they are", landing_date)
         return None
@@ -195,7 +222,7 @@ def _ingest_accounts(spark: SparkSession, lakehouse: Lakehouse, landing_date: da
     by_reason = _counts_by(parsed, "reason")
     valid = by_reason.pop(None, 0)
     snapshot = dedupe_snapshot(parsed.filter(F.col("reason").isNull()))
-    refined = _stage(spark, lakehouse, refined_accounts(snapshot, get_key(lakehouse, PARTNER_HMAC_KEY_ENV)),
+    refined = _stage(spark, lakehouse, refined_accounts(snapshot, partner_key),
                      "refined_accounts", landing_date)
     accepted = refined.count()
     return {"parsed": parsed, "raw": snapshot.drop("landing_date", "reason", "detail", "raw_line", "record_key"),
@@ -205,10 +232,21 @@ def _ingest_accounts(spark: SparkSession, lakehouse: Lakehouse, landing_date: da
             "duplicates": valid - accepted, "quarantined": sum(by_reason.values())}
 
 
-def _ingest_reference(spark: SparkSession, lakehouse: Lakehouse, landing_date: date,
-                      source: str) -> dict[str, Any] | None:
-    """Incidents or partner indicators: every file, re-read whole (append-only and small)."""
-    files = _files(lakehouse.landing_dir(source), "*.csv")
+def _row_version(columns: tuple[str, ...]) -> Any:
+    """SHA-256 of a row's contract values (null kept distinct from any text)."""
+    return F.sha2(F.concat_ws("\u001f", *[F.coalesce(F.col(name).cast("string"), F.lit("\u0000"))
+                                         for name in columns]), 256)
+
+
+def _ingest_reference(spark: SparkSession, lakehouse: Lakehouse, landing_date: date, source: str,
+                      corrupt: list[landing_files.CorruptFile]) -> dict[str, Any] | None:
+    """Incidents or partner indicators: every readable file, re-read whole (append-only and
+    small); ``new`` holds the row versions no earlier run stored, stamped ``ingested_on``."""
+    files, bad = landing_files.inspect(_files(lakehouse.landing_dir(source), "*.csv"), lakehouse.landing, source,
+                                       header=",".join(REFERENCE_COLUMNS[source]))
+    corrupt.extend(bad)
+    for item in bad:
+        log.warning("%s file unreadable, nothing from it ingested: %s", source, item.describe())
     if not files:
         return None
     lines = read_lines(spark, files, lakehouse.landing)
@@ -222,13 +260,35 @@ def _ingest_reference(spark: SparkSession, lakehouse: Lakehouse, landing_date: d
     rows = dedupe(parsed.filter(F.col("reason").isNull()), key).drop(
         "landing_date", "reason", "detail", "raw_line", "record_key")
     accepted = rows.count()
-    return {"parsed": parsed, "rows": rows, "lines_read": valid + sum(by_reason.values()), "accepted": accepted,
-            "duplicates": valid - accepted, "quarantined": sum(by_reason.values())}
+    versioned = rows.withColumn("row_sha256", _row_version(REFERENCE_COLUMNS[source]))
+    table = REFERENCE_TABLES[source]
+    if tables.exists(lakehouse, table):
+        versioned = versioned.join(tables.read(spark, lakehouse, table).select("row_sha256"), "row_sha256",
+                                   "left_anti")
+    new = _stage(spark, lakehouse, versioned.withColumn("ingested_on", F.lit(landing_date)), f"{source}_new",
+                 landing_date)
+    return {"parsed": parsed, "rows": rows, "new": new, "lines_read": valid + sum(by_reason.values()),
+            "accepted": accepted, "duplicates": valid - accepted, "quarantined": sum(by_reason.values())}
 
 
 def _quarantine(parts: list[tuple[str, DataFrame]], run_id: str) -> DataFrame:
     frames = [quarantine_rows(parsed, source, run_id) for source, parsed in parts]
     return reduce(DataFrame.unionByName, frames)
+
+
+def _file_fields(corrupt: list[landing_files.CorruptFile]) -> dict[str, Any]:
+    return {"files_quarantined": len(corrupt), "quarantined_files": json.dumps(landing_files.as_dicts(corrupt))}
+
+
+def _record_files(spark: SparkSession, lakehouse: Lakehouse, landing_date: date, run_id: str,
+                  corrupt: list[landing_files.CorruptFile]) -> None:
+    """Keep corrupt files whole in the raw layer and record them (one commit per run; a
+    re-run of the date replaces the record, so a re-delivered file drops out of it)."""
+    if not corrupt and not tables.exists(lakehouse, Table.QUARANTINED_FILES):
+        return
+    kept = landing_files.keep(lakehouse, landing_date, corrupt)
+    frame = spark.createDataFrame(landing_files.rows(run_id, landing_date, corrupt, kept), landing_files.SCHEMA)
+    tables.replace(frame, lakehouse, Table.QUARANTINED_FILES, tables.date_equals("landing_date", landing_date))
 
 
 def _record_run(spark: SparkSession, lakehouse: Lakehouse, row: dict[str, Any]) -> None:
@@ -243,11 +303,22 @@ def run(spark: SparkSession, lakehouse: Lakehouse, landing_date: date) -> dict[s
     run_id = f"ingest-{landing_date}-{uuid.uuid4().hex[:12]}"
     row: dict[str, Any] = {"run_id": run_id, "landing_date": landing_date, "engine": engine_name(spark),
                            "started_at": datetime.now(timezone.utc).replace(tzinfo=None)}
+    corrupt: list[landing_files.CorruptFile] = []
+    partner_key = get_key(lakehouse, PARTNER_HMAC_KEY_ENV)  # before anything is written
     try:
-        requests = _ingest_requests(spark, lakehouse, landing_date, run_id)
-        accounts = _ingest_accounts(spark, lakehouse, landing_date)
-        incidents = _ingest_reference(spark, lakehouse, landing_date, c.INCIDENTS)
-        indicators = _ingest_reference(spark, lakehouse, landing_date, c.PARTNER_INDICATORS)
+        try:
+            requests = _ingest_requests(spark, lakehouse, landing_date, run_id, corrupt)
+        except DistillguardError as failure:
+            if corrupt:
+                _record_files(spark, lakehouse, landing_date, run_id, corrupt)
+                _record_run(spark, lakehouse, {**row, **_file_fields(corrupt), "status": "failed",
+                                               "message": str(failure),
+                                               "finished_at": datetime.now(timezone.utc).replace(tzinfo=None)})
+            raise
+        accounts = _ingest_accounts(spark, lakehouse, landing_date, corrupt, partner_key)
+        incidents = _ingest_reference(spark, lakehouse, landing_date, c.INCIDENTS, corrupt)
+        indicators = _ingest_reference(spark, lakehouse, landing_date, c.PARTNER_INDICATORS, corrupt)
+        row.update(_file_fields(corrupt))
         row.update({
             "files": len(requests["files"]),
             **{k: requests[k] for k in ("lines_read", "accepted", "duplicates_in_batch", "duplicates_of_stored",
@@ -281,10 +352,10 @@ def run(spark: SparkSession, lakehouse: Lakehouse, landing_date: date) -> dict[s
             where = f"snapshot_date = DATE'{landing_date}'"
             tables.replace(accounts["raw"], lakehouse, Table.RAW_ACCOUNTS, where, ("snapshot_date",))
             tables.replace(accounts["refined"], lakehouse, Table.ACCOUNTS, where, ("snapshot_date",))
-        if incidents:
-            tables.overwrite(incidents["rows"], lakehouse, Table.INCIDENTS)
-        if indicators:
-            tables.overwrite(indicators["rows"], lakehouse, Table.PARTNER_INDICATORS)
+        for source, part in ((c.INCIDENTS, incidents), (c.PARTNER_INDICATORS, indicators)):
+            if part and (not tables.exists(lakehouse, REFERENCE_TABLES[source]) or part["new"].limit(1).count()):
+                tables.append(part["new"], lakehouse, REFERENCE_TABLES[source])
+        _record_files(spark, lakehouse, landing_date, run_id, corrupt)
         parts = [(c.REQUEST_LOGS, requests["parsed"])] + [
             (source, part["parsed"]) for source, part in
             ((c.ACCOUNTS, accounts), (c.INCIDENTS, incidents), (c.PARTNER_INDICATORS, indicators)) if part]
@@ -294,9 +365,9 @@ def run(spark: SparkSession, lakehouse: Lakehouse, landing_date: date) -> dict[s
         tables.replace(quarantined, lakehouse, Table.RAW_QUARANTINE, where)
         tables.replace(quarantine_summary(tables.read(spark, lakehouse, Table.RAW_QUARANTINE)
                                     .filter(where)), lakehouse, Table.QUARANTINE, where)
-        row.update({"status": "succeeded",
-                    "raw_requests_version": tables.version(spark, lakehouse, Table.RAW_REQUESTS),
-                    "message": f"{time.perf_counter() - started:.1f}s",
+        files_note = f"; {len(corrupt)} unreadable file(s) quarantined whole" if corrupt else ""
+        row.update({"status": "succeeded", "raw_requests_version": tables.version(spark, lakehouse, Table.RAW_REQUESTS),
+                    "message": f"{time.perf_counter() - started:.1f}s{files_note}",
                     "finished_at": datetime.now(timezone.utc).replace(tzinfo=None)})
         _record_run(spark, lakehouse, row)
         return row

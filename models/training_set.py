@@ -80,7 +80,12 @@ KEY_COLUMNS = ("row_key", "incident_id", "account_id", "feature_date", "label", 
 
 
 def labels_as_of(incidents: DataFrame, as_of: date) -> DataFrame:
-    """Incident rows usable on ``as_of``: decided on or before it, distillation or benign."""
+    """Incident rows usable on ``as_of``: ingested and decided on or before it, distillation
+    or benign; of a row revised later, the version ingested last by ``as_of``."""
+    if "ingested_on" in incidents.columns:  # tables written before ingestion dates have none
+        latest = Window.partitionBy("incident_id", "account_id").orderBy(F.col("ingested_on").desc())
+        incidents = (incidents.where(F.col("ingested_on") <= F.lit(as_of))
+                     .withColumn("_version", F.row_number().over(latest)).where("_version = 1"))
     return (incidents.where((F.col("decided_on") <= F.lit(as_of)) & F.col("label").isin(POSITIVE, BENIGN))
             .select("incident_id", "account_id", "label", "window_start", "window_end", "decided_on", "source"))
 

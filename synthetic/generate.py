@@ -25,7 +25,7 @@ from tqdm import tqdm
 
 from distillguard.config import Lakehouse
 from distillguard.errors import DistillguardError
-from distillguard.secrets import PARTNER_HMAC_KEY_ENV, get_key, mark_demo
+from distillguard.secrets import PARTNER_HMAC_KEY_ENV, get_key, mark_demo, seal_demo
 from distillguard.synthetic import faults, jsonl, labels, population, records, traffic
 from distillguard.synthetic.scenario import ARCHETYPES, SCALES, Scale
 
@@ -200,6 +200,7 @@ def generate(lakehouse: Lakehouse, scale_name: str, start: date, days: int | Non
         lakehouse.landing, labels.partner_indicators(pop, start, days, seed, key))
     summary.seconds = time.perf_counter() - started
     _write_truth(lakehouse, pop, summary)
+    seal_demo(lakehouse)
     return summary
 
 

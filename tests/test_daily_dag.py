@@ -21,7 +21,7 @@ from distillguard.config import Lakehouse, Table
 from distillguard.errors import DistillguardError
 from distillguard.jobs import daily, demo
 from distillguard.models import registry
-from distillguard.secrets import DEMO_MARKER
+from distillguard.secrets import DEMO_MARKER, PARTNER_HMAC_KEY_ENV
 
 D1, D2 = date(2026, 11, 1), date(2026, 11, 2)
 BUILT = (Table.INGEST_RUNS, Table.RAW_REQUESTS, Table.ACCOUNT_DAILY, Table.ACCOUNT_CLUSTERS)
@@ -80,8 +80,10 @@ def test_steps_run_in_order_then_skip_then_force(sail: SparkSession, home: Lakeh
     assert not Path(home.table_path(Table.FLAGGED_ACCOUNTS)).exists()
 
 
-def test_a_failed_gate_stops_the_dag(sail: SparkSession, home: Lakehouse) -> None:
-    """Day 2's accounts snapshot truncated to 10 accounts: the ingest gate refuses it."""
+def test_a_failed_gate_stops_the_dag(sail: SparkSession, home: Lakehouse, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Day 2's accounts snapshot truncated to 10 accounts: the ingest gate refuses it.
+    (An edited landing file ends demo status, so the keys come from the environment.)"""
+    monkeypatch.setenv(PARTNER_HMAC_KEY_ENV, (home.home / "secrets" / PARTNER_HMAC_KEY_ENV.lower()).read_text().strip())
     daily.run(sail, home, D1, steps=("ingest",), echo=lambda line: None)
     snapshot = home.landing_dir("accounts") / f"date={D2}" / "accounts.jsonl.gz"
     snapshot.write_bytes(gzip.compress(b"\n".join(gzip.decompress(snapshot.read_bytes()).splitlines()[:10]) + b"\n"))

@@ -16,7 +16,7 @@ from pyspark.sql import functions as F
 from distillguard import tables
 from distillguard.config import Lakehouse, Table
 from distillguard.jobs import features, ingest
-from distillguard.secrets import mark_demo
+from distillguard.secrets import PARTNER_HMAC_KEY_ENV, PSEUDONYM_KEY_ENV
 from tests.pii import find_pii, scanned_tables
 
 D1, D2, D3, D4 = (date(2026, 11, d) for d in (1, 2, 3, 4))
@@ -57,8 +57,9 @@ def _ingest_and_build(spark: SparkSession, lakehouse: Lakehouse, day: date) -> d
 
 
 @pytest.fixture
-def built(sail: SparkSession, lakehouse: Lakehouse) -> Lakehouse:
-    mark_demo(lakehouse)
+def built(sail: SparkSession, lakehouse: Lakehouse, monkeypatch: pytest.MonkeyPatch) -> Lakehouse:
+    monkeypatch.setenv(PARTNER_HMAC_KEY_ENV, "test-partner-key")
+    monkeypatch.setenv(PSEUDONYM_KEY_ENV, "test-pseudonym-key")
     accounts = [_account("A", "2026-10-01T08:00:00Z"), _account("B", "2026-10-20T08:00:00Z")]
     _drop(lakehouse, D1, [_request("r1", "A", "2026-11-01T10:00:00Z"), _request("r2", "B", "2026-11-01T11:00:00Z"),
                           _request("r3", "A", "2026-11-01T12:00:00Z")], accounts)

@@ -23,7 +23,7 @@ from distillguard.config import Lakehouse, Table
 from distillguard.jobs import ingest
 from distillguard.maintenance import version
 from distillguard.quality import GateFailed
-from distillguard.secrets import PARTNER_HMAC_KEY_ENV, mark_demo
+from distillguard.secrets import PARTNER_HMAC_KEY_ENV
 from tests.pii import find_pii, scanned_tables
 
 DAYS = [date(2026, 11, 1), date(2026, 11, 2), date(2026, 11, 3)]
@@ -214,7 +214,6 @@ def test_sigkill_mid_write_then_rerun_is_correct(killed_in: str, sail: SparkSess
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     day = DAYS[1]
     lakehouse = Lakehouse(home=tmp_path / "lakehouse", landing=tiny_landing.landing)
-    mark_demo(lakehouse)
     marker = {"staging": Path(lakehouse.table_path(Table.RAW_STAGING)),
               "raw_requests": Path(lakehouse.table_path(Table.RAW_REQUESTS)),
               "raw_quarantine": Path(lakehouse.table_path(Table.RAW_QUARANTINE))}[killed_in]
