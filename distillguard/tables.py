@@ -13,6 +13,7 @@ from pathlib import Path
 from pyspark.sql import DataFrame, DataFrameWriter, SparkSession
 
 from distillguard.config import Lakehouse, Table
+from distillguard.engine import write_barrier
 
 
 def exists(lakehouse: Lakehouse, table: Table) -> bool:
@@ -27,7 +28,7 @@ def read(spark: SparkSession, lakehouse: Lakehouse, table: Table, version: int |
 
 
 def _writer(df: DataFrame, partition_by: tuple[str, ...]) -> DataFrameWriter:
-    writer = df.write.format("delta")
+    writer = write_barrier(df).write.format("delta")
     return writer.partitionBy(*partition_by) if partition_by else writer
 
 
@@ -66,5 +67,5 @@ def stage(spark: SparkSession, lakehouse: Lakehouse, name: str, df: DataFrame) -
     """Write an intermediate result to a scratch Delta table and read it back, so later
     steps (gates, writes, iterations) scan it instead of recomputing its lineage."""
     path = f"{lakehouse.table_path(Table.FEATURE_SCRATCH)}/{name}"
-    df.write.format("delta").mode("overwrite").option("overwriteSchema", "true").save(path)
+    write_barrier(df).write.format("delta").mode("overwrite").option("overwriteSchema", "true").save(path)
     return spark.read.format("delta").load(path)
