@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml constraints.txt
 install: $(STAMP)
 
 demo: install
-	$(BIN)/distillguard --home $(HOME_DIR) demo
+	$(BIN)/distillguard --home $(HOME_DIR) demo $(if $(SAIL_MODE),--mode $(SAIL_MODE))
 
 test: install
 	$(BIN)/python -m pytest
