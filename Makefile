@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml constraints.txt
 install: $(STAMP)
 
 demo: install
-	$(BIN)/distillguard --home $(HOME_DIR) demo
+	$(BIN)/distillguard --home $(HOME_DIR) demo $(if $(SAIL_MODE),--mode $(SAIL_MODE))
 
 # Lint and format checks first: the same files `ruff check --fix` and `ruff format` rewrite
 # at the repository root ([tool.ruff] in pyproject.toml).

@@ -236,7 +236,7 @@ def _cmd_demo(args: argparse.Namespace, lakehouse: Lakehouse) -> int:
     from distillguard.jobs import demo
 
     demo.check_lakehouse(lakehouse)  # before an engine starts
-    result = demo.run(get_spark(), lakehouse, days=args.days, seed=args.seed, scored_days=args.scored_days)
+    result = demo.run(get_spark(args.mode), lakehouse, days=args.days, seed=args.seed, scored_days=args.scored_days)
     days, last = result["days"], result["scored"][-1]
     tiers = ", ".join(f"{tier} {count}" for tier, count in sorted(result["by_tier"].items())) or "none"
     print(f"\ndemo: {len(days)} days {days[0]}..{days[-1]} built; champion model version "
@@ -446,6 +446,8 @@ def build_parser() -> argparse.ArgumentParser:
     dem.add_argument("--seed", type=int, default=7, help="random seed of the scenario")
     dem.add_argument("--scored-days", type=positive_int, default=1, help="score, export and report this many "
                                                                         "last days (default 1)")
+    dem.add_argument("--mode", choices=("local", "local-cluster"), help="embedded Sail engine mode (default: env "
+                     "SAIL_MODE, else local); local-cluster runs Sail's distributed execution in this process")
     dem.set_defaults(handler=_cmd_demo)
 
     tr = commands.add_parser("train", parents=[common], help="retrain the distillation classifier",

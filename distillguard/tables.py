@@ -23,6 +23,7 @@ from pyspark.sql import DataFrame, DataFrameReader, DataFrameWriter, SparkSessio
 from pyspark.sql import functions as F
 
 from distillguard.config import Lakehouse, Table
+from distillguard.engine import write_barrier
 
 
 def _session(spark: SparkSession | None) -> SparkSession:
@@ -53,7 +54,7 @@ def read(spark: SparkSession, lakehouse: Lakehouse, table: Table, version: int |
 
 
 def _writer(df: DataFrame, partition_by: tuple[str, ...]) -> DataFrameWriter:
-    writer = df.write.format("delta")
+    writer = write_barrier(df).write.format("delta")
     return writer.partitionBy(*partition_by) if partition_by else writer
 
 
@@ -157,5 +158,5 @@ def stage(spark: SparkSession, lakehouse: Lakehouse, name: str, df: DataFrame) -
     """Write an intermediate result to a scratch Delta table and read it back, so later
     steps (gates, writes, iterations) scan it instead of recomputing its lineage."""
     path = f"{lakehouse.table_path(Table.FEATURE_SCRATCH)}/{_SCRATCH_RUN.get()}/{name}"
-    df.write.format("delta").mode("overwrite").option("overwriteSchema", "true").save(path)
+    write_barrier(df).write.format("delta").mode("overwrite").option("overwriteSchema", "true").save(path)
     return spark.read.format("delta").load(path)

@@ -10,6 +10,7 @@ from pyspark.sql import functions as F
 # kept with its text, so it can be replayed once the gateway is fixed).
 REPLACEMENT_CHAR = "\ufffd"
 JSON_OBJECT = r"^\s*\{.*\}\s*$"
+JSON_MAP = "map<string,string>"
 
 
 def undecodable(line: Column) -> Column:
@@ -19,10 +20,12 @@ def undecodable(line: Column) -> Column:
 def not_a_json_object(line: Column) -> Column:
     """True unless the whole line is one JSON object.
 
-    ``json_object_keys`` is null for invalid JSON on both engines; the regex also rejects
+    Parsed as a string map, a line is null unless it is valid JSON with an object at the
+    top (nested values become their JSON text), on both engines and in Sail's distributed
+    mode, which lacks ``json_object_keys`` (docs/engine-compat.md); the regex also rejects
     trailing text after the object, which Apache Spark's parser would otherwise ignore.
     """
-    return F.json_object_keys(line).isNull() | ~line.rlike(JSON_OBJECT)
+    return F.from_json(line, JSON_MAP).isNull() | ~line.rlike(JSON_OBJECT)
 
 
 def first_named(checks: list[tuple[str, Column]]) -> Column:

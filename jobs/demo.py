@@ -25,7 +25,7 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from distillguard import tables
-from distillguard.config import Lakehouse, Table
+from distillguard.config import TRAINING, Lakehouse, Table, TrainingSettings
 from distillguard.enforcement import allow_list
 from distillguard.enforcement import export as handoff
 from distillguard.enforcement import report as pages
@@ -60,7 +60,8 @@ def _generated(lakehouse: Lakehouse) -> dict[str, Any] | None:
     return json.loads(summary.read_text()) if summary.is_file() else None
 
 
-def _train(spark: SparkSession, lakehouse: Lakehouse, as_of: date, echo: Callable[[str], None]) -> str:
+def _train(spark: SparkSession, lakehouse: Lakehouse, as_of: date, echo: Callable[[str], None],
+           settings: TrainingSettings) -> str:
     """Train once and apply the promotion gate; returns the champion version."""
     from distillguard.jobs import train
     from distillguard.models import registry
@@ -70,7 +71,7 @@ def _train(spark: SparkSession, lakehouse: Lakehouse, as_of: date, echo: Callabl
         echo(f"demo: champion version {current.version} already registered; not retraining")
         return current.version
     echo(f"demo: training as of {as_of} ...")
-    result = train.run(spark, lakehouse, as_of=as_of, truth=lakehouse.truth / "accounts.parquet")
+    result = train.run(spark, lakehouse, as_of=as_of, settings=settings, truth=lakehouse.truth / "accounts.parquet")
     echo(f"demo: version {result['version']} {result['decision']} ({result['reason']})")
     echo(f"demo: training report {result['report']}")
     if result["decision"] == "refused":
@@ -88,16 +89,19 @@ def _train(spark: SparkSession, lakehouse: Lakehouse, as_of: date, echo: Callabl
 
 
 def run(spark: SparkSession, lakehouse: Lakehouse, days: int | None = None, seed: int = 7, scored_days: int = 1,
-        echo: Callable[[str], None] = print) -> dict[str, Any]:
-    """Generate (once), build every day, train, then score, export and report the last ``scored_days``."""
+        echo: Callable[[str], None] = print, scale: str = SCALE,
+        settings: TrainingSettings = TRAINING) -> dict[str, Any]:
+    """Generate (once), build every day, train, then score, export and report the last ``scored_days``.
+
+    ``scale`` and ``settings`` let the engine-parity test run the same DAG at the tiny scale."""
     check_lakehouse(lakehouse)
     summary = _generated(lakehouse)
     if summary is None:
         from distillguard.synthetic.generate import generate
 
-        echo(f"demo: generating the {SCALE} scenario into {lakehouse.landing} ...")
+        echo(f"demo: generating the {scale} scenario into {lakehouse.landing} ...")
         # A generation cut short left folders but no summary: start it again from scratch.
-        generate(lakehouse, SCALE, START, days, seed, overwrite=True, progress=True)
+        generate(lakehouse, scale, START, days, seed, overwrite=True, progress=True)
         summary = _generated(lakehouse)
     else:
         echo(f"demo: landing zone already generated ({summary['days']} days from {summary['start']})")
@@ -115,7 +119,7 @@ def run(spark: SparkSession, lakehouse: Lakehouse, days: int | None = None, seed
         # once, where day-by-day runs would rebuild the dates late events touched.
         echo(f"demo: features {pending[0]}..{all_days[-1]} (backfill) ...")
         features.backfill(spark, lakehouse, pending[0], all_days[-1])
-    version = _train(spark, lakehouse, all_days[-1], echo)
+    version = _train(spark, lakehouse, all_days[-1], echo, settings)
     if lakehouse.allow_list_csv.is_file():
         added = allow_list.load_csv(spark, lakehouse, lakehouse.allow_list_csv)
         echo(f"demo: allow-list: {len(added)} new entries from {lakehouse.allow_list_csv}")

@@ -82,7 +82,7 @@ def build_training_set(spark: SparkSession, lakehouse: Lakehouse, as_of: date, r
 
 def _read_set(spark: SparkSession, lakehouse: Lakehouse, version: int, as_of: date) -> pd.DataFrame:
     return (tables.read(spark, lakehouse, Table.TRAINING_SET, version)
-            .where(F.col("as_of") == F.lit(as_of)).toPandas())
+            .where(F.col("as_of") == F.lit(as_of)).orderBy("account_id", "feature_date", "incident_id").toPandas())
 
 
 def _champion_rows(spark: SparkSession, lakehouse: Lakehouse, current: Any, rows: pd.DataFrame) -> np.ndarray:

@@ -93,3 +93,10 @@ def tiny_landing(tmp_path_factory: pytest.TempPathFactory) -> Lakehouse:
     home = Lakehouse.resolve(tmp_path_factory.mktemp("tiny") / "lakehouse")
     generate(home, "tiny", date(2026, 11, 1), 3, 7, progress=False)
     return home
+
+
+@pytest.fixture(scope="session")
+def sail_cluster() -> SparkSession:
+    """A session on an embedded Sail server in ``local-cluster`` mode: a driver and worker
+    actors in this process that ship stages and shuffles over RPC (Sail's distributed execution)."""
+    return configure(SparkSession.builder.remote(start_sail("local-cluster")).create())
