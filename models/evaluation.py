@@ -33,7 +33,7 @@ import pandas as pd
 from distillguard.config import TRAINING, TrainingSettings
 from distillguard.errors import DistillguardError
 from distillguard.models import bootstrap, classifier
-from distillguard.models.metrics import weighted_fpr, weighted_pr_auc, weighted_recall
+from distillguard.models.metrics import evaluation_rows, weighted_fpr, weighted_pr_auc, weighted_recall
 from distillguard.models.split import EXCLUDED, HOLDOUT, TRAIN
 
 ATTACK, BENIGN_KIND = "attack", "benign"
@@ -194,8 +194,6 @@ def population_tables(population: pd.DataFrame, score: np.ndarray, threshold: fl
 def evaluate_recipe(frame: pd.DataFrame, model: classifier.TrainedModel, truth: pd.DataFrame | None,
                     settings: TrainingSettings = TRAINING, loo: bool = True) -> Evaluation:
     """Headline, group K-fold and (with truth) per-type and leave-one-type-out figures."""
-    from distillguard.models.metrics import evaluation_rows
-
     result = Evaluation()
     holdout = evaluation_rows(frame, HOLDOUT)
     train_side = frame[frame["split"] == TRAIN].reset_index(drop=True)
