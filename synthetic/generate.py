@@ -16,6 +16,7 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -25,10 +26,10 @@ from distillguard.config import Lakehouse
 from distillguard.errors import DistillguardError
 from distillguard.secrets import PARTNER_HMAC_KEY_ENV, get_key, mark_demo
 from distillguard.synthetic import faults, jsonl, labels, population, records, traffic
-from distillguard.synthetic.scenario import ARCHETYPES, SCALES, Scale
+from distillguard.synthetic.scenario import SCALES, Scale
 
 SKEW_WINDOW_S = 120
-WEEKEND_FACTOR = {"dev": 0.5, "enterprise": 0.3, "zdr_business": 0.3}
+SHIFT_RATE_BEFORE = 0.4
 
 
 @dataclass
@@ -46,6 +47,7 @@ class Summary:
     attack_accounts: int = 0
     incidents_rows: int = 0
     indicator_rows: int = 0
+    allow_list_rows: int = 0
     seconds: float = 0.0
     faults: Counter = field(default_factory=Counter)
     by_folder: dict = field(default_factory=dict)
@@ -71,13 +73,12 @@ class Progress:
 
 
 def daily_counts(pop: population.Population, day: int, folder: date, seed: int) -> np.ndarray:
+    """Requests per account on window day ``day``: active accounts only, office populations
+    dip at weekends, a shifting campaign sends less before its shift."""
     rng = np.random.default_rng([seed, 1, day])
-    active = (pop.active_from <= day) & (rng.random(len(pop)) < pop.active_share)
-    factor = np.ones(len(ARCHETYPES))
-    if folder.weekday() >= 5:
-        for name, value in WEEKEND_FACTOR.items():
-            factor[[a.name for a in ARCHETYPES].index(name)] = value
-    return rng.poisson(pop.daily_rate * factor[pop.archetype] * active)
+    active = (pop.active_from <= day) & (day <= pop.active_until) & (rng.random(len(pop)) < pop.active_share)
+    factor = np.where(folder.weekday() >= 5, pop.weekend, 1.0) * np.where(day < pop.shift_day, SHIFT_RATE_BEFORE, 1.0)
+    return rng.poisson(pop.daily_rate * factor * active)
 
 
 def _skew_clocks(table: pa.Table, folder: date, rng: np.random.Generator) -> tuple[pa.Table, np.ndarray]:
@@ -103,6 +104,11 @@ def _chunks(counts: np.ndarray, rows_per_file: int) -> list[np.ndarray]:
     return [part for part in np.split(np.arange(counts.size), cuts) if part.size]
 
 
+def allow_list_path(lakehouse: Lakehouse) -> Path:
+    """Where the contracts team's allow-list entries land (the pipeline loads them)."""
+    return lakehouse.home / "agreements" / labels.ALLOW_LIST_FILE
+
+
 def _check_target(lakehouse: Lakehouse, start: date, days: int, overwrite: bool) -> None:
     folders = [lakehouse.landing_dir("request_logs") / f"date={start + timedelta(days=d)}" for d in range(days)]
     taken = [f for f in folders if f.exists() and any(f.iterdir())]
@@ -112,6 +118,7 @@ def _check_target(lakehouse: Lakehouse, start: date, days: int, overwrite: bool)
         for source in ("request_logs", "accounts", "incidents", "partner_indicators"):
             shutil.rmtree(lakehouse.landing_dir(source), ignore_errors=True)
         shutil.rmtree(lakehouse.truth, ignore_errors=True)
+        allow_list_path(lakehouse).unlink(missing_ok=True)
 
 
 def generate(lakehouse: Lakehouse, scale_name: str, start: date, days: int | None, seed: int,
@@ -151,7 +158,7 @@ def generate(lakehouse: Lakehouse, scale_name: str, start: date, days: int | Non
             def build(index: int) -> tuple[faults.FaultedFile, int, int]:
                 rng = np.random.default_rng([seed, 2, day, index])
                 accounts = chunks[index]
-                table = traffic.day_requests(pop, folder, accounts, counts[accounts], int(first_rows[index]), rng)
+                table = traffic.day_requests(pop, folder, accounts, counts[accounts], int(first_rows[index]), rng, day)
                 table, crossed = _skew_clocks(table, folder, rng)
                 lines = records.request_lines(table, rng)
                 has_prompt = table.column("prompt_text").is_valid().to_numpy(zero_copy_only=False)
@@ -192,6 +199,7 @@ def generate(lakehouse: Lakehouse, scale_name: str, start: date, days: int | Non
     summary.incidents_rows = labels.write_incidents(lakehouse.landing, labels.incidents(pop, start, days, seed))
     summary.indicator_rows = labels.write_indicators(
         lakehouse.landing, labels.partner_indicators(pop, start, days, seed, key))
+    summary.allow_list_rows = labels.write_allow_list(allow_list_path(lakehouse), labels.allow_list(pop, start))
     summary.seconds = time.perf_counter() - started
     _write_truth(lakehouse, pop, summary)
     return summary
@@ -199,7 +207,7 @@ def generate(lakehouse: Lakehouse, scale_name: str, start: date, days: int | Non
 
 def _write_truth(lakehouse: Lakehouse, pop: population.Population, summary: Summary) -> None:
     lakehouse.truth.mkdir(parents=True, exist_ok=True)
-    pq.write_table(labels.truth_table(pop), lakehouse.truth / "accounts.parquet")
+    pq.write_table(labels.truth_table(pop, summary.days), lakehouse.truth / "accounts.parquet")
     report = {key: value for key, value in summary.__dict__.items()}
     report["faults"] = {name: summary.faults.get(name, 0)
                         for name in faults.INVALID + faults.VALID + ("clock_skew_next_day",)}

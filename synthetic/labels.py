@@ -1,9 +1,11 @@
-"""Incidents (what the case tool knows) and partner indicators (what other labs share).
+"""Incidents (what the case tool knows), partner indicators, the contracts team's allow-list,
+and the evaluation-only ground truth.
 
 Labels cover only part of the attack: some campaigns are never investigated, an incident
 names only some of a campaign's accounts, and every label is decided days after the
-behaviour it covers. Investigated-and-cleared benign accounts (eval labs first) are the
-hard negatives. Partner indicators partly reveal cross-lab campaigns, with some noise.
+behaviour it covers (population.py decides them, since a decision bans accounts).
+Investigated-and-cleared hard negatives carry ``benign`` labels. Partner indicators
+partly reveal cross-lab campaigns, with noise on shared infrastructure.
 """
 
 from __future__ import annotations
@@ -20,16 +22,15 @@ import pyarrow as pa
 
 from distillguard.features.fingerprint import template_fingerprint
 from distillguard.synthetic.population import PAYMENT_SALT, Population, hash_hex
-from distillguard.synthetic.prompts import FAMILY_INDEX, VARIANT_BASE, VARIANT_COUNT, render
-from distillguard.synthetic.scenario import ARCHETYPES, ARCHETYPE_INDEX, PREFIX_POOLS
+from distillguard.synthetic.prompts import FAMILY_INDEX, render
+from distillguard.synthetic.scenario import ARCHETYPES, KINDS, PREFIX_POOLS
 from distillguard.synthetic.traffic import FIRST_OCTETS
 
 INCIDENT_COLUMNS = ("incident_id", "account_id", "label", "window_start", "window_end",
                     "decided_on", "source")
 INDICATOR_COLUMNS = ("indicator_type", "value", "partner", "first_seen", "confidence")
-BENIGN_REVIEW_SHARE = {"eval_lab": 0.5, "app_backend": 0.1, "batch_user": 0.1, "dev": 0.004}
-OTHER_ABUSE_SHARE = 0.002
-CAMPAIGN_LABEL_SHARE = 0.7
+ALLOW_LIST_COLUMNS = ("account_id", "added_by", "reason", "added_on")
+ALLOW_LIST_FILE = "allow_list.csv"
 
 
 def _rows_by_date(rows: list[dict], key: str) -> dict[str, list[dict]]:
@@ -49,38 +50,16 @@ def _write_csv(path: Path, columns: tuple[str, ...], rows: list[dict]) -> None:
 
 def incidents(pop: Population, start: date, days: int, seed: int) -> list[dict]:
     """Incident rows decided on or before the last generated day (one row per account)."""
-    rng = np.random.default_rng([seed, 0x1AB])
-    last = days - 1
-    spread = max(1, days // 4)
-    rows: list[dict] = []
     day = lambda d: (start + timedelta(days=int(d))).isoformat()  # noqa: E731
-
-    def add(accounts: np.ndarray, label: str, first: int, source: str) -> None:
-        window_end = min(last, first + int(rng.integers(0, spread + 1)))
-        decided = window_end + int(rng.integers(1, max(2, days // 5) + 1))
-        if decided > last or accounts.size == 0:
-            return
-        incident = f"INC-{seed % 1000:03d}{len(rows):06d}"
-        for account in accounts:
-            rows.append({"incident_id": incident, "account_id": str(pop.account_id[account]),
-                         "label": label, "window_start": day(first), "window_end": day(window_end),
-                         "decided_on": day(decided), "source": source})
-
-    for campaign, archetype in enumerate(pop.campaign_archetype):
-        if rng.random() > CAMPAIGN_LABEL_SHARE:
+    rows: list[dict] = []
+    for number, incident in enumerate(sorted(pop.incidents, key=lambda i: (i.decided, i.window_start))):
+        if incident.decided > days - 1:
             continue
-        members = np.flatnonzero(pop.campaign == campaign)
-        named = members[rng.random(members.size) < rng.uniform(0.4, 1.0)]
-        source = ("partner_report" if ARCHETYPES[archetype].name == "cross_lab_split"
-                  else rng.choice(["enforcement_review", "red_team"], p=[0.8, 0.2]))
-        add(named, "distillation", int(pop.campaign_start[campaign]), str(source))
-    for name, share in BENIGN_REVIEW_SHARE.items():
-        members = np.flatnonzero(pop.archetype == ARCHETYPE_INDEX[name])
-        for account in members[rng.random(members.size) < share]:
-            add(np.array([account]), "benign", int(rng.integers(0, max(1, days - 1))), "enforcement_review")
-    devs = np.flatnonzero(pop.archetype == ARCHETYPE_INDEX["dev"])
-    for account in devs[rng.random(devs.size) < OTHER_ABUSE_SHARE]:
-        add(np.array([account]), "other_abuse", int(rng.integers(0, max(1, days - 1))), "enforcement_review")
+        for account in incident.accounts:
+            rows.append({"incident_id": f"INC-{seed % 1000:03d}{number:06d}", "account_id": str(pop.account_id[account]),
+                         "label": incident.label, "window_start": day(incident.window_start),
+                         "window_end": day(incident.window_end), "decided_on": day(incident.decided),
+                         "source": incident.source})
     return rows
 
 
@@ -89,9 +68,8 @@ def _cidr(prefix: int) -> str:
 
 
 def partner_indicators(pop: Population, start: date, days: int, seed: int, key: bytes) -> list[dict]:
-    """What partner labs share about cross-lab campaigns, plus low-confidence noise."""
+    """What partner labs share about cross-lab campaigns, plus noise on shared infrastructure."""
     rng = np.random.default_rng([seed, 0x1D1])
-    split = ARCHETYPE_INDEX["cross_lab_split"]
     rows: list[dict] = []
 
     def share(kind: str, value: str, first_seen: int, confidence: float) -> None:
@@ -100,26 +78,42 @@ def partner_indicators(pop: Population, start: date, days: int, seed: int, key: 
                          "first_seen": (start + timedelta(days=first_seen)).isoformat(),
                          "confidence": round(confidence, 2)})
 
-    for campaign in np.flatnonzero(pop.campaign_archetype == split):
+    partnered = [c for c, a in enumerate(pop.campaign_archetype) if "partner" in ARCHETYPES[a].tactics]
+    for campaign in partnered:
         members = np.flatnonzero(pop.campaign == campaign)
-        seen = int(pop.campaign_start[campaign]) + int(rng.integers(0, max(1, days // 3) + 1))
+        seen = max(0, int(pop.campaign_start[campaign])) + int(rng.integers(0, max(1, days // 3) + 1))
         payments = np.unique(pop.payment[members][pop.payment[members] >= 0])
         tokens = hash_hex(payments, PAYMENT_SALT).to_pylist() if payments.size else []
         for token in tokens[: max(1, len(tokens) // 2)]:
             share("payment_fingerprint_hmac", hmac.new(key, token.encode(), hashlib.sha256).hexdigest(),
                   seen, rng.uniform(0.7, 0.95))
-        prefixes = pop.prefix_start[members[0]] + rng.choice(pop.prefix_count[members[0]], 5, replace=False)
-        for prefix in prefixes:
-            share("ip_prefix", _cidr(int(prefix)), seen, rng.uniform(0.5, 0.9))
-        families = [FAMILY_INDEX[f] for f in ARCHETYPES[split].families]
-        variants = np.array([VARIANT_BASE[f] + rng.integers(0, VARIANT_COUNT[f]) for f in families])
-        for text in render(variants, np.zeros(variants.size, dtype=np.int64), rng).to_pylist():
+        # Proxy exits the partner saw: residential and VPN ranges that strangers use too.
+        first = members[0]
+        for draw in rng.integers(0, 1 << 40, 5):
+            share("ip_prefix", _cidr(int(pop.prefix_start[first] + (draw % pop.prefix_count[first])
+                                         * pop.prefix_stride[first])), seen, rng.uniform(0.5, 0.9))
+        families = np.array([FAMILY_INDEX[f] for f in ARCHETYPES[pop.archetype[first]].families])
+        texts = render(families, np.zeros(families.size, dtype=np.int64), pop.style[members[:families.size]]
+                       if members.size >= families.size else np.full(families.size, pop.style[first]), rng)
+        for text in texts.to_pylist():
             share("prompt_template_hash", template_fingerprint(text), seen, rng.uniform(0.6, 0.9))
-    # Noise: partners also flag a shared office NAT and a random payment they saw misused.
-    base, size, _ = PREFIX_POOLS["coworking_nat"]
-    share("ip_prefix", _cidr(base + int(rng.integers(0, size))), int(rng.integers(0, days)), 0.3)
+    # Noise: a university NAT and a mobile carrier's CGNAT range, and an unrelated payment.
+    for pool in ("university", "mobile_cgnat"):
+        base, size, _ = PREFIX_POOLS[pool]
+        share("ip_prefix", _cidr(base + int(rng.integers(0, size))), int(rng.integers(0, days)), 0.3)
     share("payment_fingerprint_hmac", hmac.new(key, b"unrelated-instrument", hashlib.sha256).hexdigest(),
           int(rng.integers(0, days)), 0.4)
+    return rows
+
+
+def allow_list(pop: Population, start: date) -> list[dict]:
+    """The contracts team's entries for accounts working under a synthetic-data agreement."""
+    rows = []
+    for account in np.flatnonzero(pop.allow_listed):
+        added = min(int(pop.active_from[account]), 0) - 3
+        rows.append({"account_id": str(pop.account_id[account]), "added_by": "contracts-team",
+                     "reason": f"synthetic-data agreement SDA-{2026}-{int(pop.org[account]) % 100:03d}",
+                     "added_on": (start + timedelta(days=added)).isoformat()})
     return rows
 
 
@@ -136,13 +130,23 @@ def write_indicators(landing: Path, rows: list[dict]) -> int:
     return len(rows)
 
 
-def truth_table(pop: Population) -> pa.Table:
-    """Evaluation-only ground truth: archetype and campaign of every account."""
+def write_allow_list(path: Path, rows: list[dict]) -> int:
+    _write_csv(path, ALLOW_LIST_COLUMNS, rows)
+    return len(rows)
+
+
+def truth_table(pop: Population, days: int) -> pa.Table:
+    """Evaluation-only ground truth: population and campaign of every account that exists."""
+    exists = pop.created_day <= days - 1
     names = np.array([a.name for a in ARCHETYPES])
+    kind = np.array(KINDS)[pop.kind]
     return pa.table({
-        "account_id": pa.array(pop.account_id),
-        "archetype": pa.array(names[pop.archetype]),
-        "is_attack": pa.array(pop.campaign >= 0),
-        "campaign_id": pa.array(np.where(pop.campaign >= 0, pop.campaign, -1)),
-        "created_day": pa.array(pop.created_day),
+        "account_id": pa.array(pop.account_id[exists]),
+        "archetype": pa.array(names[pop.archetype][exists]),
+        "is_attack": pa.array((pop.campaign >= 0)[exists]),
+        "campaign_id": pa.array(np.where(pop.campaign >= 0, pop.campaign, -1)[exists]),
+        "created_day": pa.array(pop.created_day[exists]),
+        "hard_negative": pa.array((kind == "hard_negative")[exists]),
+        "population_kind": pa.array(kind[exists]),
     })
+

@@ -209,7 +209,7 @@ def test_gate_failure_exports_nothing(sail: SparkSession, lakehouse: Lakehouse) 
 
 def _leaks(text: str, ips: set[str], prompts: set[str]) -> list[str]:
     found = [ip for ip in ips if ip in text]
-    return found + [p for p in prompts if p[:PREFIX_CHARS] in text]
+    return found + [p for p in prompts if len(p) >= PREFIX_CHARS and p[:PREFIX_CHARS] in text]
 
 
 def test_personal_data_in_the_flagged_table_never_leaves(sail: SparkSession, lakehouse: Lakehouse,

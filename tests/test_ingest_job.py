@@ -135,7 +135,7 @@ def test_rerun_leaves_tables_unchanged(ingested, sail: SparkSession) -> None:
 def test_accounts_incidents_and_indicators(ingested, tiny_landing: Lakehouse, partner_key: str) -> None:
     lakehouse, runs = ingested
     accounts = _table(lakehouse, Table.ACCOUNTS)
-    assert accounts.groupby("snapshot_date").size().to_dict() == {d: 339 for d in DAYS}
+    assert accounts.groupby("snapshot_date").size().to_dict() == {d: 354 for d in DAYS}
     assert "payment_fingerprint_hmac" in accounts.columns
     indicators = _table(lakehouse, Table.PARTNER_INDICATORS)
     shared = set(indicators[indicators.indicator_type == "payment_fingerprint_hmac"].value)
@@ -145,7 +145,7 @@ def test_accounts_incidents_and_indicators(ingested, tiny_landing: Lakehouse, pa
     assert len(incidents) == sum(1 for p in (tiny_landing.landing / "incidents").glob("*.csv")
                                  for _ in p.read_text().splitlines()[1:])
     assert runs[-1]["accounts_quarantined"] == runs[-1]["incidents_quarantined"] == 0
-    assert (len(_table(lakehouse, Table.RAW_ACCOUNTS)), runs[0]["accounts_duplicates"]) == (3 * 339, 0)
+    assert (len(_table(lakehouse, Table.RAW_ACCOUNTS)), runs[0]["accounts_duplicates"]) == (3 * 354, 0)
 
 
 def test_gate_results_and_data_docs(ingested) -> None:
