@@ -33,8 +33,9 @@ import pandas as pd
 from distillguard.config import TRAINING, TrainingSettings
 from distillguard.errors import DistillguardError
 from distillguard.models import bootstrap, classifier
-from distillguard.models.metrics import weighted_fpr, weighted_pr_auc, weighted_recall
+from distillguard.models.metrics import evaluation_rows, weighted_fpr, weighted_pr_auc, weighted_recall
 from distillguard.models.split import EXCLUDED, HOLDOUT, TRAIN
+from distillguard.models.training_set import BENIGN
 
 ATTACK, BENIGN_KIND = "attack", "benign"
 
@@ -194,8 +195,6 @@ def population_tables(population: pd.DataFrame, score: np.ndarray, threshold: fl
 def evaluate_recipe(frame: pd.DataFrame, model: classifier.TrainedModel, truth: pd.DataFrame | None,
                     settings: TrainingSettings = TRAINING, loo: bool = True) -> Evaluation:
     """Headline, group K-fold and (with truth) per-type and leave-one-type-out figures."""
-    from distillguard.models.metrics import evaluation_rows
-
     result = Evaluation()
     holdout = evaluation_rows(frame, HOLDOUT)
     train_side = frame[frame["split"] == TRAIN].reset_index(drop=True)
@@ -213,6 +212,9 @@ def evaluate_recipe(frame: pd.DataFrame, model: classifier.TrainedModel, truth: 
         {"rows": "holdout (newest campaigns)", **_row(holdout, holdout_score >= threshold, result.metrics)},
         {"rows": "group K-fold by campaign (out of fold)", **_row(oof, oof["oof"].to_numpy() >= threshold, kfold)}])
     result.tables["operating_point"] = summary
+    result.tables["cleared_accounts_fpr"] = pd.DataFrame([
+        _cleared(name, rows, score >= threshold, truth) for name, rows, score in
+        (("holdout", holdout, holdout_score), ("group K-fold (out of fold)", oof, oof["oof"].to_numpy()))])
     if truth is None:
         result.notes.append("campaign types unknown (no --truth): leave-one-type-out and per-type tables skipped")
         return result
@@ -229,6 +231,18 @@ def evaluate_recipe(frame: pd.DataFrame, model: classifier.TrainedModel, truth: 
         if table["recall"].notna().any():
             result.metrics["loo_recall_min"] = float(table["recall"].min())
     return result
+
+
+def _cleared(name: str, rows: pd.DataFrame, flagged: np.ndarray, truth: pd.DataFrame | None) -> dict[str, object]:
+    """Investigated-and-cleared accounts flagged again (each one an analyst already cleared)."""
+    cleared = (rows["label_name"] == BENIGN).to_numpy()
+    again = int((flagged & cleared).sum())
+    row: dict[str, object] = {"rows": name, "cleared_accounts": int(cleared.sum()), "flagged_again": again,
+                              "fpr": again / cleared.sum() if cleared.any() else float("nan")}
+    if truth is not None:
+        kinds = rows.loc[cleared & flagged, "account_id"].map(truth.set_index("account_id")["archetype"])
+        row["flagged_by_population"] = ", ".join(f"{k} {v}" for k, v in kinds.value_counts().sort_index().items())
+    return row
 
 
 def _row(rows: pd.DataFrame, flagged: np.ndarray, point: dict[str, float]) -> dict[str, object]:

@@ -121,7 +121,8 @@ def test_weekly_run_never_promotes_a_model_that_missed_its_fpr_target(
     home = ["--home", str(world.home)]
     assert main([*home, "train", "--target-fpr", "0.000001"]) == 2
     errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("distillguard: error")]
-    assert len(errors) == 1 and errors[0].startswith("distillguard: error: promotion gate refused version 1: benign FPR")
+    assert len(errors) == 1
+    assert errors[0].startswith("distillguard: error: promotion gate refused version 1: benign FPR")
     client = registry.client(world)
     assert registry.champion(client) is None
     version = client.get_model_version(registry.MODEL_NAME, "1")
@@ -147,7 +148,8 @@ def test_evaluate_prints_population_tables_and_reads_truth_only_when_asked(
         created_day=0).to_parquet(truth)
     result = evaluate.run(sail, world, settings=SETTINGS, truth=truth)
     text = result["markdown"]
-    for heading in ("## operating point", "## holdout recall by type", "## leave one type out",
+    for heading in ("## operating point", "## cleared accounts fpr", "## holdout recall by type",
+                    "## leave one type out",
                     "## population fpr by benign population", "## days to detection by type"):
         assert heading in text, heading
     assert "| bulk |" in text and "| heavy_user |" in text
