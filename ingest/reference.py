@@ -87,5 +87,5 @@ def parse_indicator_lines(lines: DataFrame) -> DataFrame:
 
 def dedupe(valid: DataFrame, key: list[str]) -> DataFrame:
     """Append-only files may repeat a row (a re-export): keep one per key."""
-    first = Window.partitionBy(*key).orderBy("source_file")
+    first = Window.partitionBy(*key).orderBy("source_file", *sorted(valid.columns))
     return valid.withColumn("_copy", F.row_number().over(first)).filter("_copy = 1").drop("_copy")

@@ -5,6 +5,8 @@ backfill) -> train and the promotion gate -> score, export and report the last d
 Resumable: generation counts as done once its ground truth summary exists (written
 last), ingested days and built feature dates are skipped (jobs/daily.py), so an
 interrupted demo picks up where it stopped. Training runs only while no champion exists.
+``distillguard demo --mode local-cluster`` (or ``SAIL_MODE``) runs it on Sail's distributed
+execution; it flags the same accounts (tests/test_distributed.py).
 
 It refuses a lakehouse holding anything that is not a demo lakehouse (the generator's
 marker, ``distillguard.secrets.is_demo``): the demo runs on random demo keys, which must
