@@ -61,7 +61,7 @@ def parse_account_lines(lines: DataFrame, snapshot_date: date) -> DataFrame:
 
 def dedupe_snapshot(valid: DataFrame) -> DataFrame:
     """One row per account_id in a snapshot; the last line of the file wins ties by name."""
-    first = Window.partitionBy("account_id").orderBy(F.col("source_file").desc())
+    first = Window.partitionBy("account_id").orderBy(F.col("source_file").desc(), *sorted(valid.columns))
     return valid.withColumn("_copy", F.row_number().over(first)).filter("_copy = 1").drop("_copy")
 
 

@@ -87,6 +87,7 @@ def parse_indicator_lines(lines: DataFrame) -> DataFrame:
 
 def dedupe(valid: DataFrame, key: list[str]) -> DataFrame:
     """Append-only files may repeat a row (a re-export): keep one per key, from the file
-    named last, so a revision (a label changed in a later file) wins over the row it revises."""
-    first = Window.partitionBy(*key).orderBy(F.col("source_file").desc())
+    named last, so a revision (a label changed in a later file) wins over the row it revises;
+    ties within one file break on every column, so the pick never depends on partitioning."""
+    first = Window.partitionBy(*key).orderBy(F.col("source_file").desc(), *sorted(valid.columns))
     return valid.withColumn("_copy", F.row_number().over(first)).filter("_copy = 1").drop("_copy")

@@ -9,6 +9,8 @@ interrupted demo picks up where it stopped. Training runs only while no champion
 When the promotion gate refuses the demo's model, the demo still needs a champion to score:
 it promotes the version with actor ``demo`` and a recorded ``DEMO OVERRIDE`` reason, and
 prints a banner saying the gate refused (``distillguard train`` would exit non-zero).
+``distillguard demo --mode local-cluster`` (or ``SAIL_MODE``) runs it on Sail's distributed
+execution; it flags the same accounts (tests/test_distributed.py).
 
 It refuses a lakehouse holding anything that is not a demo lakehouse (the generator's
 marker, ``distillguard.secrets.is_demo``): the demo runs on random demo keys, which must

@@ -119,3 +119,18 @@ def test_known_cluster_gaps_still_exist(sail: SparkSession, sail_cluster: SparkS
     assert gaps(sail) == []
     assert gaps(sail_cluster) == ["json_object_keys", "lower in a Delta write"]
     shutil.rmtree(tmp_path, ignore_errors=True)
+
+
+def test_demo_mode_option(monkeypatch, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from distillguard.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["--home", str(tmp_path / "demo"), "demo", "--mode", "cluster"])
+    assert "invalid choice: 'cluster'" in capsys.readouterr().err
+    monkeypatch.setattr(engine, "_active_session", lambda: None)
+    monkeypatch.setenv(engine.REMOTE_ENV, "sc://spark.example:15002")
+    assert main(["--home", str(tmp_path / "demo"), "demo", "--mode", "local-cluster"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "distillguard: error: --mode local-cluster applies to the embedded Sail engine, but the session comes from "
+        "SPARK_REMOTE=sc://spark.example:15002; set the mode on that server, or unset SPARK_REMOTE")
+    assert not (tmp_path / "demo").exists()
