@@ -80,7 +80,7 @@ def _lost_doubled(lakehouse: Lakehouse, days: list[date]) -> tuple[int, int]:
     return len(lost), doubled
 
 
-class Table_:
+class FaultTable:
     def __init__(self) -> None:
         self.rows: list[tuple[str, str, str, str, str]] = []
 
@@ -135,7 +135,7 @@ def main() -> None:
     days = [START + timedelta(days=d) for d in range(args.days)]
     last = days[-1]
     spark = get_spark()
-    table = Table_()
+    table = FaultTable()
     truth = json.loads((source.truth / "faults.json").read_text())
 
     # Line-level faults of the contract, as the generator injected them.
