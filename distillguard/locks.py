@@ -11,8 +11,10 @@ one job per date through the scheduler (the bundle's jobs already do).
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import json
+import logging
 import os
 import socket
 from contextlib import contextmanager
@@ -22,6 +24,10 @@ from typing import Iterator
 from distillguard import tables
 from distillguard.config import Lakehouse
 from distillguard.errors import DistillguardError
+
+
+log = logging.getLogger(__name__)
+UNSUPPORTED = (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS)
 
 
 class AlreadyRunning(DistillguardError):
@@ -40,6 +46,7 @@ def hold(lakehouse: Lakehouse, job: str, day: date | str | None = None) -> Itera
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
+        guarded = True
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -47,9 +54,16 @@ def hold(lakehouse: Lakehouse, job: str, day: date | str | None = None) -> Itera
             raise AlreadyRunning(f"{job} for {day or 'the lakehouse'} is already running on {lakehouse.home} "
                                  f"(held by {holder}); wait for it to finish (a killed run's lock frees itself)") \
                 from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, json.dumps({"pid": os.getpid(), "host": socket.gethostname(),
-                                  "since": datetime.now(timezone.utc).isoformat(timespec="seconds")}).encode(), 0)
+        except OSError as error:
+            if error.errno not in UNSUPPORTED:
+                raise
+            # A file system without flock (some FUSE mounts): run, but say it is unguarded.
+            log.warning("%s cannot be locked (%s): %s for %s runs unguarded", path, error.strerror, job, day)
+            guarded = False
+        if guarded:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, json.dumps({"pid": os.getpid(), "host": socket.gethostname(),
+                                      "since": datetime.now(timezone.utc).isoformat(timespec="seconds")}).encode(), 0)
         with tables.scratch(lakehouse):
             yield
     finally:

@@ -8,6 +8,7 @@ the same whichever Spark Connect engine wrote the table.
 from __future__ import annotations
 
 import shutil
+import time
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,8 @@ from distillguard.config import MAINTENANCE, Lakehouse, MaintenanceSettings, Tab
 
 # Raw request columns that are personal data (the contract): erased after the retention.
 PII_COLUMNS = ("client_ip", "prompt_text")
+# Scratch folders of runs killed before cleaning up are removed once this old.
+SCRATCH_STALE_HOURS = 24
 
 
 def _open(lakehouse: Lakehouse, table: Table) -> DeltaTable:
@@ -112,6 +115,12 @@ def maintain(lakehouse: Lakehouse, today: date, settings: MaintenanceSettings = 
     for path in (requests, quarantine):
         if (path / "_delta_log").is_dir():
             _forget_history(path)
+    scratch = Path(lakehouse.table_path(Table.FEATURE_SCRATCH))
+    stale = time.time() - SCRATCH_STALE_HOURS * 3600
+    for folder in (p for p in scratch.iterdir() if p.is_dir()) if scratch.is_dir() else []:
+        if folder.stat().st_mtime < stale:  # left by a killed run (a live one is never this old)
+            shutil.rmtree(folder, ignore_errors=True)
+            summary["folders_removed"] += 1
     for root in (Path(lakehouse.table_path(Table.RAW_QUARANTINED_FILES)), Path(lakehouse.table_path(Table.RAW_STAGING))):
         for folder in _expired_folders(root, cutoff):
             shutil.rmtree(folder)

@@ -4,6 +4,7 @@ in it is one the generator wrote; anything else without keys refuses to run."""
 from __future__ import annotations
 
 import shutil
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -37,7 +38,7 @@ def test_generated_lakehouse_runs_on_its_demo_keys(demo: Lakehouse, tiny_landing
 @pytest.mark.parametrize("change", ["added", "edited"])
 def test_a_landing_file_not_from_the_generator_ends_demo_status(demo: Lakehouse, change: str) -> None:
     if change == "added":
-        hand.write_day(demo.landing, __import__("datetime").date(2026, 11, 9))
+        hand.write_day(demo.landing, date(2026, 11, 9))
     else:
         snapshot = next((demo.landing / "accounts").rglob("*.gz"))
         snapshot.write_bytes(snapshot.read_bytes() + b"\n")
@@ -49,7 +50,7 @@ def test_a_landing_file_not_from_the_generator_ends_demo_status(demo: Lakehouse,
 
 def test_a_lakehouse_the_generator_did_not_create_refuses(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     landing = tmp_path / "home" / "landing"
-    hand.build(landing, [__import__("datetime").date(2026, 11, 1)])
+    hand.build(landing, [date(2026, 11, 1)])
     code = main(["ingest", "--date", "2026-11-01", "--home", str(tmp_path / "home")])
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1 and "Traceback" not in err
