@@ -34,6 +34,7 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from distillguard import tables
+from distillguard.secrets import seal_demo
 from distillguard.config import SCORING, TRAINING, Lakehouse, Table
 from distillguard.engine import configure, start_sail
 from distillguard.errors import DistillguardError
@@ -78,6 +79,9 @@ def landing(tmp_path_factory: pytest.TempPathFactory) -> Path:
     lakehouse = Lakehouse.resolve(tmp_path_factory.mktemp("parity") / "lakehouse")
     generate(lakehouse, "tiny", START, DAYS, 7, progress=False)
     _case_review(lakehouse)
+    # The added case reviews stand in for labels the tiny scale lacks: record them as part of
+    # the generated landing zone, or the demo rightly refuses a landing file it did not write.
+    seal_demo(lakehouse)
     return lakehouse.home
 
 
