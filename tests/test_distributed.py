@@ -38,6 +38,7 @@ from distillguard.secrets import seal_demo
 from distillguard.config import SCORING, TRAINING, Lakehouse, Table
 from distillguard.engine import configure, start_sail
 from distillguard.errors import DistillguardError
+from distillguard.enforcement import allow_list, flags
 from distillguard.jobs import demo, features, score
 from distillguard.models import registry
 from distillguard.models.training_set import model_input
@@ -128,13 +129,12 @@ def _tiers_at(spark: SparkSession, lakehouse: Lakehouse, threshold: float | None
     """Every account of the last day scored by the run's champion, with the tiers the policy
     gives at ``threshold`` (default: the median score, so that many accounts get a tier)."""
     champion = registry.load_champion(lakehouse)
-    scorer = champion.model.unwrap_python_model().scorer
     frame = score._features(spark, lakehouse, LAST)
-    scores = score_accounts(model_input(frame, keep=("account_id",)), scorer.booster.model_to_string(),
-                            scorer.meta, SCORING.top_reasons)
+    scores = score_accounts(model_input(frame, keep=("account_id",)), champion.artifact, SCORING.top_reasons)
     if threshold is None:
         threshold = float(scores.agg(F.percentile_approx("score", 0.5, 10_000)).first()[0])
-    rows = score.flagged_rows(scores, score._evidence(frame), None, LAST, threshold, {"model_version": "x"})
+    rows = flags.flagged_rows(scores, flags.evidence(frame), None, allow_list.active_on(spark, lakehouse, LAST), LAST,
+                              threshold, {"model_version": "x"})
     return sorted(tuple(r) for r in scores.join(rows.select("account_id", "risk_tier"), "account_id", "left").select(
         "account_id", F.round("score", 6), "risk_tier").collect())
 
