@@ -335,7 +335,9 @@ class TrainingSettings:
     # Expected calibration error on the holdout; tens of labelled accounts make it noisy
     # by several points, so the bound catches broken calibration, not fine drift.
     max_calibration_error: float = 0.2
-    min_score_std: float = 0.05
+    # Scores are probabilities at live prevalence (a few percent), so even a good ranking has
+    # a small spread: the demo's model had std 0.025 with PR-AUC 0.44 against the rules' 0.01.
+    min_score_std: float = 0.01
 
 
 TRAINING = TrainingSettings()
