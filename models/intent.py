@@ -40,15 +40,11 @@ from distillguard import tables
 from distillguard.config import INTENT, INTENT_MODEL_NAME, IntentSettings, Lakehouse, Table
 from distillguard.features.intent import IntentScorer
 from distillguard.models import registry
-from distillguard.models.training_set import BENIGN, POSITIVE
+from distillguard.models.training_set import BENIGN, POSITIVE, _hash_unit
 
 EXPERIMENT_NAME = "distillguard-intent"
 AS_OF_TAG, THRESHOLD_TAG, TEXT_CHARS_TAG = "as_of", "threshold", "text_chars"
 _LOADED: dict[str, Any] = {}
-
-
-def _hash_unit(*columns: str, seed: int) -> F.Column:
-    return (F.abs(F.xxhash64(F.lit(seed), *[F.col(c) for c in columns])) % 1_000_000) / 1_000_000.0
 
 
 def labelled_accounts(incidents: DataFrame, as_of: date) -> DataFrame:
