@@ -13,13 +13,16 @@ from __future__ import annotations
 
 import gzip
 import json
+from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
+from distillguard.models.feature_audit import roc_auc
 from distillguard.synthetic import population as population_module, records, traffic
 from distillguard.synthetic.scenario import SCALES
 
@@ -34,8 +37,8 @@ OTHER_PROPERTIES = ("requests_per_active_day", "active_days", "reasoning_model_s
                     "distinct_user_agents", "distinct_countries", "spend_per_active_day", "prompt_null_share")
 HEAVY_REQUESTS_PER_DAY = 100
 REQUEST_COLUMNS = ("account_id", "ts_ms", "api_key_id", "model", "endpoint", "completion_tokens", "cost_usd",
-                   "client_ip", "country", "user_agent", "temperature", "tools", "finish_reason", "refs_sent",
-                   "has_prompt")
+                   "client_ip", "asn", "asn_kind", "country", "user_agent", "org_id", "temperature", "tools",
+                   "finish_reason", "system_prompt_sha256", "prompt_text", "reasoning_ref_issued", "ref_sent")
 
 
 def _prefix(ip: pd.Series) -> pd.Series:
@@ -47,9 +50,18 @@ def _prefix(ip: pd.Series) -> pd.Series:
     return v4_prefix.where(~v6, v6_prefix)
 
 
-def requests_from_generator(scale_name: str, start: date, days: int,
-                            seed: int) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """The generator's request rows, last account snapshot and truth, without files or faults."""
+@dataclass
+class Generated:
+    """What the generator would write, in memory: requests, last snapshot, truth, population."""
+
+    requests: pd.DataFrame
+    accounts: pd.DataFrame
+    truth: pd.DataFrame
+    population: population_module.Population
+
+
+def requests_from_generator(scale_name: str, start: date, days: int, seed: int) -> Generated:
+    """The generator's request rows (no files, no delivery faults) and what goes with them."""
     from distillguard.synthetic.generate import daily_counts
     from distillguard.synthetic.labels import truth_table
 
@@ -64,40 +76,80 @@ def requests_from_generator(scale_name: str, start: date, days: int,
                                      np.random.default_rng([seed, 2, day, 0]), day)
         frames.append(_frame_from_table(table))
     snapshot, _ = records.account_table(pop, start, days - 1)
-    return pd.concat(frames, ignore_index=True), snapshot.to_pandas(), truth_table(pop, days).to_pandas()
+    return Generated(pd.concat(frames, ignore_index=True), snapshot.to_pandas(), truth_table(pop, days).to_pandas(),
+                     pop)
 
 
 def _frame_from_table(table: pa.Table) -> pd.DataFrame:
-    frame = table.select(["account_id", "ts_ms", "api_key_id", "model", "endpoint", "completion_tokens",
-                          "cost_usd", "client_ip", "country", "user_agent", "temperature", "tools",
-                          "finish_reason"]).to_pandas()
-    frame["temperature"] = frame["temperature"].where(table.column("has_params").to_numpy())
-    frame["refs_sent"] = table.column("reasoning_refs_sent").is_valid().to_numpy()
-    frame["has_prompt"] = table.column("prompt_text").is_valid().to_numpy()
+    """Request rows as the landing zone would show them (first sent ref only)."""
+    columns = [c for c in REQUEST_COLUMNS if c not in ("ref_sent", "temperature")]
+    frame = table.select(columns).to_pandas(types_mapper=lambda t: pd.ArrowDtype(t) if t == pa.string() else None)
+    frame["temperature"] = pd.Series(table.column("temperature").to_numpy()).where(
+        table.column("has_params").to_numpy())
+    frame["ref_sent"] = table.column("reasoning_refs_sent").to_pandas(types_mapper=pd.ArrowDtype)
     return frame
+
+
+_LANDING_SCHEMA = pa.schema([
+    ("request_id", pa.string()), ("account_id", pa.string()), ("ts", pa.string()), ("api_key_id", pa.string()),
+    ("model", pa.string()), ("endpoint", pa.string()), ("completion_tokens", pa.int64()), ("cost_usd", pa.float64()),
+    ("client_ip", pa.string()), ("asn", pa.int64()), ("asn_kind", pa.string()), ("country", pa.string()),
+    ("user_agent", pa.string()), ("org_id", pa.string()),
+    ("params", pa.struct([("temperature", pa.float64()), ("tools", pa.int64())])),
+    ("finish_reason", pa.string()), ("system_prompt_sha256", pa.string()), ("prompt_text", pa.string()),
+    ("reasoning_ref_issued", pa.string()), ("reasoning_refs_sent", pa.list_(pa.string()))])
+_TYPES = {"completion_tokens": int, "asn": int, "cost_usd": (int, float)}
+
+
+def _valid(raw: bytes) -> bool:
+    """A line the typed reader can take: a JSON object whose audited fields have their types."""
+    try:
+        record = json.loads(raw)
+    except ValueError:
+        return False
+    if not isinstance(record, dict) or not all(isinstance(record.get(k), str) for k in ("request_id", "account_id",
+                                                                                         "ts", "model")):
+        return False
+    if not record["ts"][:4].isdigit():
+        return False
+    params = record.get("params")
+    if params is not None and not isinstance(params, dict):
+        return False
+    return all(record.get(k) is None or (isinstance(record[k], t) and not isinstance(record[k], bool))
+               for k, t in _TYPES.items())
 
 
 def requests_from_landing(landing: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Request rows parsed from ``landing`` (invalid lines skipped, duplicates dropped) and
     the last account snapshot."""
-    rows: dict[str, tuple] = {}
+    from pyarrow import json as pa_json
+
+    tables = []
     for path in sorted((landing / "request_logs").glob("date=*/*.jsonl.gz")):
-        for raw in gzip.decompress(path.read_bytes()).splitlines():
-            try:
-                r = json.loads(raw)
-                ts = pd.Timestamp(r["ts"]).value // 1_000_000
-                params = r.get("params") or {}
-                rows[r["request_id"]] = (
-                    r["account_id"], ts, r["api_key_id"], r["model"], r["endpoint"], r["completion_tokens"],
-                    r["cost_usd"], r.get("client_ip"), r.get("country"), r.get("user_agent"),
-                    params.get("temperature") if r.get("params") is not None else None, params.get("tools") or 0,
-                    r.get("finish_reason"), bool(r.get("reasoning_refs_sent")), r.get("prompt_text") is not None)
-            except (ValueError, KeyError, TypeError, UnicodeDecodeError):
-                continue
-    frame = pd.DataFrame(list(rows.values()), columns=list(REQUEST_COLUMNS))
+        lines = [raw for raw in gzip.decompress(path.read_bytes()).splitlines() if _valid(raw)]
+        if lines:
+            tables.append(pa_json.read_json(pa.py_buffer(b"\n".join(lines)), parse_options=pa_json.ParseOptions(
+                explicit_schema=_LANDING_SCHEMA, unexpected_field_behavior="ignore")))
+    table = pa.concat_tables(tables).select(_LANDING_SCHEMA.names)
+    frame = table.drop_columns(["params", "reasoning_refs_sent", "ts"]).to_pandas(
+        types_mapper=lambda t: pd.ArrowDtype(t) if t == pa.string() else None)
+    frame["ts_ms"] = pd.to_datetime(table.column("ts").to_pandas(), utc=True, format="ISO8601").astype(
+        "datetime64[ms, UTC]").astype("int64")
+    params = table.column("params").combine_chunks()
+    frame["temperature"] = params.field("temperature").to_pandas()
+    frame["tools"] = params.field("tools").to_pandas().fillna(0)
+    frame["ref_sent"] = _first(table.column("reasoning_refs_sent").combine_chunks()).to_pandas(
+        types_mapper=pd.ArrowDtype)
+    frame = frame.drop_duplicates("request_id").drop(columns=["request_id"])
     snapshots = sorted((landing / "accounts").glob("date=*/accounts.jsonl.gz"))
     accounts = pd.read_json(snapshots[-1], lines=True, dtype={"payment_fingerprint": "string", "org_id": "string"})
-    return frame, accounts
+    return frame[list(REQUEST_COLUMNS)], accounts
+
+
+def _first(lists: pa.Array) -> pa.Array:
+    """First element of each list; null for a null or empty list."""
+    empty = pc.fill_null(pc.equal(pc.list_value_length(lists), 0), True)
+    return pc.list_element(pc.if_else(empty, pa.scalar([None], pa.list_(pa.string())), lists), 0)
 
 
 def account_properties(requests: pd.DataFrame, accounts: pd.DataFrame) -> pd.DataFrame:
@@ -115,7 +167,8 @@ def account_properties(requests: pd.DataFrame, accounts: pd.DataFrame) -> pd.Dat
     r["reasoning"] = r["model"].str.endswith("reasoning")
     r["new_model"] = r["model"] == "atlas-5-reasoning"
     r["length"] = r["finish_reason"] == "length"
-    r["no_prompt"] = ~r["has_prompt"].astype(bool)
+    r["no_prompt"] = r["prompt_text"].isna()
+    r["refs_sent"] = r["ref_sent"].notna()
     g = r.groupby("account_id")
     out = pd.DataFrame({
         "requests": g.size(),
@@ -159,17 +212,6 @@ def account_properties(requests: pd.DataFrame, accounts: pd.DataFrame) -> pd.Dat
     sharing = card.map(card.value_counts())
     out["accounts_sharing_payment"] = sharing.reindex(out.index).fillna(0).astype(float)
     return out.drop(columns=["first_ms", "spend"])
-
-
-def roc_auc(score: pd.Series, positive: pd.Series) -> float:
-    """Mann-Whitney ROC AUC (ties count half); NaN scores are left out."""
-    keep = score.notna()
-    score, positive = score[keep], positive[keep].astype(bool)
-    n_pos, n_neg = int(positive.sum()), int((~positive).sum())
-    if n_pos == 0 or n_neg == 0:
-        return float("nan")
-    ranks = score.rank(method="average")
-    return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
 def auc_table(values: pd.DataFrame, truth: pd.DataFrame, columns: tuple[str, ...] | list[str]) -> pd.DataFrame:

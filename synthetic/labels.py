@@ -56,7 +56,8 @@ def incidents(pop: Population, start: date, days: int, seed: int) -> list[dict]:
         if incident.decided > days - 1:
             continue
         for account in incident.accounts:
-            rows.append({"incident_id": f"INC-{seed % 1000:03d}{number:06d}", "account_id": str(pop.account_id[account]),
+            rows.append({"incident_id": f"INC-{seed % 1000:03d}{number:06d}",
+                         "account_id": str(pop.account_id[account]),
                          "label": incident.label, "window_start": day(incident.window_start),
                          "window_end": day(incident.window_end), "decided_on": day(incident.decided),
                          "source": incident.source})

@@ -327,7 +327,8 @@ def build(scale: Scale, days: int, seed: int) -> Population:
         hours=hours, tz_offset=tz_offset, country=country, billing_country=billing, ip_mode=ip_mode,
         prefix_start=prefix_start, prefix_count=prefix_count, prefix_stride=prefix_stride, host=host, ipv6=ipv6,
         user_agent=agent, second_agent=rng.choice(len(USER_AGENTS), n, p=_agent_weights()),
-        second_agent_share=np.where(rng.random(n) < 0.3, rng.uniform(0.02, 0.3, n), 0.0), many_agents=many_agents, payment=payment, email_domain=email, org=org, kyc=kyc,
+        second_agent_share=np.where(rng.random(n) < 0.3, rng.uniform(0.02, 0.3, n), 0.0), many_agents=many_agents,
+        payment=payment, email_domain=email, org=org, kyc=kyc,
         plan=plan, zdr=zdr, keys=keys, key_period=key_period, system_prompt=system_prompt,
         style=rng.integers(0, 1 << 20, n), timing=timing, jitter_s=jitter_s, tool_share=tool_share,
         temp0=temp0, temperature=temperature, batch_share=batch_share, logprobs=logprobs, n_gt1=n_gt1,
@@ -337,7 +338,9 @@ def build(scale: Scale, days: int, seed: int) -> Population:
         shift_day=shift_day, replacement=replacement, campaign_archetype=campaign_archetype,
         campaign_start=campaign_start, launch_second=launch_second, days=days)
     _decide(pop, rng, days)
-    _scale_volumes(pop, scale, days)
+    pop.payment = np.where((pop.plan == PLANS.index("free")) & (pop.org < 0), -1,
+                           np.where(pop.payment < 0, 1_000_000 + np.arange(n), pop.payment))
+    _scale_volumes(pop, scale, days, rng)
     pop.allow_listed = np.isin(arch, [ARCHETYPE_INDEX[a.name] for a in ARCHETYPES if a.name == "synthetic_vendor"])
     return pop
 
@@ -424,7 +427,8 @@ def _decide(pop: Population, rng: np.random.Generator, days: int) -> None:
         decided = window_end + int(rng.integers(1, max(2, hi - lo + 2)))
         forced = a not in labelled_types
         if decided > last or (not forced and rng.random() > LABEL_SHARE):
-            pop.active_from[members[pop.replacement[members]]] = pop.active_from[originals].min() if originals.size else 0
+            first_active = pop.active_from[originals].min() if originals.size else 0
+            pop.active_from[members[pop.replacement[members]]] = first_active
             continue
         labelled_types.add(a)
         seen = originals[pop.active_from[originals] <= window_end]
@@ -471,27 +475,31 @@ def _decide(pop: Population, rng: np.random.Generator, days: int) -> None:
 
 
 def expected_cost(pop: Population) -> np.ndarray:
-    """Rough USD per request of each account (for spend pacing)."""
-    spec_completion = _spec("completion_median")[pop.archetype] * 1.2
-    reasoning_price = MODEL_PRICES["atlas-4-reasoning"][1]
-    other_price = MODEL_PRICES["atlas-4"][1] * 0.6
-    return (spec_completion * (pop.reasoning_share * reasoning_price + (1 - pop.reasoning_share) * other_price)
-            + 600 * 10) / 1e6
+    """Expected USD per request of each account, by the same price and token model as traffic.py."""
+    completion = np.minimum(_spec("completion_median")[pop.archetype] * pop.verbosity * 1.28,
+                            np.array([np.mean(a.max_tokens) for a in ARCHETYPES])[pop.archetype])
+    r = pop.reasoning_share
+    price_in = r * 17.0 + (1 - r) * 2.1
+    price_out = r * 82.0 + (1 - r) * 10.6
+    return (500 * price_in + completion * price_out) / 1e6 * (1 - 0.5 * pop.batch_share)
 
 
-def _scale_volumes(pop: Population, scale: Scale, days: int) -> None:
-    """Rescale rates so each side's expected total over the window matches the scale."""
+def _scale_volumes(pop: Population, scale: Scale, days: int, rng: np.random.Generator) -> None:
+    """Pacing accounts spend 40-80% of the KYC threshold; every other rate is rescaled so
+    each side's expected total over the window matches the scale."""
     is_attack = pop.campaign >= 0
     first = np.clip(pop.active_from, 0, days)
     last = np.clip(pop.active_until, -1, days - 1)
     active_days = np.maximum(0, last - first + 1)
-    for group, target in ((~is_attack, scale.benign_requests_per_day), (is_attack, scale.attack_requests_per_day)):
+    pacing = np.array(["pacing" in a.tactics for a in ARCHETYPES])[pop.archetype]
+    monthly = KYC_SPEND_THRESHOLD_USD_MONTH * rng.uniform(0.4, 0.8, pacing.size)
+    pop.daily_rate = np.where(pacing, monthly / 30 / expected_cost(pop), pop.daily_rate)
+    paced = float((pop.daily_rate * pop.active_share * active_days)[pacing].sum())
+    for group, target in ((~is_attack, scale.benign_requests_per_day * days),
+                          (is_attack & ~pacing, max(0.0, scale.attack_requests_per_day * days - paced))):
         expected = float((pop.daily_rate * pop.active_share * active_days)[group].sum())
         if expected > 0:
-            pop.daily_rate[group] *= target * days / expected
-    pacing = np.array(["pacing" in a.tactics for a in ARCHETYPES])[pop.archetype]
-    cap = KYC_SPEND_THRESHOLD_USD_MONTH * 0.9 / 30 / expected_cost(pop)
-    pop.daily_rate = np.where(pacing, np.minimum(pop.daily_rate, cap), pop.daily_rate)
+            pop.daily_rate[group] *= target / expected
 
 
 def _account_ids(ids: np.ndarray) -> np.ndarray:

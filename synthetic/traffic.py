@@ -180,7 +180,8 @@ def day_requests(pop: Population, day: date, accounts: np.ndarray, counts: np.nd
 
     # How much: tokens, finish reason, cost.
     length_hit = rng.random(m) < _arch_attr("length_share")[arch]
-    completion = rng.lognormal(np.log(_arch_attr("completion_median")[arch] * pop.verbosity[acct]), 0.7).astype(np.int64)
+    median = _arch_attr("completion_median")[arch] * pop.verbosity[acct]
+    completion = rng.lognormal(np.log(median), 0.7).astype(np.int64)
     completion = np.where(length_hit, max_tokens, np.minimum(completion, max_tokens - 1))
     finish = np.where(length_hit, 1, np.where((tools > 0) & (rng.random(m) < 0.4), 2, 0))
     finish = np.where(rng.random(m) < 0.002, 3, finish)

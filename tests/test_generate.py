@@ -5,17 +5,19 @@ from __future__ import annotations
 import csv
 import gzip
 import json
+import re
 from collections import Counter
 from datetime import date, timedelta
 from pathlib import Path
 
+import pandas as pd
 import pyarrow.parquet as pq
 
 from distillguard.config import Lakehouse
 from distillguard.synthetic.faults import INVALID
 from distillguard.synthetic import population
-from distillguard.synthetic.generate import daily_counts, generate
-from distillguard.synthetic.scenario import SCALES
+from distillguard.synthetic.generate import allow_list_path, daily_counts, generate
+from distillguard.synthetic.scenario import ARCHETYPES, SCALES
 from tests.contract import classify, parse_ts
 
 START = date(2026, 11, 1)
@@ -125,3 +127,23 @@ def test_seed_scale_matches_public_reporting() -> None:
     assert attack.sum() == 24_000
     assert 16_000_000 <= requests[attack].sum() <= 18_000_000
     assert requests[~attack].sum() > 3 * requests[attack].sum()
+
+
+def test_allow_list_names_the_contracted_vendor(tiny_landing: Lakehouse) -> None:
+    truth = pd.read_parquet(tiny_landing.truth / "accounts.parquet")
+    with allow_list_path(tiny_landing).open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert rows and list(rows[0]) == ["account_id", "added_by", "reason", "added_on"]
+    assert {r["account_id"] for r in rows} == set(truth.loc[truth.archetype == "synthetic_vendor", "account_id"])
+    assert all(re.fullmatch(r"\d{4}-\d{2}-\d{2}", r["added_on"]) and r["added_by"] and r["reason"] for r in rows)
+    assert all(r["added_on"] < "2026-11-01" for r in rows)
+
+
+def test_truth_marks_hard_negatives(tiny_landing: Lakehouse) -> None:
+    truth = pd.read_parquet(tiny_landing.truth / "accounts.parquet")
+    assert list(truth.columns) == ["account_id", "archetype", "is_attack", "campaign_id", "created_day",
+                                   "hard_negative", "population_kind"]
+    assert (truth.is_attack == (truth.population_kind == "attack")).all()
+    assert (truth.hard_negative == (truth.population_kind == "hard_negative")).all()
+    assert set(truth.archetype) == {a.name for a in ARCHETYPES}
+    assert (truth.campaign_id >= 0).eq(truth.is_attack).all()
