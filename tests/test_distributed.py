@@ -167,7 +167,7 @@ def test_features_and_scores_do_not_depend_on_partitioning(sail: SparkSession, l
 
     features.backfill(spark, lakehouse, START, LAST)
     score.run(spark, lakehouse, LAST)
-    for table, key in ((Table.ACCOUNT_DAILY, ["event_date", "account_id"]),
+    for table, key in ((Table.ACCOUNT_DAILY, ["feature_date", "account_id"]),
                        (Table.ACCOUNT_ROLLING, ["feature_date", "account_id"]),
                        (Table.ACCOUNT_CLUSTERS, ["feature_date", "account_id"])):
         assert _table(spark, lakehouse, table, key) == _table(sail, local, table, key), table.value
