@@ -66,7 +66,7 @@ def main() -> int:
     print(f"{'mode':15}{'wall s':>9}  flagged on the last day")
     for run in (local, cluster):
         print(f"{run['mode']:15}{run['seconds']:>9.1f}  {len(run['flags'])} {run['by_tier']}")
-    print(f"same flags (account, tier, score to 6 decimals, cluster): {local['flags'] == cluster['flags']}")
+    print(f"same flags (account, tier, score within 1e-9, cluster): {local['flags'] == cluster['flags']}")
     print(f"same score and tier for all {len(local['scores'])} accounts: {local['scores'] == cluster['scores']}")
     return 0
 
