@@ -109,6 +109,8 @@ def test_score_job_reads_the_logged_reference(sail: SparkSession, lakehouse: Lak
     target = day(15)
     rolling, clusters, _ = synthetic_tables(sail, positives=10, benign=10, unlabelled=20)
     rolling = rolling.withColumns({"partner_prefix_requests_28d": F.lit(0), "partner_template_requests_28d": F.lit(0)})
+    if "link_types" not in clusters.columns:
+        clusters = clusters.withColumn("link_types", F.array().cast("array<string>"))
     rolling.write.format("delta").partitionBy("feature_date").save(lakehouse.table_path(Table.ACCOUNT_ROLLING))
     clusters.write.format("delta").partitionBy("feature_date").save(lakehouse.table_path(Table.ACCOUNT_CLUSTERS))
     client = registry.client(lakehouse)
