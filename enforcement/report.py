@@ -8,6 +8,11 @@ the model that scored the day (``plots/pr_curve.png`` of its training run). Coun
 and clusters cover the exported flags only. Plots are PNGs embedded as base64, so the
 file can be mailed or attached to the scoring run in MLflow. It reads only the flagged
 table, the allow-list and export runs: no client_ip or prompt_text can reach it.
+
+Only bounded summaries reach the driver (``day_view``): counts per tier, a fixed-bin score
+histogram, the top clusters and the distinct model and run ids are aggregated on the
+engine; the one list collected row by row is the allow-listed accounts the day held back,
+bounded by the allow-list itself. A day with millions of flags renders like one with ten.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import base64
 import html
 import io
 import tempfile
+from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -28,7 +34,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from mlflow.exceptions import MlflowException  # noqa: E402
-from pyspark.sql import SparkSession  # noqa: E402
+from pyspark.sql import DataFrame, SparkSession  # noqa: E402
 from pyspark.sql import functions as F  # noqa: E402
 
 from distillguard import tables  # noqa: E402
@@ -39,6 +45,7 @@ from distillguard.scoring.policy import TIERS  # noqa: E402
 TIER_COLOURS = {"review": "#f2c14e", "kyc_required": "#f78154", "suspend_recommended": "#b5173b"}
 HISTORY_DAYS = 28
 TOP_CLUSTERS = 10
+SCORE_BINS = 20
 PR_CURVE_ARTIFACT = "plots/pr_curve.png"
 REPORT_ARTIFACT_DIR = "report"  # the folder of the scoring run the report is attached to
 
@@ -72,28 +79,67 @@ def tier_history(history: pd.DataFrame, day: date) -> Figure:
     return figure
 
 
-def score_distribution(today: pd.DataFrame) -> Figure:
+def score_histogram(today: DataFrame) -> pd.DataFrame:
+    """(risk_tier, bin, count) of the exported flags' scores in ``SCORE_BINS`` equal bins of [0, 1]."""
+    index = F.least(F.floor(F.col("score") * SCORE_BINS), F.lit(SCORE_BINS - 1)).cast("int")
+    return today.groupBy("risk_tier", index.alias("bin")).count().toPandas()
+
+
+def score_distribution(histogram: pd.DataFrame) -> Figure:
+    """The day's score histogram per tier, drawn from its bin counts."""
     figure, axes = plt.subplots(figsize=(6, 3.2))
     for tier in TIERS:
-        scores = today.loc[today["risk_tier"] == tier, "score"]
-        if len(scores):
-            axes.hist(scores, bins=20, range=(0, 1), alpha=0.7, label=tier, color=TIER_COLOURS[tier])
+        bins = histogram[histogram["risk_tier"] == tier] if len(histogram) else histogram
+        if len(bins):
+            axes.hist((bins["bin"] + 0.5) / SCORE_BINS, bins=SCORE_BINS, range=(0, 1), weights=bins["count"],
+                      alpha=0.7, label=tier, color=TIER_COLOURS[tier])
     axes.set(title="Scores of the day's flagged accounts", xlabel="score (after cluster lift)", ylabel="accounts",
              xlim=(0, 1))
-    if len(today):
+    if len(histogram):
         axes.legend(fontsize=8)
     return figure
 
 
-def top_clusters(today: pd.DataFrame) -> pd.DataFrame:
-    """Clusters of the day's flags by 28-day cluster spend, with how many members are flagged."""
-    if not len(today):
-        return pd.DataFrame(columns=["cluster_id", "cluster_size", CLUSTER_SPEND, "flagged"])
-    grouped = (today.groupby("cluster_id")
-               .agg(cluster_size=("cluster_size", "max"), **{CLUSTER_SPEND: (CLUSTER_SPEND, "max")},
-                    flagged=("account_id", "count")).reset_index())
-    return (grouped.sort_values([CLUSTER_SPEND, "cluster_id"], ascending=[False, True])
-            .head(TOP_CLUSTERS).reset_index(drop=True))
+def top_clusters(today: DataFrame) -> pd.DataFrame:
+    """Clusters of the day's flags by 28-day cluster spend, with how many members are flagged
+    (aggregated and ranked on the engine: ``TOP_CLUSTERS`` rows reach the driver)."""
+    grouped = (today.groupBy("cluster_id")
+               .agg(F.max("cluster_size").alias("cluster_size"), F.max(CLUSTER_SPEND).alias(CLUSTER_SPEND),
+                    F.count("account_id").alias("flagged"))
+               .orderBy(F.col(CLUSTER_SPEND).desc(), F.col("cluster_id")).limit(TOP_CLUSTERS).toPandas())
+    return grouped[["cluster_id", "cluster_size", CLUSTER_SPEND, "flagged"]].reset_index(drop=True)
+
+
+@dataclass(frozen=True)
+class DayView:
+    """What the report shows of one flag date, every part bounded in size."""
+
+    by_tier: dict[str, int]
+    histogram: pd.DataFrame
+    clusters: pd.DataFrame
+    held: pd.DataFrame
+    model_versions: list[str]
+    scoring_runs: list[str]
+    model_runs: list[str]
+
+    @property
+    def flagged(self) -> int:
+        return sum(self.by_tier.values())
+
+
+def _distinct(rows: DataFrame, column: str) -> list[str]:
+    return sorted(r[0] for r in rows.select(column).where(F.col(column).isNotNull()).distinct().collect())
+
+
+def day_view(day_rows: DataFrame) -> DayView:
+    """The day's flagged rows -> exported tier counts, histogram, top clusters; allow-listed rows held back."""
+    exported = ~F.coalesce(F.col("allow_listed"), F.lit(False))
+    today = day_rows.where(exported)
+    counts = {r["risk_tier"]: r["count"] for r in today.groupBy("risk_tier").count().collect()}
+    held = day_rows.where(~exported).select("account_id", "risk_tier", "score").toPandas()
+    return DayView({tier: int(counts.get(tier, 0)) for tier in TIERS}, score_histogram(today), top_clusters(today),
+                   held, _distinct(day_rows, "model_version"), _distinct(day_rows, "scoring_run_id"),
+                   _distinct(day_rows, "model_run_id"))
 
 
 def cluster_spend(clusters: pd.DataFrame) -> Figure:
@@ -115,13 +161,13 @@ def mlflow_client(lakehouse: Lakehouse) -> Any:
     return registry.client(lakehouse)
 
 
-def pr_curve(client: Any, today: pd.DataFrame) -> tuple[str | None, str]:
+def pr_curve(client: Any, model_runs: list[str]) -> tuple[str | None, str]:
     """The PR curve PNG of the training run of the model that scored the day (else the champion)."""
     if client is None:
         return None, "no MLflow store in this lakehouse"
     from distillguard.models import registry
 
-    runs = sorted(set(today["model_run_id"].dropna())) if "model_run_id" in today else []
+    runs = sorted(model_runs)
     source = "the model that scored the day"
     if not runs:
         current = registry.champion(client)

@@ -21,9 +21,7 @@ from distillguard import tables
 from distillguard.config import Lakehouse, Table
 from distillguard.enforcement import allow_list
 from distillguard.enforcement import report as pages
-from distillguard.enforcement.flags import CLUSTER_SPEND
 from distillguard.errors import DistillguardError
-from distillguard.scoring.policy import TIERS
 
 
 def run(spark: SparkSession, lakehouse: Lakehouse, day: date, run_id: str | None = None) -> dict[str, Any]:
@@ -44,24 +42,20 @@ def run(spark: SparkSession, lakehouse: Lakehouse, day: date, run_id: str | None
     history = (flagged.where(exported & F.col("flag_date").between(
         F.lit(day - timedelta(days=pages.HISTORY_DAYS - 1)), F.lit(day)))
         .groupBy("flag_date", "risk_tier").count().toPandas())
-    day_rows = (flagged.where(F.col("flag_date") == F.lit(day))
-                .select("account_id", "score", "risk_tier", "cluster_id", "cluster_size", CLUSTER_SPEND,
-                        "model_version", "model_run_id", "scoring_run_id", exported.alias("exported")).toPandas())
-    today, held = day_rows[day_rows["exported"]], day_rows[~day_rows["exported"]]
-    withheld = pages.allow_listed(held, allow_list.active_on(spark, lakehouse, day).toPandas())
-    clusters = pages.top_clusters(today)
-    by_tier = {tier: int((today["risk_tier"] == tier).sum()) for tier in TIERS}
-    summary = {"flag date": day.isoformat(), "flagged accounts": len(today),
-               **{f"tier {tier}": count for tier, count in by_tier.items()},
-               "allow-listed, not exported": len(held),
-               "model version(s)": ", ".join(sorted(set(day_rows["model_version"].dropna()))) or "none",
-               "scoring run(s)": ", ".join(sorted(set(day_rows["scoring_run_id"].dropna()))) or "none",
+    view = pages.day_view(flagged.where(F.col("flag_date") == F.lit(day)))
+    withheld = pages.allow_listed(view.held, allow_list.active_on(spark, lakehouse, day).toPandas())
+    summary = {"flag date": day.isoformat(), "flagged accounts": view.flagged,
+               **{f"tier {tier}": count for tier, count in view.by_tier.items()},
+               "allow-listed, not exported": len(view.held),
+               "model version(s)": ", ".join(view.model_versions) or "none",
+               "scoring run(s)": ", ".join(view.scoring_runs) or "none",
                "flagged table version": version,
                "generated at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
-    figures = {"tiers": pages.png(pages.tier_history(history, day)), "scores": pages.png(pages.score_distribution(today)),
-               "clusters": pages.png(pages.cluster_spend(clusters))}
-    pr_curve = pages.pr_curve(client, day_rows)
-    page = pages.render(day, summary, figures, clusters, pages.exports(spark, lakehouse, day), withheld, pr_curve,
+    figures = {"tiers": pages.png(pages.tier_history(history, day)),
+               "scores": pages.png(pages.score_distribution(view.histogram)),
+               "clusters": pages.png(pages.cluster_spend(view.clusters))}
+    pr_curve = pages.pr_curve(client, view.model_runs)
+    page = pages.render(day, summary, figures, view.clusters, pages.exports(spark, lakehouse, day), withheld, pr_curve,
                         lakehouse.exports / f"date={day.isoformat()}")
     path = pages.report_path(lakehouse, day)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -70,5 +64,5 @@ def run(spark: SparkSession, lakehouse: Lakehouse, day: date, run_id: str | None
     os.replace(temp, path)
     if run_id is not None:
         client.log_artifact(run_id, str(path), pages.REPORT_ARTIFACT_DIR)
-    return {"path": path, "flagged": len(today), "by_tier": by_tier, "allow_listed": len(held),
+    return {"path": path, "flagged": view.flagged, "by_tier": view.by_tier, "allow_listed": len(view.held),
             "pr_curve": pr_curve[0] is not None, "mlflow_run_id": run_id}

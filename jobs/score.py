@@ -8,6 +8,12 @@ evidence and the allow-list mark are enforcement/flags.py's, upserted with MERGE
 are counted apart: they are never exported. Every run is an MLflow run: model version,
 counts per tier, score distribution, feature drift against the training set, and the
 flagged table's Delta version.
+
+Scores are computed once per run: the model's output is staged (a scratch Delta table)
+and the flagged rows, the score quantiles and the count all read the stage. Drift is
+measured against the summary the champion's training run logged
+(scoring/drift.py ``REFERENCE_ARTIFACT``), never against the training set itself; a
+champion trained before that summary existed gets no PSI (tag ``drift_reference``).
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ from typing import Any
 
 import mlflow
 import numpy as np
-import pandas as pd
+from mlflow.exceptions import MlflowException
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
@@ -28,7 +34,7 @@ from distillguard.enforcement import allow_list, flags
 from distillguard.errors import DistillguardError
 from distillguard.models import registry
 from distillguard.models.training_set import model_input
-from distillguard.scoring.drift import DRIFT_FEATURES, drift
+from distillguard.scoring.drift import REFERENCE_ARTIFACT, drift
 from distillguard.scoring.model_scores import score_accounts
 from distillguard.scoring.policy import TIERS
 
@@ -47,11 +53,12 @@ def _features(spark: SparkSession, lakehouse: Lakehouse, day: date) -> DataFrame
     return frame
 
 
-def _training_sample(spark: SparkSession, lakehouse: Lakehouse) -> pd.DataFrame | None:
-    if not tables.exists(lakehouse, Table.TRAINING_SET):
+def _drift_reference(run_id: str) -> dict[str, Any] | None:
+    """The drift summary logged by the champion's training run (None for older runs)."""
+    try:
+        return mlflow.artifacts.load_dict(f"runs:/{run_id}/{REFERENCE_ARTIFACT}")
+    except (MlflowException, OSError):
         return None
-    frame = tables.read(spark, lakehouse, Table.TRAINING_SET)
-    return frame.select(*[c for c in DRIFT_FEATURES if c in frame.columns]).toPandas()
 
 
 def run(spark: SparkSession, lakehouse: Lakehouse, day: date, settings: ScoringSettings = SCORING) -> dict[str, Any]:
@@ -59,7 +66,9 @@ def run(spark: SparkSession, lakehouse: Lakehouse, day: date, settings: ScoringS
     champion = registry.load_champion(lakehouse)
     mlflow_client = registry.client(lakehouse)
     frame = _features(spark, lakehouse, day)
-    scores = score_accounts(model_input(frame, keep=("account_id",)), champion.artifact, settings.top_reasons)
+    scores = tables.stage(spark, lakehouse, f"scores_{day:%Y%m%d}",
+                          score_accounts(model_input(frame, keep=("account_id",)), champion.artifact,
+                                         settings.top_reasons))
     mlflow.set_experiment(experiment_id=registry.experiment_id(lakehouse, mlflow_client, EXPERIMENT_NAME))
     with mlflow.start_run(run_name=f"score-{day}") as scoring_run:
         model = {"model_name": registry.MODEL_NAME, "model_version": str(champion.version),
@@ -79,20 +88,19 @@ def run(spark: SparkSession, lakehouse: Lakehouse, day: date, settings: ScoringS
         # Scalar percentile_approx: Sail has neither approxQuantile nor the array form.
         quantiles = list(scores.agg(*[F.percentile_approx("score", q, 10_000).alias(f"q{i}")
                                       for i, q in enumerate(QUANTILES)]).first())
-        psi = {}
-        training = _training_sample(spark, lakehouse)
-        if training is not None:
-            psi = drift(training, frame.select(*[c for c in DRIFT_FEATURES if c in frame.columns]),
-                        settings.drift_bins)
+        reference = _drift_reference(champion.run_id)
+        psi = drift(reference, frame) if reference is not None else {}
         version = tables.version(spark, lakehouse, Table.FLAGGED_ACCOUNTS)
         mlflow.log_params({"flag_date": day.isoformat(), "model_version": champion.version,
                            "threshold": champion.threshold, "model_uri": champion.uri})
-        mlflow.log_metrics({"accounts_scored": frame.count(), "flagged": sum(by_tier.values()),
+        mlflow.log_metrics({"accounts_scored": scores.count(), "flagged": sum(by_tier.values()),
                             "allow_listed_not_exported": allow_listed, **{f"tier_{t}": by_tier.get(t, 0) for t in TIERS},
                             "score_p50": quantiles[0], "score_p90": quantiles[1], "score_p99": quantiles[2],
                             **{f"psi_{k}": v for k, v in psi.items()}, "flagged_table_version": version})
         drifted = sorted(k for k, v in psi.items() if v >= settings.drift_warning_psi)
-        mlflow.set_tags({"flag_date": day.isoformat(), "drift_warning": ",".join(drifted) or "none"})
+        mlflow.set_tags({"flag_date": day.isoformat(), "drift_warning": ",".join(drifted) or "none",
+                         "drift_reference": f"runs:/{champion.run_id}/{REFERENCE_ARTIFACT}" if reference
+                         else "missing"})
         if drifted:
             log.warning("feature drift (PSI >= %s) on %s", settings.drift_warning_psi, ", ".join(drifted))
     return {"flag_date": day.isoformat(), "flagged": sum(by_tier.values()), "by_tier": by_tier,

@@ -43,7 +43,7 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from distillguard import quality, tables
-from distillguard.config import TRAINING, Lakehouse, Table, TrainingSettings
+from distillguard.config import SCORING, TRAINING, Lakehouse, Table, TrainingSettings
 from distillguard.engine import engine_name
 from distillguard.errors import DistillguardError
 from distillguard.jobs.evaluate import assess
@@ -52,6 +52,7 @@ from distillguard.models.classifier import BASELINE_RULES
 from distillguard.models.split import TRAIN, split
 from distillguard.models.training_set import (FEATURE_COLUMNS, NEGATIVES_ASSUMPTION, build,
                                               unlabelled_population_weight)
+from distillguard.scoring import drift
 
 
 def latest_feature_date(spark: SparkSession, lakehouse: Lakehouse) -> date:
@@ -247,6 +248,7 @@ def run(spark: SparkSession, lakehouse: Lakehouse, as_of: date | None = None,
         mlflow.log_artifact(str(report_path), "report")
         mlflow.log_dict({name: table.to_dict("records") for name, table in assessed.tables.items()},
                         "report/tables.json")
+        mlflow.log_dict(drift.reference(frame, SCORING.drift_bins), drift.REFERENCE_ARTIFACT)
         tags = {registry.THRESHOLD_TAG: str(model.threshold.value),
                 classifier.SUSPEND_THRESHOLD: str(model.suspend.value), "target_fpr": str(settings.target_fpr),
                 "suspend_fpr": str(settings.suspend_fpr), "training_set_version": str(version),

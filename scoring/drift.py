@@ -3,9 +3,18 @@
 Bins are the training distribution's deciles; PSI = sum((p - q) * ln(p / q)) over bins,
 with empty bins floored at a small share so one empty bin cannot make it infinite.
 Above ``drift_warning_psi`` (0.2, the usual "significant shift") the run warns.
+
+The training side is summarised once, when the model is trained: per drift feature, the
+inner bin edges and the training rows' count in each bin (``reference``, a few hundred
+bytes, logged as the ``REFERENCE_ARTIFACT`` of the training run). Scoring reads that
+summary from the champion's run and counts the scored population into the same bins on
+the engine (one small aggregate per feature), so it never reads the training set: the
+PSI is the one the full training sample would give, bin for bin.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -15,6 +24,8 @@ from pyspark.sql import functions as F
 DRIFT_FEATURES = ("requests_28d", "spend_usd_28d", "intent_share_28d", "top_template_share_28d", "proxy_share_28d",
                   "hour_entropy_28d", "cluster_size")
 FLOOR = 1e-4
+REFERENCE_ARTIFACT = "drift/reference.json"
+REFERENCE_FORMAT = 1
 
 
 def psi(expected: np.ndarray, actual: np.ndarray) -> float:
@@ -37,15 +48,20 @@ def bin_counts(df: DataFrame, column: str, inner_edges: list[float]) -> np.ndarr
     return np.array([counts.get(i, 0) for i in range(len(inner_edges) + 1)], dtype="float64")
 
 
-def drift(training: pd.DataFrame, scored: DataFrame, bins: int) -> dict[str, float]:
-    """PSI per key feature present in both the training frame and the scored frame."""
-    result = {}
+def reference(training: pd.DataFrame, bins: int) -> dict[str, Any]:
+    """The training side of the drift check, JSON-ready: edges and counts per drift feature."""
+    features = {}
     for name in DRIFT_FEATURES:
-        if name not in training.columns or name not in scored.columns:
+        if name not in training.columns:
             continue
         inner = edges(training[name], bins)
         values = training[name].dropna().astype("float64").to_numpy()
-        expected = np.bincount(np.searchsorted(inner, values, side="left"), minlength=len(inner) + 1)
-        expected = expected.astype("float64")
-        result[name] = psi(expected, bin_counts(scored, name, inner))
-    return result
+        counts = np.bincount(np.searchsorted(inner, values, side="left"), minlength=len(inner) + 1)
+        features[name] = {"edges": inner, "counts": [int(c) for c in counts]}
+    return {"format": REFERENCE_FORMAT, "bins": bins, "rows": len(training), "features": features}
+
+
+def drift(summary: dict[str, Any], scored: DataFrame) -> dict[str, float]:
+    """PSI per feature present in both the training ``summary`` and the scored frame."""
+    return {name: psi(np.asarray(ref["counts"], dtype="float64"), bin_counts(scored, name, ref["edges"]))
+            for name, ref in summary["features"].items() if name in scored.columns}

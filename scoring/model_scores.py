@@ -47,6 +47,21 @@ def load_packed(artifact: bytes) -> Any:
     return _LOADED[digest]
 
 
+def score_and_reasons(scorer: Any, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(calibrated scores, encoded features, SHAP contributions) from one booster pass.
+
+    ``scorer`` is the registered model's ``Scorer`` (models/scorer.py): its contributions
+    keep the expected value as the last column only in LightGBM's raw output, so the margin
+    is rebuilt here from the full row sum and calibrated with the model's Platt coefficients."""
+    from distillguard.models.scorer import encode
+
+    matrix = encode(frame, scorer.features)
+    raw = np.asarray(scorer.booster.predict(matrix, pred_contrib=True), dtype="float64")
+    margin = raw.sum(axis=1)
+    scores = 1.0 / (1.0 + np.exp(-(scorer.meta["platt_a"] * margin + scorer.meta["platt_b"])))
+    return scores, matrix, raw[:, :-1]
+
+
 def scoring_function(artifact: bytes, top: int) -> Callable[[Iterator[pd.DataFrame]], Iterator[pd.DataFrame]]:
     """A mapInPandas function closing over the packed model (a few hundred kB to ship)."""
 
@@ -56,8 +71,7 @@ def scoring_function(artifact: bytes, top: int) -> Callable[[Iterator[pd.DataFra
         model = load_packed(artifact)
         scorer = model.unwrap_python_model().scorer
         for batch in batches:
-            scores = np.asarray(model.predict(model_input(batch, scorer.features)), dtype="float64")
-            matrix, contributions = scorer.contributions(batch)
+            scores, matrix, contributions = score_and_reasons(scorer, model_input(batch, scorer.features))
             yield pd.DataFrame({"account_id": batch["account_id"], "score": scores,
                                 "top_reasons": _reasons(contributions, matrix, scorer.features, top)})
     return score_batches

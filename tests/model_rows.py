@@ -24,7 +24,8 @@ def training_frame(n: int = 120, seed: int = 1) -> pd.DataFrame:
     frame["intent_share_28d"] = np.clip(np.where(y == 1, 0.65, 0.35) + rng.normal(0, 0.15, n), 0, 1)
     frame["top_template_share_28d"] = rng.random(n)
     frame["kyc_tier"], frame["plan"] = "basic", "payg"
-    return frame.assign(label=y, weight=1.0, group_id=[f"g{i % 40}" for i in range(n)])
+    return frame.assign(label=y, weight=1.0, population_weight=1.0, last_day=True,
+                        group_id=[f"g{i % 40}" for i in range(n)])
 
 
 def register(lakehouse: Lakehouse, client: mlflow.MlflowClient, threshold: float, seed: int = 1,

@@ -40,9 +40,10 @@ def no_mlflow_env(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name, raising=False)
 
 
-def test_top_clusters_by_spend() -> None:
-    today = pd.DataFrame({"account_id": ["a", "b", "c", "d"], "cluster_id": ["c1", "c1", "c2", "c3"],
-                          "cluster_size": [4, 4, 2, 1], "cluster_spend_28d": [9000.0, 9000.0, 12000.0, 300.0]})
+def test_top_clusters_by_spend(sail: SparkSession) -> None:
+    today = sail.createDataFrame(pd.DataFrame({
+        "account_id": ["a", "b", "c", "d"], "cluster_id": ["c1", "c1", "c2", "c3"],
+        "cluster_size": [4, 4, 2, 1], "cluster_spend_28d": [9000.0, 9000.0, 12000.0, 300.0]}))
     assert pages.top_clusters(today).values.tolist() == [["c2", 2, 12000.0, 1], ["c1", 4, 9000.0, 2],
                                                           ["c3", 1, 300.0, 1]]
 
