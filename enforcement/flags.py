@@ -55,11 +55,13 @@ def first_flagged(spark: SparkSession, lakehouse: Lakehouse, day: date) -> DataF
 
 
 def flagged_rows(scores: DataFrame, evidence_rows: DataFrame, earlier: DataFrame | None, allowed: DataFrame,
-                 day: date, threshold: float, model: dict[str, str], settings: ScoringSettings = SCORING) -> DataFrame:
+                 day: date, threshold: float, model: dict[str, str], settings: ScoringSettings = SCORING,
+                 suspend_threshold: float | None = None) -> DataFrame:
     """Scored accounts -> the flagged rows of ``day`` (tiers, reasons, evidence, allow-list mark, lineage).
 
     ``allowed`` holds the ``account_id`` of every account allow-listed on ``day``."""
-    tiered = risk_tiers(lift_to_clusters(scores.join(evidence_rows, "account_id"), settings), threshold, settings)
+    tiered = risk_tiers(lift_to_clusters(scores.join(evidence_rows, "account_id"), settings), threshold, settings,
+                        suspend_threshold=suspend_threshold)
     flagged = tiered.where(F.col("risk_tier").isNotNull())
     if earlier is None:
         flagged = flagged.withColumn("earlier_flag", F.lit(None).cast("date"))

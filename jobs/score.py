@@ -75,7 +75,7 @@ def run(spark: SparkSession, lakehouse: Lakehouse, day: date, settings: ScoringS
                  "model_run_id": champion.run_id, "scoring_run_id": scoring_run.info.run_id}
         rows = flags.flagged_rows(scores, flags.evidence(frame), flags.first_flagged(spark, lakehouse, day),
                                   allow_list.active_on(spark, lakehouse, day), day, champion.threshold, model,
-                                  settings)
+                                  settings, champion.suspend_threshold)
         staged = tables.stage(spark, lakehouse, f"flagged_{day:%Y%m%d}", rows)
         gates = quality.Gates(spark, lakehouse, f"score-{day}-{scoring_run.info.run_id[:12]}")
         if gates.check("flagged_accounts", staged).critical_failures:

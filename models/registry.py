@@ -36,6 +36,7 @@ from mlflow.exceptions import MlflowException
 
 from distillguard.config import Lakehouse, model_names
 from distillguard.errors import DistillguardError
+from distillguard.models.classifier import SUSPEND_THRESHOLD
 from distillguard.models.training_set import FEATURE_COLUMNS
 
 MODEL_NAME = model_names().model
@@ -175,8 +176,10 @@ class Champion:
     version: str
     threshold: float
     uri: str
+    # The suspend tier's operating point (benign FPR 0.01%); None for versions trained before it existed.
     run_id: str
     artifact: bytes
+    suspend_threshold: float | None = None
 
 
 def pack(folder: str) -> bytes:
@@ -205,4 +208,6 @@ def load_champion(lakehouse: Lakehouse) -> Champion:
             raise DistillguardError(f"the {CHAMPION} alias of {MODEL_NAME} moved while loading version "
                                     f"{current.version}; run again")
         artifact = pack(local)
-    return Champion(model, current.version, float(current.tags[THRESHOLD_TAG]), uri, current.run_id, artifact)
+    suspend = current.tags.get(SUSPEND_THRESHOLD)
+    return Champion(model, current.version, float(current.tags[THRESHOLD_TAG]), uri, current.run_id, artifact,
+                    float(suspend) if suspend is not None else None)

@@ -11,7 +11,9 @@ that is above its own. The reason names the member it came from and the account'
 link types. Component-size guard: a larger cluster (a hub that slipped past the per-key
 caps) lifts nobody and its spend is not pooled.
 Tiers (highest wins):
-  suspend_recommended  final score >= max(suspend_score, model threshold);
+  suspend_recommended  final score >= max(suspend threshold, model threshold), the suspend threshold
+                       being the model's own 0.01%-benign-FPR operating point (``suspend_score``
+                       for models trained before it was recorded);
   kyc_required         policy rule: projected monthly spend (28-day spend x 30/28) at or over
                        the KYC review threshold (~$5,000, the publicly discussed trigger) while
                        the account is unverified (KYC none/basic) - whatever the score. Spend
@@ -51,7 +53,7 @@ def lift_to_clusters(scored: DataFrame, settings: ScoringSettings = SCORING) -> 
 
 
 def risk_tiers(scored: DataFrame, threshold: float, scoring: ScoringSettings = SCORING,
-               features: FeatureSettings = FEATURES) -> DataFrame:
+               features: FeatureSettings = FEATURES, suspend_threshold: float | None = None) -> DataFrame:
     """Adds ``risk_tier`` (null when not flagged) and ``policy_reasons`` (rules that fired)."""
     longest = max(features.windows)
     pooled = _strong_cluster(scoring)
@@ -59,7 +61,7 @@ def risk_tiers(scored: DataFrame, threshold: float, scoring: ScoringSettings = S
     monthly = spend * 30.0 / longest
     links = F.array_join("link_types", ", ")
     kyc = F.col("kyc_tier").isin(*UNVERIFIED) & (monthly >= features.kyc_review_monthly_usd)
-    suspend = F.col("final_score") >= max(scoring.suspend_score, threshold)
+    suspend = F.col("final_score") >= max(scoring.suspend_score if suspend_threshold is None else suspend_threshold, threshold)
     review = F.col("final_score") >= threshold
     reasons = F.array_compact(F.array(
         F.when(kyc & pooled, F.format_string(
