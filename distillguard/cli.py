@@ -479,7 +479,8 @@ def build_parser() -> argparse.ArgumentParser:
                              description="Train the extraction-intent scorer on prompts of incidents decided by "
                                          "--as-of and register it; features of day D use the newest one with "
                                          "as_of <= D (once per as_of).")
-    ti.add_argument("--as-of", type=iso_date, required=True, help="incidents decided and requests up to this day")
+    ti.add_argument("--as-of", type=day_arg, required=True,
+                    help="incidents decided and requests up to this day (YYYY-MM-DD, today, yesterday)")
     ti.set_defaults(handler=_cmd_train_intent)
 
     pro = commands.add_parser("promote", parents=[common], help="make a model version the champion (by hand)",

@@ -47,7 +47,8 @@ from distillguard.config import SCORING, TRAINING, Lakehouse, Table, TrainingSet
 from distillguard.engine import engine_name
 from distillguard.errors import DistillguardError
 from distillguard.jobs.evaluate import assess
-from distillguard.models import bootstrap, classifier, evaluation, metrics, plots, promotion, registry, report, scorer
+from distillguard.models import (bootstrap, classifier, evaluation, feature_audit, metrics, plots, promotion, registry,
+                                 report, scorer)
 from distillguard.models.classifier import BASELINE_RULES
 from distillguard.models.split import TRAIN, split
 from distillguard.models.training_set import (FEATURE_COLUMNS, NEGATIVES_ASSUMPTION, build,
@@ -249,6 +250,9 @@ def run(spark: SparkSession, lakehouse: Lakehouse, as_of: date | None = None,
         mlflow.log_dict({name: table.to_dict("records") for name, table in assessed.tables.items()},
                         "report/tables.json")
         mlflow.log_dict(drift.reference(frame, SCORING.drift_bins), drift.REFERENCE_ARTIFACT)
+        # Artifact audit: how far each feature alone separates the labelled classes (at population weight).
+        mlflow.log_table(feature_audit.feature_auc(frame, "label", FEATURE_COLUMNS, "population_weight"),
+                         "audit/feature_auc.json")
         tags = {registry.THRESHOLD_TAG: str(model.threshold.value),
                 classifier.SUSPEND_THRESHOLD: str(model.suspend.value), "target_fpr": str(settings.target_fpr),
                 "suspend_fpr": str(settings.suspend_fpr), "training_set_version": str(version),

@@ -18,7 +18,7 @@ from distillguard.jobs.daily import STEP_NAMES
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = ROOT.parent / "shared" / "databricks" / "bundle_schema.json"
 PLACEHOLDER = re.compile(r"\{\{[^}]+\}\}")
-JOBS = {"distillguard_daily", "distillguard_weekly_retrain", "distillguard_backfill"}
+JOBS = {"distillguard_daily", "distillguard_weekly_retrain", "distillguard_backfill", "distillguard_maintain"}
 
 
 def _leaf_errors(error: jsonschema.ValidationError) -> list[str]:
@@ -69,7 +69,7 @@ def test_one_file_per_job_and_each_file_is_valid() -> None:
     files = {path.name: yaml.safe_load(path.read_text()) for path in _included()}
     job_files = {name: set(part["resources"]["jobs"]) for name, part in files.items() if "jobs" in part["resources"]}
     assert job_files == {"daily.yml": {"distillguard_daily"}, "weekly_retrain.yml": {"distillguard_weekly_retrain"},
-                         "backfill.yml": {"distillguard_backfill"}}
+                         "backfill.yml": {"distillguard_backfill"}, "maintain.yml": {"distillguard_maintain"}}
     assert "resources" not in yaml.safe_load((ROOT / "databricks.yml").read_text())
     for name, part in files.items():
         errors = [leaf for error in _validator().iter_errors(part) for leaf in _leaf_errors(error)]
