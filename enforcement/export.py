@@ -185,11 +185,11 @@ def current(spark: SparkSession, lakehouse: Lakehouse, day: date,
 
 
 def gate(spark: SparkSession, lakehouse: Lakehouse, flagged: DataFrame, export_id: str) -> None:
-    """Nothing leaves that fails the flagged-accounts suite; the gate sees only what may leave
-    (flat columns) and the scoring run id."""
+    """Nothing leaves that fails the exports suite; the gate sees only what may leave (flat
+    columns), the scoring run id and how many reasons each row carries (GX cannot size an array)."""
     gates = quality.Gates(spark, lakehouse, f"export-{export_id}")
-    gates.check("flagged_accounts", flagged.select(*(c for c in EXPORT_COLUMNS if c != "top_reasons"),
-                                                   "scoring_run_id"))
+    gates.check("exports", flagged.select(*(c for c in EXPORT_COLUMNS if c != "top_reasons"), "scoring_run_id",
+                                          F.size("top_reasons").alias("reason_count")))
     gates.close()
 
 

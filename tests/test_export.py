@@ -169,7 +169,7 @@ def test_an_empty_day_is_handed_off_once(sail: SparkSession, lakehouse: Lakehous
 
 def test_gate_failure_exports_nothing(sail: SparkSession, lakehouse: Lakehouse) -> None:
     write_flagged(sail, lakehouse, [flagged("acc_a", "review", 0.9), flagged("acc_a", "review", 0.92)])
-    with pytest.raises(GateFailed, match=r"flagged_accounts: expect_column_values_to_be_unique\(account_id\)"):
+    with pytest.raises(GateFailed, match=r"exports: expect_column_values_to_be_unique\(account_id\)"):
         export.run(sail, lakehouse, D)
     assert not lakehouse.exports.exists()
     assert not Path(lakehouse.table_path(Table.EXPORT_RUNS)).exists()
