@@ -29,8 +29,9 @@ def _feature_rows(lakehouse: Lakehouse) -> pd.DataFrame | None:
 
     from distillguard.models.training_set import CLUSTER_FEATURES, FEATURE_COLUMNS
 
-    rolling_path, clusters_path = (Path(lakehouse.table_path(t)) for t in (Table.ACCOUNT_ROLLING,
-                                                                           Table.ACCOUNT_CLUSTERS))
+    rolling_path, clusters_path = (
+        Path(lakehouse.table_path(t)) for t in (Table.ACCOUNT_ROLLING, Table.ACCOUNT_CLUSTERS)
+    )
     if not (rolling_path / "_delta_log").is_dir():
         return None
     rolling_columns = [c for c in FEATURE_COLUMNS if c not in CLUSTER_FEATURES]
@@ -57,8 +58,10 @@ def main() -> None:
     values = audit.account_properties(requests, accounts)
     table = audit.auc_table(values, truth, list(audit.ARTIFACT_PROPERTIES) + list(audit.OTHER_PROPERTIES))
     table["bounded"] = table["property"].isin(audit.ARTIFACT_PROPERTIES)
-    print(f"landing properties: {len(requests):,} requests, {len(values):,} accounts with traffic "
-          f"({int(truth.is_attack.sum()):,} attack in truth), parsed in {time.perf_counter() - started:.0f}s")
+    print(
+        f"landing properties: {len(requests):,} requests, {len(values):,} accounts with traffic "
+        f"({int(truth.is_attack.sum()):,} attack in truth), parsed in {time.perf_counter() - started:.0f}s"
+    )
     print(table.round(3).to_string(index=False))
     over = table[table["bounded"] & (table["separation"] >= BOUND)]
     print(f"bounded properties at separation >= {BOUND}: {', '.join(over['property']) or 'none'}")

@@ -173,12 +173,19 @@ def one_run(home: Path, base: Lakehouse, day: date, index: int) -> dict[str, Any
     duck_features = _timed(lambda: duckdb_features(lakehouse, day))
     total = sum(s["seconds"] for s in steps.values())
     run = {
-        "requests": requests, "lines_read": lines, "steps": steps, "dag_seconds": round(total, 2),
+        "requests": requests,
+        "lines_read": lines,
+        "steps": steps,
+        "dag_seconds": round(total, 2),
         "requests_per_s": round(requests / total, 1),
         "ingest_lines_per_s": round(lines / steps["ingest"]["seconds"], 1),
         "features_requests_per_s": round(requests / steps["features"]["seconds"], 1),
-        "duckdb": {"ingest_seconds": round(duck_ingest[0], 2), "ingest_rows": duck_ingest[2],
-                   "features_seconds": round(duck_features[0], 2), "features_accounts": duck_features[2]},
+        "duckdb": {
+            "ingest_seconds": round(duck_ingest[0], 2),
+            "ingest_rows": duck_ingest[2],
+            "features_seconds": round(duck_features[0], 2),
+            "features_accounts": duck_features[2],
+        },
         "ratio_ingest_vs_duckdb": round(steps["ingest"]["seconds"] / duck_ingest[0], 2),
         "ratio_features_vs_duckdb": round(steps["features"]["seconds"] / duck_features[0], 2),
         "peak_rss_gib": round(max(s["peak_rss_gib"] for s in steps.values()), 3),
@@ -199,19 +206,39 @@ def _median(runs: list[dict[str, Any]], path: tuple[str, ...]) -> float:
 
 
 def summary(scale: str, day: date, runs: list[dict[str, Any]]) -> dict[str, Any]:
-    medians = {name: _median(runs, (name,)) for name in
-               ("dag_seconds", "requests_per_s", "ingest_lines_per_s", "features_requests_per_s",
-                "ratio_ingest_vs_duckdb", "ratio_features_vs_duckdb", "peak_rss_gib")}
+    medians = {
+        name: _median(runs, (name,))
+        for name in (
+            "dag_seconds",
+            "requests_per_s",
+            "ingest_lines_per_s",
+            "features_requests_per_s",
+            "ratio_ingest_vs_duckdb",
+            "ratio_features_vs_duckdb",
+            "peak_rss_gib",
+        )
+    }
     medians["steps_seconds"] = {step: _median(runs, ("steps", step, "seconds")) for step in daily.STEP_NAMES}
     medians["duckdb"] = {k: _median(runs, ("duckdb", k)) for k in ("ingest_seconds", "features_seconds")}
-    usage = {who: resource.getrusage(kind).ru_maxrss / 2**20 for who, kind in
-             (("self", resource.RUSAGE_SELF), ("children", resource.RUSAGE_CHILDREN))}
-    return {"scale": scale, "day": day.isoformat(), "requests": runs[0]["requests"], "runs": len(runs),
-            "median": medians, "per_run": runs,
-            "getrusage_max_rss_gib": {k: round(v, 3) for k, v in usage.items()},
-            "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
-                        "sail_mode": os.environ.get("SAIL_MODE", "local"),
-                        "engine": "SPARK_REMOTE" if os.environ.get("SPARK_REMOTE") else "embedded Sail"}}
+    usage = {
+        who: resource.getrusage(kind).ru_maxrss / 2**20
+        for who, kind in (("self", resource.RUSAGE_SELF), ("children", resource.RUSAGE_CHILDREN))
+    }
+    return {
+        "scale": scale,
+        "day": day.isoformat(),
+        "requests": runs[0]["requests"],
+        "runs": len(runs),
+        "median": medians,
+        "per_run": runs,
+        "getrusage_max_rss_gib": {k: round(v, 3) for k, v in usage.items()},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "sail_mode": os.environ.get("SAIL_MODE", "local"),
+            "engine": "SPARK_REMOTE" if os.environ.get("SPARK_REMOTE") else "embedded Sail",
+        },
+    }
 
 
 def main() -> None:

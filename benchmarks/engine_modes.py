@@ -36,13 +36,20 @@ def one(mode: str, root: Path) -> dict:
     spark = configure(SparkSession.builder.remote(start_sail(mode)).create())
     lakehouse, result = _run_demo(spark, root / "landing" / "lakehouse", root / mode, mode)
     seconds = time.perf_counter() - started
-    return {"mode": mode, "seconds": round(seconds, 1), "by_tier": result["by_tier"],
-            "flags": _flags(spark, lakehouse), "scores": _tiers_at(spark, Lakehouse.resolve(root / mode), 0.0)}
+    return {
+        "mode": mode,
+        "seconds": round(seconds, 1),
+        "by_tier": result["by_tier"],
+        "flags": _flags(spark, lakehouse),
+        "scores": _tiers_at(spark, Lakehouse.resolve(root / mode), 0.0),
+    }
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dir", type=Path, required=True, help="scratch folder (landing zone and one lakehouse per mode)")
+    parser.add_argument(
+        "--dir", type=Path, required=True, help="scratch folder (landing zone and one lakehouse per mode)"
+    )
     parser.add_argument("--one", choices=MODES, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
@@ -59,8 +66,12 @@ def main() -> int:
     runs = {}
     for mode in MODES:
         shutil.rmtree(args.dir / mode, ignore_errors=True)
-        out = subprocess.run([sys.executable, __file__, "--dir", str(args.dir), "--one", mode], check=True,
-                             capture_output=True, text=True).stdout
+        out = subprocess.run(
+            [sys.executable, __file__, "--dir", str(args.dir), "--one", mode],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
         runs[mode] = json.loads(out.strip().splitlines()[-1])
     local, cluster = runs["local"], runs["local-cluster"]
     print(f"{'mode':15}{'wall s':>9}  flagged on the last day")

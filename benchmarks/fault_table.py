@@ -22,9 +22,9 @@ import sys
 import tempfile
 import time
 import zlib
+from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Callable
 
 from deltalake import DeltaTable
 
@@ -60,8 +60,12 @@ def _gunzip(data: bytes) -> bytes:
 
 
 def _landing_ids(landing: Path, days: list[date]) -> set[str]:
-    return {rid for day in days for path in (landing / "request_logs" / f"date={day}").glob("*.jsonl*")
-            for rid in _ids(_gunzip(path.read_bytes()))}
+    return {
+        rid
+        for day in days
+        for path in (landing / "request_logs" / f"date={day}").glob("*.jsonl*")
+        for rid in _ids(_gunzip(path.read_bytes()))
+    }
 
 
 def _table(lakehouse: Lakehouse, table: Table):
@@ -72,8 +76,12 @@ def _table(lakehouse: Lakehouse, table: Table):
 def _lost_doubled(lakehouse: Lakehouse, days: list[date]) -> tuple[int, int]:
     raw, quarantine = _table(lakehouse, Table.RAW_REQUESTS), _table(lakehouse, Table.RAW_QUARANTINE)
     stored = set(raw.request_id) if raw is not None else set()
-    kept = {rid for path in Path(lakehouse.table_path(Table.RAW_QUARANTINED_FILES)).rglob("*")
-            if path.is_file() for rid in _ids(_gunzip(path.read_bytes()))}
+    kept = {
+        rid
+        for path in Path(lakehouse.table_path(Table.RAW_QUARANTINED_FILES)).rglob("*")
+        if path.is_file()
+        for rid in _ids(_gunzip(path.read_bytes()))
+    }
     quarantined = set(quarantine.record_key.dropna()) if quarantine is not None else set()
     lost = _landing_ids(lakehouse.landing, days) - stored - kept - quarantined
     doubled = len(raw) - len(raw[["event_date", "request_id"]].drop_duplicates()) if raw is not None else 0
@@ -92,8 +100,7 @@ class FaultTable:
         head = ("fault kind", "tried", "rows lost", "rows doubled", "outcome")
         widths = [max(len(r[i]) for r in [head, *self.rows]) for i in range(5)]
         line = lambda r: "| " + " | ".join(v.ljust(w) for v, w in zip(r, widths)) + " |"  # noqa: E731
-        return "\n".join([line(head), "|" + "|".join("-" * (w + 2) for w in widths) + "|",
-                          *map(line, self.rows)])
+        return "\n".join([line(head), "|" + "|".join("-" * (w + 2) for w in widths) + "|", *map(line, self.rows)])
 
 
 def _copy(source: Lakehouse, work: Path, name: str) -> Lakehouse:
@@ -103,8 +110,18 @@ def _copy(source: Lakehouse, work: Path, name: str) -> Lakehouse:
 
 
 def _cli(lakehouse: Lakehouse, day: date) -> list[str]:
-    return [sys.executable, "-m", "distillguard.cli", "ingest", "--date", str(day), "--home", str(lakehouse.home),
-            "--landing", str(lakehouse.landing)]
+    return [
+        sys.executable,
+        "-m",
+        "distillguard.cli",
+        "ingest",
+        "--date",
+        str(day),
+        "--home",
+        str(lakehouse.home),
+        "--landing",
+        str(lakehouse.landing),
+    ]
 
 
 def _kill_when(lakehouse: Lakehouse, marker: Path, day: date) -> int:
@@ -148,11 +165,17 @@ def main() -> None:
             by_reason[reason] = by_reason.get(reason, 0) + count
     for kind in line_faults.INVALID:
         reason = REASON.get(kind, kind)
-        table.add(f"line: {kind}", f"{truth['faults'].get(kind, 0)} lines", lost, doubled,
-                  f"{by_reason.get(reason, 0)} quarantined as {reason}")
+        table.add(
+            f"line: {kind}",
+            f"{truth['faults'].get(kind, 0)} lines",
+            lost,
+            doubled,
+            f"{by_reason.get(reason, 0)} quarantined as {reason}",
+        )
     for kind in line_faults.VALID:
         outcome = {"unknown_keys": "accepted (keys ignored)", "late": "stored under its event date"}.get(
-            kind, "dropped as duplicate, one copy stored")
+            kind, "dropped as duplicate, one copy stored"
+        )
         table.add(f"line: {kind}", f"{truth['faults'].get(kind, 0)} lines", lost, doubled, outcome)
 
     def file_fault(kind: str, mutate: Callable[[Lakehouse], str]) -> None:
@@ -180,7 +203,7 @@ def main() -> None:
 
     def nul_byte(home: Lakehouse) -> str:
         path = part(home)
-        path.write_bytes(gzip.compress(gzip.decompress(path.read_bytes()) + b"{\"request_id\": \"x\x00\"}\n"))
+        path.write_bytes(gzip.compress(gzip.decompress(path.read_bytes()) + b'{"request_id": "x\x00"}\n'))
         return "other files ingested"
 
     def corrupt_accounts(home: Lakehouse) -> str:
@@ -201,21 +224,34 @@ def main() -> None:
             path.unlink()
         return "no labels added, none erased"
 
-    for kind, mutate in (("truncated .jsonl.gz", truncate), ("not gzip", not_gzip), ("NUL byte in a file", nul_byte),
-                         ("corrupt accounts snapshot", corrupt_accounts),
-                         ("missing accounts snapshot", missing_accounts),
-                         ("corrupt incidents CSV", corrupt_incidents), ("missing incidents files", missing_incidents)):
+    for kind, mutate in (
+        ("truncated .jsonl.gz", truncate),
+        ("not gzip", not_gzip),
+        ("NUL byte in a file", nul_byte),
+        ("corrupt accounts snapshot", corrupt_accounts),
+        ("missing accounts snapshot", missing_accounts),
+        ("corrupt incidents CSV", corrupt_incidents),
+        ("missing incidents files", missing_incidents),
+    ):
         file_fault(kind, mutate)
 
-    for point, marker in (("staging", Table.RAW_STAGING), ("raw_requests", Table.RAW_REQUESTS),
-                          ("raw_quarantine", Table.RAW_QUARANTINE)):
+    for point, marker in (
+        ("staging", Table.RAW_STAGING),
+        ("raw_requests", Table.RAW_REQUESTS),
+        ("raw_quarantine", Table.RAW_QUARANTINE),
+    ):
         home = _copy(source, work, f"kill_{point}")
         code = _kill_when(home, Path(home.table_path(marker)), last)
         row = ingest.run(spark, home, last)
         lost, doubled = _lost_doubled(home, [last])
         killed = "killed" if code == -signal.SIGKILL else f"finished first (exit {code})"
-        table.add(f"SIGKILL ingest at {point}", "1 run + re-run", lost, doubled,
-                  f"{killed}; re-run {row['status']}, {row['accepted']} accepted")
+        table.add(
+            f"SIGKILL ingest at {point}",
+            "1 run + re-run",
+            lost,
+            doubled,
+            f"{killed}; re-run {row['status']}, {row['accepted']} accepted",
+        )
 
     home = _copy(source, work, "concurrent")
     first = subprocess.Popen(_cli(home, last), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -225,9 +261,14 @@ def main() -> None:
     second = subprocess.run(_cli(home, last), capture_output=True, text=True)
     first.wait()
     lost, doubled = _lost_doubled(home, [last])
-    table.add("two runs of one job and date", "2 processes", lost, doubled,
-              f"first exit {first.returncode}; second exit {second.returncode}: "
-              f"{'refused (already running)' if 'already running' in second.stderr else second.stderr.strip()[:60]}")
+    table.add(
+        "two runs of one job and date",
+        "2 processes",
+        lost,
+        doubled,
+        f"first exit {first.returncode}; second exit {second.returncode}: "
+        f"{'refused (already running)' if 'already running' in second.stderr else second.stderr.strip()[:60]}",
+    )
 
     home = _copy(source, work, "no_key")
     key = os.environ.pop(PARTNER_HMAC_KEY_ENV)
@@ -238,10 +279,17 @@ def main() -> None:
         outcome = f"refused: {str(error).split(';')[0]}"
     os.environ[PARTNER_HMAC_KEY_ENV] = key
     wrote = home.tables_root.exists() and any(home.tables_root.rglob("_delta_log"))
-    table.add("missing key (not a demo)", "1 run", 0, 0, outcome + ("; tables written" if wrote else "; nothing written"))
+    table.add(
+        "missing key (not a demo)", "1 run", 0, 0, outcome + ("; tables written" if wrote else "; nothing written")
+    )
 
-    table.add("SIGKILL features", "not tried here", "-", "-",
-              "tests/test_kill_safety.py: killed at 3 points, re-run equals an uninterrupted run")
+    table.add(
+        "SIGKILL features",
+        "not tried here",
+        "-",
+        "-",
+        "tests/test_kill_safety.py: killed at 3 points, re-run equals an uninterrupted run",
+    )
     for step in ("train", "score", "export"):
         table.add(f"SIGKILL {step}", "not tried", "-", "-", "no kill test yet")
     print(table.render())

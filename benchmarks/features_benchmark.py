@@ -34,10 +34,32 @@ from distillguard.secrets import PSEUDONYM_KEY_ENV, get_key
 from distillguard.synthetic.generate import generate
 
 DAY = date(2026, 11, 1)
-NEEDED = ("request_id", "ts", "account_id", "api_key_id", "org_id", "model", "endpoint", "status",
-          "prompt_tokens", "completion_tokens", "reasoning_tokens", "cost_usd", "client_ip", "asn_kind",
-          "country", "user_agent", "temperature", "max_tokens", "n", "logprobs", "tools", "prompt_text",
-          "finish_reason", "reasoning_refs_sent")
+NEEDED = (
+    "request_id",
+    "ts",
+    "account_id",
+    "api_key_id",
+    "org_id",
+    "model",
+    "endpoint",
+    "status",
+    "prompt_tokens",
+    "completion_tokens",
+    "reasoning_tokens",
+    "cost_usd",
+    "client_ip",
+    "asn_kind",
+    "country",
+    "user_agent",
+    "temperature",
+    "max_tokens",
+    "n",
+    "logprobs",
+    "tools",
+    "prompt_text",
+    "finish_reason",
+    "reasoning_refs_sent",
+)
 DUCKDB_CORE = """
 SELECT account_id, count(*) AS requests, sum(cost_usd) AS spend, sum(prompt_tokens), sum(completion_tokens),
        count(DISTINCT regexp_extract(client_ip, '^([0-9]+\\.[0-9]+\\.[0-9]+)\\.', 1)) AS prefixes,
@@ -98,22 +120,30 @@ def main() -> None:
     files = str(Path(lakehouse.table_path(Table.RAW_REQUESTS)) / f"event_date={DAY}" / "*.parquet")
     print(f"{args.scale}: {requests:,} requests on {DAY}; {args.runs} runs each", flush=True)
 
-    job = _median("daily feature job (signals + daily)", args.runs,
-                  lambda: features.daily_step(spark, lakehouse, DAY, key))
+    job = _median(
+        "daily feature job (signals + daily)", args.runs, lambda: features.daily_step(spark, lakehouse, DAY, key)
+    )
     # Hash every value so each column is really read and decoded (a count could be
     # answered from Parquet statistics).
-    scan = _median("raw scan of the needed columns", args.runs, lambda: raw.select(
-        *[F.sum(F.xxhash64(F.col(c))).alias(c) for c in NEEDED]).collect())
+    scan = _median(
+        "raw scan of the needed columns",
+        args.runs,
+        lambda: raw.select(*[F.sum(F.xxhash64(F.col(c))).alias(c) for c in NEEDED]).collect(),
+    )
     con = duckdb.connect()
-    duck = _median("DuckDB core per-account aggregation", args.runs,
-                   lambda: con.execute(DUCKDB_CORE.format(files=files)).fetchall())
+    duck = _median(
+        "DuckDB core per-account aggregation",
+        args.runs,
+        lambda: con.execute(DUCKDB_CORE.format(files=files)).fetchall(),
+    )
     print(f"daily feature job: {requests / job:,.0f} requests/s; {job / duck:.2f}x DuckDB; {job / scan:.2f}x raw scan")
 
     timed = {}
     for history in args.history:
         _copy_history(spark, lakehouse, history)
-        timed[history] = _median(f"features job for D with {history} days of history", args.runs,
-                                 lambda: features.run(spark, lakehouse, DAY))
+        timed[history] = _median(
+            f"features job for D with {history} days of history", args.runs, lambda: features.run(spark, lakehouse, DAY)
+        )
     short, long = args.history
     print(f"history scaling: {long} days / {short} days = {timed[long] / timed[short]:.2f}x")
 

@@ -50,12 +50,17 @@ def main() -> None:
         row = ingest.run(spark, lakehouse, START)
         seconds = time.perf_counter() - started
         rates.append(row["lines_read"] / seconds)
-        print(f"run {run + 1}: {row['lines_read']:,} lines ({row['accepted']:,} accepted, "
-              f"{row['duplicates_dropped']:,} duplicates, {row['quarantined']:,} quarantined) in {seconds:.1f}s "
-              f"= {rates[-1]:,.0f} requests/s", flush=True)
+        print(
+            f"run {run + 1}: {row['lines_read']:,} lines ({row['accepted']:,} accepted, "
+            f"{row['duplicates_dropped']:,} duplicates, {row['quarantined']:,} quarantined) in {seconds:.1f}s "
+            f"= {rates[-1]:,.0f} requests/s",
+            flush=True,
+        )
         shutil.rmtree(home, ignore_errors=True)
-    print(f"{args.scale} on {engine_name(spark)}: median {statistics.median(rates):,.0f} requests/s "
-          f"over {args.runs} run(s)")
+    print(
+        f"{args.scale} on {engine_name(spark)}: median {statistics.median(rates):,.0f} requests/s "
+        f"over {args.runs} run(s)"
+    )
 
 
 if __name__ == "__main__":

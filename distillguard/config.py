@@ -140,8 +140,13 @@ class Lakehouse:
     schema: str | None = None
 
     @classmethod
-    def resolve(cls, home: str | os.PathLike | None = None, landing: str | os.PathLike | None = None,
-                catalog: str | None = None, schema: str | None = None) -> Lakehouse:
+    def resolve(
+        cls,
+        home: str | os.PathLike | None = None,
+        landing: str | os.PathLike | None = None,
+        catalog: str | None = None,
+        schema: str | None = None,
+    ) -> Lakehouse:
         """CLI option first, then environment, then ``./lakehouse`` (and tables as folders)."""
         home_path = Path(home or os.environ.get(HOME_ENV) or DEFAULT_HOME).expanduser().resolve()
         landing_value = landing or os.environ.get(LANDING_ENV)
@@ -368,7 +373,7 @@ class IntentSettings:
     # Hashed character n-grams: language-agnostic, no vocabulary to ship.
     ngram_min: int = 2
     ngram_max: int = 4
-    hash_features: int = 2 ** 18
+    hash_features: int = 2**18
     regularization_c: float = 1.0
     # Prompts read per account (a deterministic hashed pick) and characters per prompt.
     prompts_per_account: int = 40

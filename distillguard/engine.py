@@ -53,8 +53,9 @@ def sail_mode(mode: str | None = None) -> str:
     """``mode``, else ``SAIL_MODE``, else local; an unknown name is a one-line error."""
     chosen = mode or os.environ.get(MODE_ENV) or LOCAL
     if chosen not in SAIL_MODES:
-        raise DistillguardError(f"unknown Sail mode {chosen!r} ({MODE_ENV} or --mode): use one of "
-                                f"{', '.join(SAIL_MODES)}")
+        raise DistillguardError(
+            f"unknown Sail mode {chosen!r} ({MODE_ENV} or --mode): use one of {', '.join(SAIL_MODES)}"
+        )
     return chosen
 
 
@@ -99,8 +100,10 @@ def get_spark(mode: str | None = None) -> SparkSession:
     remote = os.environ.get(REMOTE_ENV)
     if mode is not None and (active is not None or remote):
         where = "an active session" if active is not None else f"{REMOTE_ENV}={remote}"
-        raise DistillguardError(f"--mode {mode} applies to the embedded Sail engine, but the session comes from "
-                                f"{where}; set the mode on that server, or unset {REMOTE_ENV}")
+        raise DistillguardError(
+            f"--mode {mode} applies to the embedded Sail engine, but the session comes from "
+            f"{where}; set the mode on that server, or unset {REMOTE_ENV}"
+        )
     if active is not None:
         return configure(active)
     url = remote or start_sail(mode)

@@ -20,15 +20,29 @@ from deltalake.exceptions import TableNotFoundError
 
 from distillguard.config import Lakehouse, Table
 
-SCHEMA = pa.schema([("step", pa.string()), ("day", pa.date32()), ("finished_at", pa.timestamp("us")),
-                    ("seconds", pa.float64()), ("detail", pa.string())])
+SCHEMA = pa.schema(
+    [
+        ("step", pa.string()),
+        ("day", pa.date32()),
+        ("finished_at", pa.timestamp("us")),
+        ("seconds", pa.float64()),
+        ("detail", pa.string()),
+    ]
+)
 
 
 def record(lakehouse: Lakehouse, step: str, day: date, seconds: float, detail: dict[str, Any]) -> None:
     """Append the row that makes ``step`` of ``day`` count as done."""
-    row = pa.table({"step": [step], "day": [day], "finished_at": [datetime.now(timezone.utc).replace(tzinfo=None)],
-                    "seconds": [float(seconds)], "detail": [json.dumps(detail, default=str, sort_keys=True)]},
-                   schema=SCHEMA)
+    row = pa.table(
+        {
+            "step": [step],
+            "day": [day],
+            "finished_at": [datetime.now(timezone.utc).replace(tzinfo=None)],
+            "seconds": [float(seconds)],
+            "detail": [json.dumps(detail, default=str, sort_keys=True)],
+        },
+        schema=SCHEMA,
+    )
     write_deltalake(lakehouse.table_path(Table.RUN_LEDGER), row, mode="append")
 
 

@@ -17,14 +17,13 @@ import json
 import logging
 import os
 import socket
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, datetime, timezone
-from typing import Iterator
 
 from distillguard import tables
 from distillguard.config import Lakehouse
 from distillguard.errors import DistillguardError
-
 
 log = logging.getLogger(__name__)
 UNSUPPORTED = (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS)
@@ -51,9 +50,10 @@ def hold(lakehouse: Lakehouse, job: str, day: date | str | None = None) -> Itera
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             holder = os.pread(fd, 4096, 0).decode("utf-8", "replace").strip() or "{}"
-            raise AlreadyRunning(f"{job} for {day or 'the lakehouse'} is already running on {lakehouse.home} "
-                                 f"(held by {holder}); wait for it to finish (a killed run's lock frees itself)") \
-                from None
+            raise AlreadyRunning(
+                f"{job} for {day or 'the lakehouse'} is already running on {lakehouse.home} "
+                f"(held by {holder}); wait for it to finish (a killed run's lock frees itself)"
+            ) from None
         except OSError as error:
             if error.errno not in UNSUPPORTED:
                 raise
@@ -62,8 +62,17 @@ def hold(lakehouse: Lakehouse, job: str, day: date | str | None = None) -> Itera
             guarded = False
         if guarded:
             os.ftruncate(fd, 0)
-            os.pwrite(fd, json.dumps({"pid": os.getpid(), "host": socket.gethostname(),
-                                      "since": datetime.now(timezone.utc).isoformat(timespec="seconds")}).encode(), 0)
+            os.pwrite(
+                fd,
+                json.dumps(
+                    {
+                        "pid": os.getpid(),
+                        "host": socket.gethostname(),
+                        "since": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                    }
+                ).encode(),
+                0,
+            )
         with tables.scratch(lakehouse):
             yield
     finally:

@@ -84,5 +84,15 @@ def progress(items: Iterable[T], description: str, total: int | None = None, ena
     """A progress bar over ``items`` on stderr when it is a terminal (nothing otherwise)."""
     from tqdm import tqdm
 
-    return iter(tqdm(items, desc=description, total=total, unit="day", file=sys.stderr, leave=False,
-                     disable=None if enabled else True, dynamic_ncols=True))
+    return iter(
+        tqdm(
+            items,
+            desc=description,
+            total=total,
+            unit="day",
+            file=sys.stderr,
+            leave=False,
+            disable=None if enabled else True,
+            dynamic_ncols=True,
+        )
+    )

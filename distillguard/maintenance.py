@@ -32,11 +32,11 @@ def compact(lakehouse: Lakehouse, table: Table) -> dict[str, Any]:
     return _open(lakehouse, table).optimize.compact()
 
 
-def vacuum(lakehouse: Lakehouse, table: Table, retention_hours: int = 168,
-           dry_run: bool = False) -> list[str]:
+def vacuum(lakehouse: Lakehouse, table: Table, retention_hours: int = 168, dry_run: bool = False) -> list[str]:
     """Remove files no version newer than the retention still needs."""
-    return _open(lakehouse, table).vacuum(retention_hours=retention_hours, dry_run=dry_run,
-                                          enforce_retention_duration=retention_hours >= 168)
+    return _open(lakehouse, table).vacuum(
+        retention_hours=retention_hours, dry_run=dry_run, enforce_retention_duration=retention_hours >= 168
+    )
 
 
 def history(lakehouse: Lakehouse, table: Table, limit: int | None = None) -> list[dict[str, Any]]:
@@ -60,8 +60,9 @@ def _erase(path: Path, predicate: str, columns: tuple[str, ...]) -> int:
     if not (path / "_delta_log").is_dir():
         return 0
     held = " OR ".join(f"{name} IS NOT NULL" for name in columns)
-    metrics = DeltaTable(str(path)).update(updates={name: "NULL" for name in columns},
-                                           predicate=f"({predicate}) AND ({held})")
+    metrics = DeltaTable(str(path)).update(
+        updates={name: "NULL" for name in columns}, predicate=f"({predicate}) AND ({held})"
+    )
     return int(metrics.get("num_updated_rows", 0))
 
 
@@ -99,14 +100,23 @@ def maintain(lakehouse: Lakehouse, today: date, settings: MaintenanceSettings = 
     tables lose their history. The landing zone belongs to upstream and is not touched.
     """
     cutoff = today - timedelta(days=settings.pii_retention_days)
-    summary: dict[str, Any] = {"cutoff": cutoff.isoformat(), "tables": 0, "files_compacted": 0,
-                               "files_vacuumed": 0, "requests_erased": 0, "quarantine_erased": 0,
-                               "folders_removed": 0}
+    summary: dict[str, Any] = {
+        "cutoff": cutoff.isoformat(),
+        "tables": 0,
+        "files_compacted": 0,
+        "files_vacuumed": 0,
+        "requests_erased": 0,
+        "quarantine_erased": 0,
+        "folders_removed": 0,
+    }
     for path in tables_under(lakehouse):
         table = DeltaTable(str(path))
         summary["files_compacted"] += int(table.optimize.compact().get("numFilesRemoved", 0))
-        summary["files_vacuumed"] += len(table.vacuum(retention_hours=settings.vacuum_retention_hours,
-                                                      dry_run=False, enforce_retention_duration=False))
+        summary["files_vacuumed"] += len(
+            table.vacuum(
+                retention_hours=settings.vacuum_retention_hours, dry_run=False, enforce_retention_duration=False
+            )
+        )
         summary["tables"] += 1
     requests = Path(lakehouse.table_path(Table.RAW_REQUESTS))
     quarantine = Path(lakehouse.table_path(Table.RAW_QUARANTINE))
@@ -121,7 +131,10 @@ def maintain(lakehouse: Lakehouse, today: date, settings: MaintenanceSettings = 
         if folder.stat().st_mtime < stale:  # left by a killed run (a live one is never this old)
             shutil.rmtree(folder, ignore_errors=True)
             summary["folders_removed"] += 1
-    for root in (Path(lakehouse.table_path(Table.RAW_QUARANTINED_FILES)), Path(lakehouse.table_path(Table.RAW_STAGING))):
+    for root in (
+        Path(lakehouse.table_path(Table.RAW_QUARANTINED_FILES)),
+        Path(lakehouse.table_path(Table.RAW_STAGING)),
+    ):
         for folder in _expired_folders(root, cutoff):
             shutil.rmtree(folder)
             summary["folders_removed"] += 1

@@ -48,12 +48,25 @@ SUITES: dict[str, Table] = {
     "exports": Table.EXPORTS,
 }
 DATASOURCE, BATCH, DOCS_SITE = "lakehouse", "whole_dataframe", "lakehouse"
-RESULT_COLUMNS = ("run_id", "suite", "table_name", "evaluated_at", "expectation_type", "column_name",
-                  "severity", "success", "observed_value", "unexpected_count", "unexpected_percent",
-                  "kwargs")
-RESULT_SCHEMA = ("run_id string, suite string, table_name string, evaluated_at timestamp, "
-                 "expectation_type string, column_name string, severity string, success boolean, "
-                 "observed_value string, unexpected_count long, unexpected_percent double, kwargs string")
+RESULT_COLUMNS = (
+    "run_id",
+    "suite",
+    "table_name",
+    "evaluated_at",
+    "expectation_type",
+    "column_name",
+    "severity",
+    "success",
+    "observed_value",
+    "unexpected_count",
+    "unexpected_percent",
+    "kwargs",
+)
+RESULT_SCHEMA = (
+    "run_id string, suite string, table_name string, evaluated_at timestamp, "
+    "expectation_type string, column_name string, severity string, success boolean, "
+    "observed_value string, unexpected_count long, unexpected_percent double, kwargs string"
+)
 
 
 class GateFailed(DistillguardError):
@@ -75,9 +88,11 @@ class GateOutcome:
         return [r for r in self.rows if not r["success"] and r["severity"] != "critical"]
 
     def describe(self, rows: list[dict[str, Any]]) -> str:
-        return "; ".join(f"{r['expectation_type']}({r['column_name'] or 'table'}) observed "
-                         f"{r['observed_value'] if r['observed_value'] is not None else r['unexpected_count']}"
-                         for r in rows)
+        return "; ".join(
+            f"{r['expectation_type']}({r['column_name'] or 'table'}) observed "
+            f"{r['observed_value'] if r['observed_value'] is not None else r['unexpected_count']}"
+            for r in rows
+        )
 
 
 def suite_json(name: str) -> dict[str, Any]:
@@ -89,8 +104,10 @@ def suite_from_spec(spec: dict[str, Any]) -> ExpectationSuite:
     one, which would silently weaken the gate)."""
     suite = ExpectationSuite(**spec)
     if len(suite.expectations) != len(spec["expectations"]):
-        raise DistillguardError(f"suite {spec['name']!r}: {len(spec['expectations'])} expectations in the file "
-                                f"but GX loaded {len(suite.expectations)}; fix the invalid ones")
+        raise DistillguardError(
+            f"suite {spec['name']!r}: {len(spec['expectations'])} expectations in the file "
+            f"but GX loaded {len(suite.expectations)}; fix the invalid ones"
+        )
     return suite
 
 
@@ -121,38 +138,57 @@ class Gates:
         sites = self.context.get_config().data_docs_sites or {}
         if DOCS_SITE not in sites:
             # Relative to the GX project, so a lakehouse that moves keeps its Data Docs.
-            self.context.add_data_docs_site(site_name=DOCS_SITE, site_config={
-                "class_name": "SiteBuilder",
-                "store_backend": {"class_name": "TupleFilesystemStoreBackend",
-                                  "base_directory": f"../{lakehouse.data_docs.name}/"},
-                "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
-            })
+            self.context.add_data_docs_site(
+                site_name=DOCS_SITE,
+                site_config={
+                    "class_name": "SiteBuilder",
+                    "store_backend": {
+                        "class_name": "TupleFilesystemStoreBackend",
+                        "base_directory": f"../{lakehouse.data_docs.name}/",
+                    },
+                    "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+                },
+            )
         for name in set(sites) - {DOCS_SITE}:
             self.context.delete_data_docs_site(name)
         # persist=False: the source's config is kept, never the DataFrames handed to it.
-        self.source = (self.context.data_sources.get(DATASOURCE) if DATASOURCE in self.context.data_sources.all()
-                       else self.context.data_sources.add_spark(DATASOURCE, persist=False))
+        self.source = (
+            self.context.data_sources.get(DATASOURCE)
+            if DATASOURCE in self.context.data_sources.all()
+            else self.context.data_sources.add_spark(DATASOURCE, persist=False)
+        )
 
     def _checkpoint(self, suite_name: str) -> gx.Checkpoint:
         """The suite's checkpoint, its suite refreshed from ``expectations/``."""
         assets = self.source.get_asset_names()
-        asset = (self.source.get_asset(suite_name) if suite_name in assets
-                 else self.source.add_dataframe_asset(suite_name))
+        asset = (
+            self.source.get_asset(suite_name) if suite_name in assets else self.source.add_dataframe_asset(suite_name)
+        )
         batches = {definition.name for definition in asset.batch_definitions}
-        batch = (asset.get_batch_definition(BATCH) if BATCH in batches
-                 else asset.add_batch_definition_whole_dataframe(BATCH))
+        batch = (
+            asset.get_batch_definition(BATCH) if BATCH in batches else asset.add_batch_definition_whole_dataframe(BATCH)
+        )
         suite = self.context.suites.add_or_update(load_suite(suite_name))
         definition = self.context.validation_definitions.add_or_update(
-            gx.ValidationDefinition(name=suite_name, data=batch, suite=suite))
-        return self.context.checkpoints.add_or_update(gx.Checkpoint(
-            name=suite_name, validation_definitions=[definition], result_format="SUMMARY",
-            actions=[gx.checkpoint.UpdateDataDocsAction(name="update_data_docs", site_names=[DOCS_SITE])]))
+            gx.ValidationDefinition(name=suite_name, data=batch, suite=suite)
+        )
+        return self.context.checkpoints.add_or_update(
+            gx.Checkpoint(
+                name=suite_name,
+                validation_definitions=[definition],
+                result_format="SUMMARY",
+                actions=[gx.checkpoint.UpdateDataDocsAction(name="update_data_docs", site_names=[DOCS_SITE])],
+            )
+        )
 
     def check(self, suite_name: str, df: DataFrame, parameters: dict[str, Any] | None = None) -> GateOutcome:
         """Validate ``df`` against a suite (stored and shown in Data Docs); nothing is raised yet."""
         checkpoint = self._checkpoint(suite_name)
-        run = checkpoint.run(batch_parameters={"dataframe": df}, expectation_parameters=parameters or {},
-                             run_id=RunIdentifier(run_name=self.run_id))
+        run = checkpoint.run(
+            batch_parameters={"dataframe": df},
+            expectation_parameters=parameters or {},
+            run_id=RunIdentifier(run_name=self.run_id),
+        )
         [result] = run.run_results.values()
         evaluated_at = datetime.now(timezone.utc).replace(tzinfo=None)
         outcome = GateOutcome(suite=suite_name, run_id=self.run_id)
@@ -161,17 +197,22 @@ class Gates:
             details = item.result or {}
             kwargs = {k: v for k, v in config.kwargs.items() if k != "batch_id"}
             raised = (item.exception_info or {}).get("raised_exception")
-            outcome.rows.append({
-                "run_id": self.run_id, "suite": suite_name, "table_name": SUITES[suite_name].value,
-                "evaluated_at": evaluated_at, "expectation_type": config.type,
-                "column_name": kwargs.get("column") or _text(kwargs.get("column_list")),
-                "severity": getattr(config.severity, "value", str(config.severity)),
-                "success": bool(item.success) and not raised,
-                "observed_value": _text(details.get("observed_value")),
-                "unexpected_count": details.get("unexpected_count"),
-                "unexpected_percent": details.get("unexpected_percent"),
-                "kwargs": _text(kwargs),
-            })
+            outcome.rows.append(
+                {
+                    "run_id": self.run_id,
+                    "suite": suite_name,
+                    "table_name": SUITES[suite_name].value,
+                    "evaluated_at": evaluated_at,
+                    "expectation_type": config.type,
+                    "column_name": kwargs.get("column") or _text(kwargs.get("column_list")),
+                    "severity": getattr(config.severity, "value", str(config.severity)),
+                    "success": bool(item.success) and not raised,
+                    "observed_value": _text(details.get("observed_value")),
+                    "unexpected_count": details.get("unexpected_count"),
+                    "unexpected_percent": details.get("unexpected_percent"),
+                    "kwargs": _text(kwargs),
+                }
+            )
         self.outcomes.append(outcome)
         return outcome
 
@@ -183,10 +224,16 @@ class Gates:
             tables.append(self.spark.createDataFrame(rows, RESULT_SCHEMA), self.lakehouse, Table.GATE_RESULTS)
         for outcome in self.outcomes:
             if outcome.warnings:
-                log.warning("gate %s: %d warning(s): %s", outcome.suite, len(outcome.warnings),
-                            outcome.describe(outcome.warnings))
+                log.warning(
+                    "gate %s: %d warning(s): %s",
+                    outcome.suite,
+                    len(outcome.warnings),
+                    outcome.describe(outcome.warnings),
+                )
         failed = [f"{o.suite}: {o.describe(o.critical_failures)}" for o in self.outcomes if o.critical_failures]
         if failed:
-            raise GateFailed(f"quality gate failed (run {self.run_id}): {' | '.join(failed)}; nothing was "
-                             f"written. Details: {self.lakehouse.data_docs / 'index.html'}")
+            raise GateFailed(
+                f"quality gate failed (run {self.run_id}): {' | '.join(failed)}; nothing was "
+                f"written. Details: {self.lakehouse.data_docs / 'index.html'}"
+            )
         return self.outcomes

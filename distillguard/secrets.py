@@ -31,8 +31,11 @@ def _landing_files(lakehouse: Lakehouse) -> dict[str, list[int]]:
     """Every landing file as path (relative to the landing zone) -> [size, mtime_ns]."""
     if not lakehouse.landing.is_dir():
         return {}
-    return {str(path.relative_to(lakehouse.landing)): [path.stat().st_size, path.stat().st_mtime_ns]
-            for path in sorted(lakehouse.landing.rglob("*")) if path.is_file()}
+    return {
+        str(path.relative_to(lakehouse.landing)): [path.stat().st_size, path.stat().st_mtime_ns]
+        for path in sorted(lakehouse.landing.rglob("*"))
+        if path.is_file()
+    }
 
 
 def _marker(lakehouse: Lakehouse) -> dict | None:
@@ -61,24 +64,36 @@ def mark_demo(lakehouse: Lakehouse) -> None:
     """The generator starts writing a demo: refused on a home that holds data of its own."""
     earlier = _marker(lakehouse)
     if earlier is None and (_holds_data(lakehouse) or _landing_files(lakehouse)):
-        raise DistillguardError(f"{lakehouse.home} already holds data that the generator did not write; "
-                                "generate into a new --home")
+        raise DistillguardError(
+            f"{lakehouse.home} already holds data that the generator did not write; generate into a new --home"
+        )
     status = demo_status(lakehouse) if earlier is not None else None
     if earlier is not None and earlier.get("finished") and status is not None:
-        raise DistillguardError(f"{lakehouse.home} is no longer a demo lakehouse ({status}); "
-                                "generate into a new --home")
+        raise DistillguardError(
+            f"{lakehouse.home} is no longer a demo lakehouse ({status}); generate into a new --home"
+        )
     # Tables of an earlier demo (regenerated with --overwrite) are demo tables too.
     trusted = earlier is not None and (status is None or earlier.get("tables_are_demo", False))
     lakehouse.home.mkdir(parents=True, exist_ok=True)
-    (lakehouse.home / DEMO_MARKER).write_text(json.dumps({"generator": "distillguard.synthetic",
-                                                          "finished": False, "tables_are_demo": trusted}) + "\n")
+    (lakehouse.home / DEMO_MARKER).write_text(
+        json.dumps({"generator": "distillguard.synthetic", "finished": False, "tables_are_demo": trusted}) + "\n"
+    )
 
 
 def seal_demo(lakehouse: Lakehouse) -> None:
     """Generation finished: record every landing file it wrote, so any later change shows."""
-    (lakehouse.home / DEMO_MARKER).write_text(json.dumps({
-        "generator": "distillguard.synthetic", "finished": True, "landing": _landing_name(lakehouse),
-        "files": _landing_files(lakehouse)}, indent=0) + "\n")
+    (lakehouse.home / DEMO_MARKER).write_text(
+        json.dumps(
+            {
+                "generator": "distillguard.synthetic",
+                "finished": True,
+                "landing": _landing_name(lakehouse),
+                "files": _landing_files(lakehouse),
+            },
+            indent=0,
+        )
+        + "\n"
+    )
 
 
 def demo_status(lakehouse: Lakehouse) -> str | None:
@@ -110,8 +125,10 @@ def get_key(lakehouse: Lakehouse, env_name: str) -> bytes:
         return value.encode()
     reason = demo_status(lakehouse)
     if reason is not None:
-        raise DistillguardError(f"{env_name} is not set; only a synthetic demo lakehouse may run without it, "
-                                f"and {lakehouse.home} is not one: {reason}")
+        raise DistillguardError(
+            f"{env_name} is not set; only a synthetic demo lakehouse may run without it, "
+            f"and {lakehouse.home} is not one: {reason}"
+        )
     path = lakehouse.home / "secrets" / env_name.lower()
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -12,11 +12,11 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
+from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import date
 from pathlib import Path
-from typing import Iterator
 
 from pyspark.errors import PySparkException
 from pyspark.sql import DataFrame, DataFrameReader, DataFrameWriter, SparkSession
@@ -75,8 +75,7 @@ def overwrite(df: DataFrame, lakehouse: Lakehouse, table: Table, partition_by: t
     _save(_writer(df, partition_by).mode("overwrite"), lakehouse, table)
 
 
-def replace(df: DataFrame, lakehouse: Lakehouse, table: Table, where: str,
-            partition_by: tuple[str, ...] = ()) -> None:
+def replace(df: DataFrame, lakehouse: Lakehouse, table: Table, where: str, partition_by: tuple[str, ...] = ()) -> None:
     """Replace the rows matching ``where`` in one commit (creates the table if needed)."""
     if not exists(lakehouse, table, df.sparkSession):
         append(df, lakehouse, table, partition_by)
@@ -99,8 +98,15 @@ def sql_name(lakehouse: Lakehouse, table: Table) -> str:
     return f"delta.`{lakehouse.table_path(table)}`"
 
 
-def merge(spark: SparkSession, lakehouse: Lakehouse, table: Table, rows: DataFrame, on: str, actions: str,
-          partition_by: tuple[str, ...] = ()) -> None:
+def merge(
+    spark: SparkSession,
+    lakehouse: Lakehouse,
+    table: Table,
+    rows: DataFrame,
+    on: str,
+    actions: str,
+    partition_by: tuple[str, ...] = (),
+) -> None:
     """``MERGE INTO`` the table (aliases ``t`` and ``s``) in one commit; a missing table is
     created with ``rows``."""
     if not exists(lakehouse, table, spark):
@@ -135,6 +141,7 @@ def grant_select(spark: SparkSession, lakehouse: Lakehouse, table: Table, princi
     statement = f"GRANT SELECT ON TABLE {lakehouse.table_name(table)} TO `{principal.replace('`', '')}`"
     spark.sql(statement).collect()
     return statement
+
 
 # Scratch space of the current run: ``<scratch table>/<run>``, so two runs never share
 # intermediates. ``scratch()`` gives a run its own folder and removes it at the end; outside

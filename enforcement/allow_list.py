@@ -29,10 +29,20 @@ from distillguard.config import Lakehouse, Table
 from distillguard.errors import DistillguardError
 
 CSV_HEADER = ("account_id", "added_by", "reason", "added_on")
-SCHEMA = pa.schema([
-    ("account_id", pa.string()), ("added_on", pa.date32()), ("added_by", pa.string()), ("reason", pa.string()),
-    ("source", pa.string()), ("added_at", pa.timestamp("us")), ("removed_on", pa.date32()),
-    ("removed_by", pa.string()), ("removal_reason", pa.string()), ("removed_at", pa.timestamp("us"))])
+SCHEMA = pa.schema(
+    [
+        ("account_id", pa.string()),
+        ("added_on", pa.date32()),
+        ("added_by", pa.string()),
+        ("reason", pa.string()),
+        ("source", pa.string()),
+        ("added_at", pa.timestamp("us")),
+        ("removed_on", pa.date32()),
+        ("removed_by", pa.string()),
+        ("removal_reason", pa.string()),
+        ("removed_at", pa.timestamp("us")),
+    ]
+)
 REMOVAL_SCHEMA = "account_id string, removed_on date, removed_by string, removal_reason string, removed_at timestamp"
 
 
@@ -65,10 +75,11 @@ def active_on(spark: SparkSession, lakehouse: Lakehouse, day: date) -> DataFrame
     """The entries in force on ``day`` (``account_id``, ``added_by``, ``added_on``, ``reason``)."""
     if not tables.exists(lakehouse, Table.ALLOW_LIST):
         return spark.createDataFrame([], "account_id string, added_by string, added_on date, reason string")
-    return (tables.read(spark, lakehouse, Table.ALLOW_LIST)
-            .where((F.col("added_on") <= F.lit(day))
-                   & (F.col("removed_on").isNull() | (F.col("removed_on") > F.lit(day))))
-            .select("account_id", "added_by", "added_on", "reason"))
+    return (
+        tables.read(spark, lakehouse, Table.ALLOW_LIST)
+        .where((F.col("added_on") <= F.lit(day)) & (F.col("removed_on").isNull() | (F.col("removed_on") > F.lit(day))))
+        .select("account_id", "added_by", "added_on", "reason")
+    )
 
 
 def _require(value: str, what: str) -> str:
@@ -89,31 +100,60 @@ def add(spark: SparkSession, lakehouse: Lakehouse, new: list[Entry]) -> list[Ent
             raise DistillguardError(f"account {account} appears twice in one allow-list load")
         seen.add(account)
         if account not in open_accounts:
-            added.append(Entry(account, _require(entry.added_by, "added_by"), _require(entry.reason, "reason"),
-                               entry.added_on, entry.source))
+            added.append(
+                Entry(
+                    account,
+                    _require(entry.added_by, "added_by"),
+                    _require(entry.reason, "reason"),
+                    entry.added_on,
+                    entry.source,
+                )
+            )
     if added:
         recorded = _now()
-        rows = [{"account_id": e.account_id, "added_on": e.added_on, "added_by": e.added_by, "reason": e.reason,
-                 "source": e.source, "added_at": recorded, "removed_on": None, "removed_by": None,
-                 "removal_reason": None, "removed_at": None} for e in added]
+        rows = [
+            {
+                "account_id": e.account_id,
+                "added_on": e.added_on,
+                "added_by": e.added_by,
+                "reason": e.reason,
+                "source": e.source,
+                "added_at": recorded,
+                "removed_on": None,
+                "removed_by": None,
+                "removal_reason": None,
+                "removed_at": None,
+            }
+            for e in added
+        ]
         tables.append(spark.createDataFrame(pa.Table.from_pylist(rows, schema=SCHEMA)), lakehouse, Table.ALLOW_LIST)
     return added
 
 
-def remove(spark: SparkSession, lakehouse: Lakehouse, account_id: str, removed_by: str, reason: str,
-           removed_on: date) -> dict[str, Any]:
+def remove(
+    spark: SparkSession, lakehouse: Lakehouse, account_id: str, removed_by: str, reason: str, removed_on: date
+) -> dict[str, Any]:
     """Close the account's open entry (kept, with who removed it, when and why); returns the entry."""
     current = [e for e in entries(spark, lakehouse) if e["account_id"] == account_id and e["removed_on"] is None]
     if not current:
         raise DistillguardError(f"account {account_id} is not on the allow-list")
     if removed_on < current[0]["added_on"]:
-        raise DistillguardError(f"account {account_id} was allow-listed on {current[0]['added_on']}; "
-                                f"it cannot be removed on {removed_on}")
-    removal = spark.createDataFrame([(account_id, removed_on, _require(removed_by, "removed_by"),
-                                      _require(reason, "reason"), _now())], REMOVAL_SCHEMA)
-    tables.merge(spark, lakehouse, Table.ALLOW_LIST, removal, "t.account_id = s.account_id AND t.removed_on IS NULL",
-                 "WHEN MATCHED THEN UPDATE SET t.removed_on = s.removed_on, t.removed_by = s.removed_by, "
-                 "t.removal_reason = s.removal_reason, t.removed_at = s.removed_at")
+        raise DistillguardError(
+            f"account {account_id} was allow-listed on {current[0]['added_on']}; it cannot be removed on {removed_on}"
+        )
+    removal = spark.createDataFrame(
+        [(account_id, removed_on, _require(removed_by, "removed_by"), _require(reason, "reason"), _now())],
+        REMOVAL_SCHEMA,
+    )
+    tables.merge(
+        spark,
+        lakehouse,
+        Table.ALLOW_LIST,
+        removal,
+        "t.account_id = s.account_id AND t.removed_on IS NULL",
+        "WHEN MATCHED THEN UPDATE SET t.removed_on = s.removed_on, t.removed_by = s.removed_by, "
+        "t.removal_reason = s.removal_reason, t.removed_at = s.removed_at",
+    )
     return {**current[0], "removed_on": removed_on, "removed_by": removed_by, "removal_reason": reason}
 
 
@@ -125,7 +165,9 @@ def read_csv(path: Path) -> list[Entry]:
         reader = csv.reader(handle)
         header = tuple(next(reader, ()))
         if header != CSV_HEADER:
-            raise DistillguardError(f"{path}: header must be {','.join(CSV_HEADER)}, got {','.join(header) or 'nothing'}")
+            raise DistillguardError(
+                f"{path}: header must be {','.join(CSV_HEADER)}, got {','.join(header) or 'nothing'}"
+            )
         out = []
         for line, row in enumerate(reader, start=2):
             if len(row) != len(CSV_HEADER):

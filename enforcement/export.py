@@ -53,26 +53,73 @@ from distillguard.errors import DistillguardError
 # What enforcement may see, in file column order. Never client_ip or prompt_text (the
 # flagged table has neither); internal lineage (MLflow run ids, scored_at) goes to the
 # manifest, not to each row.
-EXPORT_COLUMNS = ("flag_date", "account_id", "risk_tier", "score", "top_reasons", "cluster_id", "cluster_size",
-                  CLUSTER_SPEND, SPEND, REQUESTS, TEMPLATE_REUSE, INTENT_SHARE, "partner_indicator_hits",
-                  "first_flagged_date", "last_flagged_date", "model_name", "model_version")
+EXPORT_COLUMNS = (
+    "flag_date",
+    "account_id",
+    "risk_tier",
+    "score",
+    "top_reasons",
+    "cluster_id",
+    "cluster_size",
+    CLUSTER_SPEND,
+    SPEND,
+    REQUESTS,
+    TEMPLATE_REUSE,
+    INTENT_SHARE,
+    "partner_indicator_hits",
+    "first_flagged_date",
+    "last_flagged_date",
+    "model_name",
+    "model_version",
+)
 REASON = pa.struct([("feature", pa.string()), ("value", pa.float64()), ("contribution", pa.float64())])
-TYPES = {"flag_date": pa.date32(), "account_id": pa.string(), "risk_tier": pa.string(), "score": pa.float64(),
-         "top_reasons": pa.list_(REASON), "cluster_id": pa.string(), "cluster_size": pa.int64(),
-         CLUSTER_SPEND: pa.float64(), SPEND: pa.float64(), REQUESTS: pa.int64(), TEMPLATE_REUSE: pa.float64(),
-         INTENT_SHARE: pa.float64(), "partner_indicator_hits": pa.int64(),
-         "first_flagged_date": pa.date32(), "last_flagged_date": pa.date32(), "model_name": pa.string(),
-         "model_version": pa.string()}
+TYPES = {
+    "flag_date": pa.date32(),
+    "account_id": pa.string(),
+    "risk_tier": pa.string(),
+    "score": pa.float64(),
+    "top_reasons": pa.list_(REASON),
+    "cluster_id": pa.string(),
+    "cluster_size": pa.int64(),
+    CLUSTER_SPEND: pa.float64(),
+    SPEND: pa.float64(),
+    REQUESTS: pa.int64(),
+    TEMPLATE_REUSE: pa.float64(),
+    INTENT_SHARE: pa.float64(),
+    "partner_indicator_hits": pa.int64(),
+    "first_flagged_date": pa.date32(),
+    "last_flagged_date": pa.date32(),
+    "model_name": pa.string(),
+    "model_version": pa.string(),
+}
 FULL_SCHEMA = pa.schema([(name, TYPES[name]) for name in EXPORT_COLUMNS])
 INCREMENTAL_SCHEMA = pa.schema([("change", pa.string()), *FULL_SCHEMA])
-LEDGER_SCHEMA = pa.schema([("export_id", pa.string()), ("exported_at", pa.timestamp("us", tz="UTC")),
-                           ("row_sha256", pa.string()), *INCREMENTAL_SCHEMA])
-RUN_SCHEMA = pa.schema([
-    ("export_id", pa.string()), ("flag_date", pa.date32()), ("kind", pa.string()), ("folder", pa.string()),
-    ("rows", pa.int64()), ("new", pa.int64()), ("changed", pa.int64()), ("withdrawn", pa.int64()),
-    ("flagged_table_version", pa.int64()), ("since_export_id", pa.string()),
-    ("parquet_sha256", pa.string()), ("csv_sha256", pa.string()), ("manifest_sha256", pa.string()),
-    ("generated_at", pa.timestamp("us", tz="UTC"))])
+LEDGER_SCHEMA = pa.schema(
+    [
+        ("export_id", pa.string()),
+        ("exported_at", pa.timestamp("us", tz="UTC")),
+        ("row_sha256", pa.string()),
+        *INCREMENTAL_SCHEMA,
+    ]
+)
+RUN_SCHEMA = pa.schema(
+    [
+        ("export_id", pa.string()),
+        ("flag_date", pa.date32()),
+        ("kind", pa.string()),
+        ("folder", pa.string()),
+        ("rows", pa.int64()),
+        ("new", pa.int64()),
+        ("changed", pa.int64()),
+        ("withdrawn", pa.int64()),
+        ("flagged_table_version", pa.int64()),
+        ("since_export_id", pa.string()),
+        ("parquet_sha256", pa.string()),
+        ("csv_sha256", pa.string()),
+        ("manifest_sha256", pa.string()),
+        ("generated_at", pa.timestamp("us", tz="UTC")),
+    ]
+)
 PARQUET, CSV, MANIFEST = "flagged_accounts.parquet", "flagged_accounts.csv", "manifest.json"
 NEW, CHANGED, WITHDRAWN = "new", "changed", "withdrawn"
 
@@ -147,8 +194,9 @@ def sent(spark: SparkSession, lakehouse: Lakehouse, day: date, export_ids: list[
     minus withdrawn ones."""
     if not export_ids or not tables.exists(lakehouse, Table.EXPORTS):
         return {}
-    ledger = (tables.read(spark, lakehouse, Table.EXPORTS)
-              .where((F.col("flag_date") == F.lit(day)) & F.col("export_id").isin(*export_ids)))
+    ledger = tables.read(spark, lakehouse, Table.EXPORTS).where(
+        (F.col("flag_date") == F.lit(day)) & F.col("export_id").isin(*export_ids)
+    )
     latest: dict[str, dict[str, Any]] = {}
     for row in sorted(ledger.toArrow().to_pylist(), key=lambda r: r["export_id"]):
         latest[row["account_id"]] = row
@@ -167,15 +215,18 @@ def changes(current: list[dict[str, Any]], sent: dict[str, dict[str, Any]]) -> l
     return sorted(out, key=lambda r: (r["account_id"], r["change"]))
 
 
-def current(spark: SparkSession, lakehouse: Lakehouse, day: date,
-            version: int) -> tuple[DataFrame, list[dict[str, Any]], int]:
+def current(
+    spark: SparkSession, lakehouse: Lakehouse, day: date, version: int
+) -> tuple[DataFrame, list[dict[str, Any]], int]:
     """The exportable flagged rows of ``day`` at ``version`` (Spark frame for the gate, rows sorted)
     and how many allow-listed rows were withheld."""
     day_rows = tables.read(spark, lakehouse, Table.FLAGGED_ACCOUNTS, version).where(F.col("flag_date") == F.lit(day))
     missing = [name for name in (*EXPORT_COLUMNS, "scoring_run_id", "allow_listed") if name not in day_rows.columns]
     if missing:
-        raise DistillguardError(f"{Table.FLAGGED_ACCOUNTS.value} lacks column(s) {', '.join(missing)}; "
-                                "is it written by an older scoring job?")
+        raise DistillguardError(
+            f"{Table.FLAGGED_ACCOUNTS.value} lacks column(s) {', '.join(missing)}; "
+            "is it written by an older scoring job?"
+        )
     marked = day_rows.select(*EXPORT_COLUMNS, "scoring_run_id", "allow_listed").toArrow().to_pylist()
     rows = [{k: v for k, v in row.items() if k != "allow_listed"} for row in marked if not row["allow_listed"]]
     for row in rows:
@@ -188,67 +239,119 @@ def gate(spark: SparkSession, lakehouse: Lakehouse, flagged: DataFrame, export_i
     """Nothing leaves that fails the exports suite; the gate sees only what may leave (flat
     columns), the scoring run id and how many reasons each row carries (GX cannot size an array)."""
     gates = quality.Gates(spark, lakehouse, f"export-{export_id}")
-    gates.check("exports", flagged.select(*(c for c in EXPORT_COLUMNS if c != "top_reasons"), "scoring_run_id",
-                                          F.size("top_reasons").alias("reason_count")))
+    gates.check(
+        "exports",
+        flagged.select(
+            *(c for c in EXPORT_COLUMNS if c != "top_reasons"),
+            "scoring_run_id",
+            F.size("top_reasons").alias("reason_count"),
+        ),
+    )
     gates.close()
 
 
-def manifest(export_id: str, day: date, kind: str, generated_at: datetime, body: list[dict[str, Any]],
-             changed: list[dict[str, Any]], current_rows: list[dict[str, Any]], files: dict[str, bytes],
-             version: int, previous: dict[str, Any] | None, columns: list[str], withheld: int) -> dict[str, Any]:
+def manifest(
+    export_id: str,
+    day: date,
+    kind: str,
+    generated_at: datetime,
+    body: list[dict[str, Any]],
+    changed: list[dict[str, Any]],
+    current_rows: list[dict[str, Any]],
+    files: dict[str, bytes],
+    version: int,
+    previous: dict[str, Any] | None,
+    columns: list[str],
+    withheld: int,
+) -> dict[str, Any]:
     """What the drop holds, where it comes from, what it is incremental to and how many
     allow-listed rows it withholds."""
     counts = {change: sum(1 for r in changed if r["change"] == change) for change in (NEW, CHANGED, WITHDRAWN)}
     live = [r for r in body if r.get("change") != WITHDRAWN]
     return {
-        "export_id": export_id, "flag_date": day.isoformat(), "kind": kind,
+        "export_id": export_id,
+        "flag_date": day.isoformat(),
+        "kind": kind,
         "generated_at": generated_at.isoformat(timespec="seconds").replace("+00:00", "Z"),
-        "rows": len(body), "columns": columns,
+        "rows": len(body),
+        "columns": columns,
         "files": {name: {"sha256": sha256(data), "bytes": len(data)} for name, data in files.items()},
         "changes_since_previous_export": counts,
-        "incremental_since": None if previous is None else {
-            "export_id": previous["export_id"], "kind": previous["kind"],
+        "incremental_since": None
+        if previous is None
+        else {
+            "export_id": previous["export_id"],
+            "kind": previous["kind"],
             "generated_at": previous["generated_at"].isoformat(timespec="seconds").replace("+00:00", "Z"),
-            "flagged_table_version": previous["flagged_table_version"]},
+            "flagged_table_version": previous["flagged_table_version"],
+        },
         "flagged_table": {"table": Table.FLAGGED_ACCOUNTS.value, "delta_version": version},
-        "models": [{"model_name": n, "model_version": v}
-                   for n, v in sorted({(r["model_name"], r["model_version"]) for r in body})],
+        "models": [
+            {"model_name": n, "model_version": v}
+            for n, v in sorted({(r["model_name"], r["model_version"]) for r in body})
+        ],
         "scoring_run_ids": sorted({r["scoring_run_id"] for r in current_rows if r["scoring_run_id"]}),
         "allow_listed_withheld": withheld,
-        "by_tier": {tier: sum(1 for r in live if r["risk_tier"] == tier)
-                    for tier in sorted({r["risk_tier"] for r in live})},
+        "by_tier": {
+            tier: sum(1 for r in live if r["risk_tier"] == tier) for tier in sorted({r["risk_tier"] for r in live})
+        },
     }
 
 
 def on_disk(folder: Path, files: dict[str, bytes]) -> bool:
-    return all((folder / name).is_file() and sha256((folder / name).read_bytes()) == sha256(data)
-               for name, data in files.items()) and (folder / MANIFEST).is_file()
+    return (
+        all(
+            (folder / name).is_file() and sha256((folder / name).read_bytes()) == sha256(data)
+            for name, data in files.items()
+        )
+        and (folder / MANIFEST).is_file()
+    )
 
 
-def record_changes(spark: SparkSession, lakehouse: Lakehouse, rows: list[dict[str, Any]], day: date,
-                    export_id: str) -> None:
+def record_changes(
+    spark: SparkSession, lakehouse: Lakehouse, rows: list[dict[str, Any]], day: date, export_id: str
+) -> None:
     """The ledger rows of ``export_id``, replacing any a crashed attempt left, in one commit.
 
     MERGE rather than replaceWhere: Sail's replaceWhere fails on array<struct> columns."""
     ledger = spark.createDataFrame(pa.Table.from_pylist(rows, schema=LEDGER_SCHEMA))
-    tables.merge(spark, lakehouse, Table.EXPORTS, ledger,
-                 "t.flag_date = s.flag_date AND t.export_id = s.export_id AND t.account_id = s.account_id",
-                 "WHEN MATCHED THEN UPDATE SET * WHEN NOT MATCHED THEN INSERT * "
-                 f"WHEN NOT MATCHED BY SOURCE AND {tables.date_equals('t.flag_date', day)} "
-                 f"AND t.export_id = '{export_id}' THEN DELETE", ("flag_date",))
+    tables.merge(
+        spark,
+        lakehouse,
+        Table.EXPORTS,
+        ledger,
+        "t.flag_date = s.flag_date AND t.export_id = s.export_id AND t.account_id = s.account_id",
+        "WHEN MATCHED THEN UPDATE SET * WHEN NOT MATCHED THEN INSERT * "
+        f"WHEN NOT MATCHED BY SOURCE AND {tables.date_equals('t.flag_date', day)} "
+        f"AND t.export_id = '{export_id}' THEN DELETE",
+        ("flag_date",),
+    )
 
 
 def result(status: str, run: dict[str, Any], lakehouse: Lakehouse) -> dict[str, Any]:
-    return {"status": status, "export_id": run["export_id"], "flag_date": run["flag_date"].isoformat(),
-            "kind": run["kind"], "rows": run["rows"], "new": run["new"], "changed": run["changed"],
-            "withdrawn": run["withdrawn"], "flagged_table_version": run["flagged_table_version"],
-            "folder": lakehouse.exports / run["folder"], "manifest": lakehouse.exports / run["folder"] / MANIFEST}
+    return {
+        "status": status,
+        "export_id": run["export_id"],
+        "flag_date": run["flag_date"].isoformat(),
+        "kind": run["kind"],
+        "rows": run["rows"],
+        "new": run["new"],
+        "changed": run["changed"],
+        "withdrawn": run["withdrawn"],
+        "flagged_table_version": run["flagged_table_version"],
+        "folder": lakehouse.exports / run["folder"],
+        "manifest": lakehouse.exports / run["folder"] / MANIFEST,
+    }
 
 
 def record_run(spark: SparkSession, lakehouse: Lakehouse, run: dict[str, Any]) -> None:
     """The run row that makes an export exist (written last)."""
-    tables.append(spark.createDataFrame(pa.Table.from_pylist([run], schema=RUN_SCHEMA)), lakehouse,
-                  Table.EXPORT_RUNS, ("flag_date",))
+    tables.append(
+        spark.createDataFrame(pa.Table.from_pylist([run], schema=RUN_SCHEMA)),
+        lakehouse,
+        Table.EXPORT_RUNS,
+        ("flag_date",),
+    )
 
 
 def latest(spark: SparkSession, lakehouse: Lakehouse, day: date) -> dict[str, Any] | None:

@@ -64,14 +64,19 @@ def png(figure: Figure) -> str:
 def tier_history(history: pd.DataFrame, day: date) -> Figure:
     """Stacked daily flagged counts by tier, every day of the window shown (zeros included)."""
     days = pd.date_range(day - timedelta(days=HISTORY_DAYS - 1), day).date
-    table = (history.pivot_table(index="flag_date", columns="risk_tier", values="count", aggfunc="sum")
-             .reindex(index=days, columns=list(TIERS)).fillna(0) if len(history)
-             else pd.DataFrame(0, index=days, columns=list(TIERS)))
+    table = (
+        history.pivot_table(index="flag_date", columns="risk_tier", values="count", aggfunc="sum")
+        .reindex(index=days, columns=list(TIERS))
+        .fillna(0)
+        if len(history)
+        else pd.DataFrame(0, index=days, columns=list(TIERS))
+    )
     figure, axes = plt.subplots(figsize=(8, 3.2))
     bottom = pd.Series(0.0, index=table.index)
     for tier in TIERS:
-        axes.bar([d.isoformat()[5:] for d in table.index], table[tier], bottom=bottom, label=tier,
-                 color=TIER_COLOURS[tier])
+        axes.bar(
+            [d.isoformat()[5:] for d in table.index], table[tier], bottom=bottom, label=tier, color=TIER_COLOURS[tier]
+        )
         bottom += table[tier]
     axes.set(title=f"Flagged accounts per day by tier (last {HISTORY_DAYS} days)", ylabel="accounts")
     axes.tick_params(axis="x", labelrotation=90, labelsize=7)
@@ -91,10 +96,21 @@ def score_distribution(histogram: pd.DataFrame) -> Figure:
     for tier in TIERS:
         bins = histogram[histogram["risk_tier"] == tier] if len(histogram) else histogram
         if len(bins):
-            axes.hist((bins["bin"] + 0.5) / SCORE_BINS, bins=SCORE_BINS, range=(0, 1), weights=bins["count"],
-                      alpha=0.7, label=tier, color=TIER_COLOURS[tier])
-    axes.set(title="Scores of the day's flagged accounts", xlabel="score (after cluster lift)", ylabel="accounts",
-             xlim=(0, 1))
+            axes.hist(
+                (bins["bin"] + 0.5) / SCORE_BINS,
+                bins=SCORE_BINS,
+                range=(0, 1),
+                weights=bins["count"],
+                alpha=0.7,
+                label=tier,
+                color=TIER_COLOURS[tier],
+            )
+    axes.set(
+        title="Scores of the day's flagged accounts",
+        xlabel="score (after cluster lift)",
+        ylabel="accounts",
+        xlim=(0, 1),
+    )
     if len(histogram):
         axes.legend(fontsize=8)
     return figure
@@ -103,10 +119,17 @@ def score_distribution(histogram: pd.DataFrame) -> Figure:
 def top_clusters(today: DataFrame) -> pd.DataFrame:
     """Clusters of the day's flags by 28-day cluster spend, with how many members are flagged
     (aggregated and ranked on the engine: ``TOP_CLUSTERS`` rows reach the driver)."""
-    grouped = (today.groupBy("cluster_id")
-               .agg(F.max("cluster_size").alias("cluster_size"), F.max(CLUSTER_SPEND).alias(CLUSTER_SPEND),
-                    F.count("account_id").alias("flagged"))
-               .orderBy(F.col(CLUSTER_SPEND).desc(), F.col("cluster_id")).limit(TOP_CLUSTERS).toPandas())
+    grouped = (
+        today.groupBy("cluster_id")
+        .agg(
+            F.max("cluster_size").alias("cluster_size"),
+            F.max(CLUSTER_SPEND).alias(CLUSTER_SPEND),
+            F.count("account_id").alias("flagged"),
+        )
+        .orderBy(F.col(CLUSTER_SPEND).desc(), F.col("cluster_id"))
+        .limit(TOP_CLUSTERS)
+        .toPandas()
+    )
     return grouped[["cluster_id", "cluster_size", CLUSTER_SPEND, "flagged"]].reset_index(drop=True)
 
 
@@ -137,9 +160,15 @@ def day_view(day_rows: DataFrame) -> DayView:
     today = day_rows.where(exported)
     counts = {r["risk_tier"]: r["count"] for r in today.groupBy("risk_tier").count().collect()}
     held = day_rows.where(~exported).select("account_id", "risk_tier", "score").toPandas()
-    return DayView({tier: int(counts.get(tier, 0)) for tier in TIERS}, score_histogram(today), top_clusters(today),
-                   held, _distinct(day_rows, "model_version"), _distinct(day_rows, "scoring_run_id"),
-                   _distinct(day_rows, "model_run_id"))
+    return DayView(
+        {tier: int(counts.get(tier, 0)) for tier in TIERS},
+        score_histogram(today),
+        top_clusters(today),
+        held,
+        _distinct(day_rows, "model_version"),
+        _distinct(day_rows, "scoring_run_id"),
+        _distinct(day_rows, "model_run_id"),
+    )
 
 
 def cluster_spend(clusters: pd.DataFrame) -> Figure:
@@ -185,17 +214,23 @@ def pr_curve(client: Any, model_runs: list[str]) -> tuple[str | None, str]:
 def exports(spark: SparkSession, lakehouse: Lakehouse, day: date) -> pd.DataFrame:
     if not tables.exists(lakehouse, Table.EXPORT_RUNS):
         return pd.DataFrame()
-    return (tables.read(spark, lakehouse, Table.EXPORT_RUNS).where(F.col("flag_date") == F.lit(day))
-            .select("export_id", "kind", "rows", "new", "changed", "withdrawn", "folder").orderBy("export_id")
-            .toPandas())
+    return (
+        tables.read(spark, lakehouse, Table.EXPORT_RUNS)
+        .where(F.col("flag_date") == F.lit(day))
+        .select("export_id", "kind", "rows", "new", "changed", "withdrawn", "folder")
+        .orderBy("export_id")
+        .toPandas()
+    )
 
 
 def _table(frame: pd.DataFrame, header: bool = True) -> str:
     if not len(frame):
         return "<p>none</p>"
     head = "<tr>" + "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns) + "</tr>" if header else ""
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(_cell(v))}</td>" for v in row) + "</tr>"
-                   for row in frame.itertuples(index=False))
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(_cell(v))}</td>" for v in row) + "</tr>"
+        for row in frame.itertuples(index=False)
+    )
     return f"<table>{head}{body}</table>"
 
 
@@ -205,8 +240,11 @@ def _cell(value: Any) -> str:
 
 def _image(data: str | None, caption: str) -> str:
     """The embedded PNG with its caption as alt text, or why it is missing."""
-    return f'<img alt="{html.escape(caption)}" src="data:image/png;base64,{data}">' if data else \
-        f"<p>not available: {html.escape(caption)}</p>"
+    return (
+        f'<img alt="{html.escape(caption)}" src="data:image/png;base64,{data}">'
+        if data
+        else f"<p>not available: {html.escape(caption)}</p>"
+    )
 
 
 def allow_listed(held: pd.DataFrame, entries: pd.DataFrame) -> pd.DataFrame:
@@ -218,8 +256,16 @@ def allow_listed(held: pd.DataFrame, entries: pd.DataFrame) -> pd.DataFrame:
     return joined[columns].sort_values(["score", "account_id"], ascending=[False, True]).reset_index(drop=True)
 
 
-def render(day: date, summary: dict[str, Any], figures: dict[str, str], clusters: pd.DataFrame,
-           exports: pd.DataFrame, held: pd.DataFrame, pr_curve: tuple[str | None, str], export_folder: Path) -> str:
+def render(
+    day: date,
+    summary: dict[str, Any],
+    figures: dict[str, str],
+    clusters: pd.DataFrame,
+    exports: pd.DataFrame,
+    held: pd.DataFrame,
+    pr_curve: tuple[str | None, str],
+    export_folder: Path,
+) -> str:
     facts = pd.DataFrame(list(summary.items()))
     caption = f"<p>{html.escape(pr_curve[1])}</p>" if pr_curve[0] else ""
     return f"""<!doctype html>
@@ -242,6 +288,11 @@ def latest_scoring_run(spark: SparkSession, lakehouse: Lakehouse, day: date) -> 
     """The scoring run id of the day's most recently scored flag, if any."""
     if not tables.exists(lakehouse, Table.FLAGGED_ACCOUNTS):
         return None
-    row = (tables.read(spark, lakehouse, Table.FLAGGED_ACCOUNTS).where(F.col("flag_date") == F.lit(day))
-           .orderBy(F.col("scored_at").desc()).select("scoring_run_id").first())
+    row = (
+        tables.read(spark, lakehouse, Table.FLAGGED_ACCOUNTS)
+        .where(F.col("flag_date") == F.lit(day))
+        .orderBy(F.col("scored_at").desc())
+        .select("scoring_run_id")
+        .first()
+    )
     return row[0] if row else None

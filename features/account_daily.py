@@ -53,13 +53,24 @@ COUNTED: dict[str, tuple[str, str]] = {
 }
 # Counts that are only denominators (no share of their own).
 DENOMINATORS = ("ok_requests", "prompt_requests", "intent_scored_requests", "latency_requests")
-SUMMED = {"spend_usd": "cost_usd", "prompt_tokens": "prompt_tokens",
-          "completion_tokens": "completion_tokens", "reasoning_tokens": "reasoning_tokens",
-          "latency_ms_total": "latency_ms"}
-DISTINCT = {"distinct_templates": "template_fp", "distinct_prefix_fps": "prefix_fp",
-            "distinct_ip_prefixes": "ip_prefix", "distinct_ip_hashes": "ip_hash",
-            "distinct_countries": "country", "distinct_user_agents": "user_agent",
-            "distinct_api_keys": "api_key_id", "distinct_asns": "asn", "distinct_models": "model"}
+SUMMED = {
+    "spend_usd": "cost_usd",
+    "prompt_tokens": "prompt_tokens",
+    "completion_tokens": "completion_tokens",
+    "reasoning_tokens": "reasoning_tokens",
+    "latency_ms_total": "latency_ms",
+}
+DISTINCT = {
+    "distinct_templates": "template_fp",
+    "distinct_prefix_fps": "prefix_fp",
+    "distinct_ip_prefixes": "ip_prefix",
+    "distinct_ip_hashes": "ip_hash",
+    "distinct_countries": "country",
+    "distinct_user_agents": "user_agent",
+    "distinct_api_keys": "api_key_id",
+    "distinct_asns": "asn",
+    "distinct_models": "model",
+}
 # Per-day extremes; a window keeps the extreme of its days.
 MINIMUM = {"new_model_adoption_hours": "adoption_hours"}
 MAXIMUM = {"partner_request_confidence": "partner_confidence"}
@@ -71,33 +82,49 @@ def _ratio(numerator: Column, denominator: Column) -> Column:
 
 def shares(df: DataFrame, suffix: str = "") -> DataFrame:
     """Rates from counts (null when the denominator is zero: no data is not 'never')."""
-    columns = [_ratio(F.col(name + suffix), F.col(denominator + suffix)).alias(
-        name.replace("_requests", "").replace("_hits", "_hit") + "_share" + suffix)
-        for name, (_, denominator) in COUNTED.items() if name not in DENOMINATORS]
+    columns = [
+        _ratio(F.col(name + suffix), F.col(denominator + suffix)).alias(
+            name.replace("_requests", "").replace("_hits", "_hit") + "_share" + suffix
+        )
+        for name, (_, denominator) in COUNTED.items()
+        if name not in DENOMINATORS
+    ]
     columns += [
-        _ratio(F.col("completion_tokens" + suffix), F.col("prompt_tokens" + suffix)).alias("completion_prompt_ratio" + suffix),
-        _ratio(F.col("reasoning_tokens" + suffix), F.col("completion_tokens" + suffix))
-        .alias("reasoning_completion_ratio" + suffix),
-        _ratio(F.col("latency_ms_total" + suffix), F.col("latency_requests" + suffix)).alias("mean_latency_ms" + suffix),
+        _ratio(F.col("completion_tokens" + suffix), F.col("prompt_tokens" + suffix)).alias(
+            "completion_prompt_ratio" + suffix
+        ),
+        _ratio(F.col("reasoning_tokens" + suffix), F.col("completion_tokens" + suffix)).alias(
+            "reasoning_completion_ratio" + suffix
+        ),
+        _ratio(F.col("latency_ms_total" + suffix), F.col("latency_requests" + suffix)).alias(
+            "mean_latency_ms" + suffix
+        ),
         _ratio(F.col("spend_usd" + suffix), F.col("requests" + suffix)).alias("cost_per_request" + suffix),
-        _ratio(F.col("requests" + suffix) - F.col("ok_requests" + suffix), F.col("requests" + suffix)).alias("error_share" + suffix),
-        _ratio(F.col("top_template_requests" + suffix), F.col("prompt_requests" + suffix)).alias("top_template_share" + suffix),
+        _ratio(F.col("requests" + suffix) - F.col("ok_requests" + suffix), F.col("requests" + suffix)).alias(
+            "error_share" + suffix
+        ),
+        _ratio(F.col("top_template_requests" + suffix), F.col("prompt_requests" + suffix)).alias(
+            "top_template_share" + suffix
+        ),
     ]
     return df.select("*", *columns)
 
 
 def _with_indicators(signals: DataFrame, accounts: DataFrame, indicators: DataFrame) -> DataFrame:
     def hits(indicator_type: str, column: str, flag: str) -> DataFrame:
-        return (indicators.where(F.col("indicator_type") == indicator_type)
-                .groupBy(F.col("value").alias(column))
-                .agg(F.lit(True).alias(flag), F.max("confidence").alias(f"{flag}_confidence")))
+        return (
+            indicators.where(F.col("indicator_type") == indicator_type)
+            .groupBy(F.col("value").alias(column))
+            .agg(F.lit(True).alias(flag), F.max("confidence").alias(f"{flag}_confidence"))
+        )
 
-    return (signals
-            .join(accounts.select("account_id", "billing_country"), "account_id", "left")
-            .join(F.broadcast(hits("ip_prefix", "ip_prefix", "partner_prefix")), "ip_prefix", "left")
-            .join(F.broadcast(hits("prompt_template_hash", "template_fp", "partner_template")), "template_fp", "left")
-            .fillna(False, ["partner_prefix", "partner_template"])
-            .withColumn("partner_confidence", F.greatest("partner_prefix_confidence", "partner_template_confidence")))
+    return (
+        signals.join(accounts.select("account_id", "billing_country"), "account_id", "left")
+        .join(F.broadcast(hits("ip_prefix", "ip_prefix", "partner_prefix")), "ip_prefix", "left")
+        .join(F.broadcast(hits("prompt_template_hash", "template_fp", "partner_template")), "template_fp", "left")
+        .fillna(False, ["partner_prefix", "partner_template"])
+        .withColumn("partner_confidence", F.greatest("partner_prefix_confidence", "partner_template_confidence"))
+    )
 
 
 def _with_models(signals: DataFrame, models: DataFrame) -> DataFrame:
@@ -105,8 +132,9 @@ def _with_models(signals: DataFrame, models: DataFrame) -> DataFrame:
     a new model's first appearance to this request."""
     reference = models.select("model", "first_seen", "reasoning_capable", "new_model")
     hours = (F.unix_micros("ts") - F.unix_micros("first_seen")) / 3_600_000_000.0
-    return (signals.join(F.broadcast(reference), "model", "left")
-            .withColumn("adoption_hours", F.when(F.col("new_model"), hours)))
+    return signals.join(F.broadcast(reference), "model", "left").withColumn(
+        "adoption_hours", F.when(F.col("new_model"), hours)
+    )
 
 
 def _rhythm(signals: DataFrame) -> DataFrame:
@@ -117,17 +145,18 @@ def _rhythm(signals: DataFrame) -> DataFrame:
     """
     hours = signals.groupBy("account_id", F.hour("ts").alias("hour")).count()
     totals = Window.partitionBy("account_id")
-    entropy = (hours.withColumn("p", F.col("count") / F.sum("count").over(totals))
-               .groupBy("account_id")
-               .agg((-F.sum(F.col("p") * F.log2("p"))).alias("hour_entropy"),
-                    F.count("*").alias("active_hours")))
+    entropy = (
+        hours.withColumn("p", F.col("count") / F.sum("count").over(totals))
+        .groupBy("account_id")
+        .agg((-F.sum(F.col("p") * F.log2("p"))).alias("hour_entropy"), F.count("*").alias("active_hours"))
+    )
     by_time = Window.partitionBy("account_id").orderBy("ts", "request_id")
-    gaps = (signals.select("account_id", (F.unix_micros("ts") - F.lag(F.unix_micros("ts")).over(by_time))
-                           .alias("gap_us"))
-            .where(F.col("gap_us").isNotNull())
-            .groupBy("account_id")
-            .agg(F.when(F.count("*") >= 2, _ratio(F.stddev_pop("gap_us"), F.avg("gap_us")))
-                 .alias("interarrival_cv")))
+    gaps = (
+        signals.select("account_id", (F.unix_micros("ts") - F.lag(F.unix_micros("ts")).over(by_time)).alias("gap_us"))
+        .where(F.col("gap_us").isNotNull())
+        .groupBy("account_id")
+        .agg(F.when(F.count("*") >= 2, _ratio(F.stddev_pop("gap_us"), F.avg("gap_us"))).alias("interarrival_cv"))
+    )
     return entropy.join(gaps, "account_id", "left")
 
 
@@ -136,29 +165,52 @@ def _top_template(signals: DataFrame) -> DataFrame:
     return per_template.groupBy("account_id").agg(F.max("count").alias("top_template_requests"))
 
 
-def account_context(accounts: DataFrame, indicators: DataFrame, day: date,
-                    settings: FeatureSettings = FEATURES) -> DataFrame:
+def account_context(
+    accounts: DataFrame, indicators: DataFrame, day: date, settings: FeatureSettings = FEATURES
+) -> DataFrame:
     """What is known about each account on ``day``: snapshot fields, age, partner payment
     hit and its confidence, and how many accounts share its email domain (and how many of
     those are new): a campaign registers its own domain for hundreds of fresh accounts,
     while a public mail provider is shared by accounts of every age."""
-    payments = (indicators.where(F.col("indicator_type") == "payment_fingerprint_hmac")
-                .groupBy(F.col("value").alias("payment_fingerprint_hmac"))
-                .agg(F.max("confidence").alias("partner_payment_confidence")))
+    payments = (
+        indicators.where(F.col("indicator_type") == "payment_fingerprint_hmac")
+        .groupBy(F.col("value").alias("payment_fingerprint_hmac"))
+        .agg(F.max("confidence").alias("partner_payment_confidence"))
+    )
     age = F.datediff(F.lit(day), F.to_date("created_at"))
-    domains = (accounts.where(F.col("email_domain").isNotNull())
-               .groupBy("email_domain")
-               .agg(F.count("*").alias("email_domain_accounts"),
-                    F.avg((age < settings.new_account_days).cast("double")).alias("email_domain_new_share")))
-    return (accounts.join(F.broadcast(payments), "payment_fingerprint_hmac", "left")
-            .join(domains, "email_domain", "left")
-            .select("account_id", "kyc_tier", "plan", "zero_data_retention", age.alias("account_age_days"),
-                    F.col("partner_payment_confidence").isNotNull().alias("partner_payment_hit"),
-                    "partner_payment_confidence", "email_domain_accounts", "email_domain_new_share"))
+    domains = (
+        accounts.where(F.col("email_domain").isNotNull())
+        .groupBy("email_domain")
+        .agg(
+            F.count("*").alias("email_domain_accounts"),
+            F.avg((age < settings.new_account_days).cast("double")).alias("email_domain_new_share"),
+        )
+    )
+    return (
+        accounts.join(F.broadcast(payments), "payment_fingerprint_hmac", "left")
+        .join(domains, "email_domain", "left")
+        .select(
+            "account_id",
+            "kyc_tier",
+            "plan",
+            "zero_data_retention",
+            age.alias("account_age_days"),
+            F.col("partner_payment_confidence").isNotNull().alias("partner_payment_hit"),
+            "partner_payment_confidence",
+            "email_domain_accounts",
+            "email_domain_new_share",
+        )
+    )
 
 
-def account_daily(signals: DataFrame, accounts: DataFrame, indicators: DataFrame, models: DataFrame,
-                  day: date, settings: FeatureSettings = FEATURES) -> DataFrame:
+def account_daily(
+    signals: DataFrame,
+    accounts: DataFrame,
+    indicators: DataFrame,
+    models: DataFrame,
+    day: date,
+    settings: FeatureSettings = FEATURES,
+) -> DataFrame:
     """One row per account active on ``day``.
 
     ``signals``: request signals with event_date = day; ``accounts``: snapshot of day;
@@ -168,17 +220,23 @@ def account_daily(signals: DataFrame, accounts: DataFrame, indicators: DataFrame
     """
     enriched = _with_models(_with_indicators(signals, accounts, indicators), models)
     aggregates = [F.count("*").alias("requests")]
-    aggregates += [F.count_if(F.coalesce(F.expr(cond), F.lit(False))).alias(name)
-                   for name, (cond, _) in COUNTED.items()]
+    aggregates += [
+        F.count_if(F.coalesce(F.expr(cond), F.lit(False))).alias(name) for name, (cond, _) in COUNTED.items()
+    ]
     aggregates += [F.coalesce(F.sum(source), F.lit(0)).alias(name) for name, source in SUMMED.items()]
     aggregates += [F.count_distinct(col).alias(name) for name, col in DISTINCT.items()]
     aggregates += [F.min(col).alias(name) for name, col in MINIMUM.items()]
     aggregates += [F.max(col).alias(name) for name, col in MAXIMUM.items()]
-    aggregates += [F.avg("temperature").alias("mean_temperature"),
-                   F.max("intent_model_version").alias("intent_model_version")]
-    daily = (enriched.groupBy("account_id").agg(*aggregates)
-             .join(_rhythm(signals), "account_id", "left")
-             .join(_top_template(signals), "account_id", "left")
-             .fillna(0, ["top_template_requests"])
-             .join(account_context(accounts, indicators, day, settings), "account_id", "left"))
+    aggregates += [
+        F.avg("temperature").alias("mean_temperature"),
+        F.max("intent_model_version").alias("intent_model_version"),
+    ]
+    daily = (
+        enriched.groupBy("account_id")
+        .agg(*aggregates)
+        .join(_rhythm(signals), "account_id", "left")
+        .join(_top_template(signals), "account_id", "left")
+        .fillna(0, ["top_template_requests"])
+        .join(account_context(accounts, indicators, day, settings), "account_id", "left")
+    )
     return shares(daily).select(F.lit(day).alias("feature_date"), "*")

@@ -27,8 +27,8 @@ whole public tool) is a hub and links nobody; and cluster lift and the cluster K
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, timedelta
-from typing import Callable
 
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
@@ -43,40 +43,65 @@ def account_keys(signals: DataFrame, day: date) -> DataFrame:
     """Per account and day: requests per IP prefix and per (template, user agent, system
     prompt digest): back-ends of different apps share an SDK and a templated user turn, but
     each sends its own system prompt."""
-    prefixes = (signals.where(F.col("ip_prefix").isNotNull())
-                .groupBy("account_id", F.lit("ip_prefix").alias("key_type"), F.col("ip_prefix").alias("key"))
-                .count())
-    templates = (signals.where(F.col("template_fp").isNotNull() & F.col("user_agent").isNotNull())
-                 .groupBy("account_id", F.lit("ua_template").alias("key_type"),
-                          F.concat_ws(KEY_SEPARATOR, "template_fp", "user_agent",
-                                      F.coalesce("system_prompt_sha256", F.lit("-"))).alias("key"))
-                 .count())
-    return (prefixes.unionByName(templates)
-            .select(F.lit(day).alias("feature_date"), "account_id", "key_type", "key",
-                    F.col("count").alias("requests")))
+    prefixes = (
+        signals.where(F.col("ip_prefix").isNotNull())
+        .groupBy("account_id", F.lit("ip_prefix").alias("key_type"), F.col("ip_prefix").alias("key"))
+        .count()
+    )
+    templates = (
+        signals.where(F.col("template_fp").isNotNull() & F.col("user_agent").isNotNull())
+        .groupBy(
+            "account_id",
+            F.lit("ua_template").alias("key_type"),
+            F.concat_ws(
+                KEY_SEPARATOR, "template_fp", "user_agent", F.coalesce("system_prompt_sha256", F.lit("-"))
+            ).alias("key"),
+        )
+        .count()
+    )
+    return prefixes.unionByName(templates).select(
+        F.lit(day).alias("feature_date"), "account_id", "key_type", "key", F.col("count").alias("requests")
+    )
 
 
 def _window_keys(keys_daily: DataFrame, day: date, settings: FeatureSettings) -> DataFrame:
     longest = max(settings.windows)
-    return (keys_daily.where((F.col("feature_date") > F.lit(day - timedelta(days=longest)))
-                             & (F.col("feature_date") <= F.lit(day)))
-            .groupBy("account_id", "key_type", "key").agg(F.sum("requests").alias("requests")))
+    return (
+        keys_daily.where(
+            (F.col("feature_date") > F.lit(day - timedelta(days=longest))) & (F.col("feature_date") <= F.lit(day))
+        )
+        .groupBy("account_id", "key_type", "key")
+        .agg(F.sum("requests").alias("requests"))
+    )
 
 
-def dominant_templates(keys_daily: DataFrame, rolling_day: DataFrame, day: date,
-                       settings: FeatureSettings = FEATURES) -> DataFrame:
+def dominant_templates(
+    keys_daily: DataFrame, rolling_day: DataFrame, day: date, settings: FeatureSettings = FEATURES
+) -> DataFrame:
     """(account_id, template): templates that dominate an account's own prompts in the window."""
     prompts = rolling_day.select("account_id", F.col(f"prompt_requests_{max(settings.windows)}d").alias("prompts"))
     templates = _window_keys(keys_daily, day, settings).where(F.col("key_type") == "ua_template")
-    return (templates.join(prompts, "account_id")
-            .where((F.col("requests") >= settings.dominant_template_min_requests)
-                   & (F.col("requests") >= F.col("prompts") * settings.dominant_template_share))
-            .select("account_id", F.split(F.col("key"), r"\|").getItem(0).alias("template")).distinct())
+    return (
+        templates.join(prompts, "account_id")
+        .where(
+            (F.col("requests") >= settings.dominant_template_min_requests)
+            & (F.col("requests") >= F.col("prompts") * settings.dominant_template_share)
+        )
+        .select("account_id", F.split(F.col("key"), r"\|").getItem(0).alias("template"))
+        .distinct()
+    )
 
 
-def strong_links(accounts: DataFrame, indicators: DataFrame, rolling_day: DataFrame, dominant: DataFrame,
-                 replay: DataFrame, lockstep: DataFrame, lineage: DataFrame,
-                 settings: FeatureSettings = FEATURES) -> DataFrame:
+def strong_links(
+    accounts: DataFrame,
+    indicators: DataFrame,
+    rolling_day: DataFrame,
+    dominant: DataFrame,
+    replay: DataFrame,
+    lockstep: DataFrame,
+    lineage: DataFrame,
+    settings: FeatureSettings = FEATURES,
+) -> DataFrame:
     """(account_id, key_type, key) strong edges of the accounts active on the day, hubs removed.
 
     ``replay`` is (account_id, source_account_id), ``lockstep`` (account_id, peer_id) and
@@ -84,32 +109,48 @@ def strong_links(accounts: DataFrame, indicators: DataFrame, rolling_day: DataFr
     snapshot = accounts.join(rolling_day.select("account_id"), "account_id")
     strong_types = F.col("indicator_type").isin("payment_fingerprint_hmac", "prompt_template_hash")
     partner_values = indicators.where(strong_types).select(F.col("value").alias("key")).distinct()
-    partner = (snapshot.select("account_id", F.col("payment_fingerprint_hmac").alias("key"))
-               .unionByName(dominant.select("account_id", F.col("template").alias("key")))
-               .join(F.broadcast(partner_values), "key")
-               .select("account_id", F.lit("partner").alias("key_type"), "key"))
+    partner = (
+        snapshot.select("account_id", F.col("payment_fingerprint_hmac").alias("key"))
+        .unionByName(dominant.select("account_id", F.col("template").alias("key")))
+        .join(F.broadcast(partner_values), "key")
+        .select("account_id", F.lit("partner").alias("key_type"), "key")
+    )
     pair = F.concat_ws(KEY_SEPARATOR, "account_id", "peer_id")
-    edges = (snapshot.where(F.col("payment_fingerprint").isNotNull())
-             .select("account_id", F.lit("payment").alias("key_type"), F.col("payment_fingerprint").alias("key"))
-             .unionByName(partner)
-             .unionByName(replay.select("account_id", F.lit("replay").alias("key_type"),
-                                        F.col("source_account_id").alias("key")))
-             .unionByName(replay.select(F.col("source_account_id").alias("account_id"),
-                                        F.lit("replay").alias("key_type"), F.col("source_account_id").alias("key")))
-             .unionByName(lockstep.select("account_id", F.lit("lockstep").alias("key_type"), pair.alias("key")))
-             .unionByName(lockstep.select(F.col("peer_id").alias("account_id"), F.lit("lockstep").alias("key_type"),
-                                          pair.alias("key")))
-             .unionByName(lineage.select("account_id", "key_type", "key"))
-             .join(rolling_day.select("account_id"), "account_id")
-             .distinct())
+    edges = (
+        snapshot.where(F.col("payment_fingerprint").isNotNull())
+        .select("account_id", F.lit("payment").alias("key_type"), F.col("payment_fingerprint").alias("key"))
+        .unionByName(partner)
+        .unionByName(
+            replay.select("account_id", F.lit("replay").alias("key_type"), F.col("source_account_id").alias("key"))
+        )
+        .unionByName(
+            replay.select(
+                F.col("source_account_id").alias("account_id"),
+                F.lit("replay").alias("key_type"),
+                F.col("source_account_id").alias("key"),
+            )
+        )
+        .unionByName(lockstep.select("account_id", F.lit("lockstep").alias("key_type"), pair.alias("key")))
+        .unionByName(
+            lockstep.select(
+                F.col("peer_id").alias("account_id"), F.lit("lockstep").alias("key_type"), pair.alias("key")
+            )
+        )
+        .unionByName(lineage.select("account_id", "key_type", "key"))
+        .join(rolling_day.select("account_id"), "account_id")
+        .distinct()
+    )
     per_key = Window.partitionBy("key_type", "key")
-    return (edges.withColumn("key_accounts", F.count("*").over(per_key))
-            .where((F.col("key_accounts") > 1) & (F.col("key_accounts") <= settings.payment_max_accounts))
-            .select("account_id", "key_type", "key"))
+    return (
+        edges.withColumn("key_accounts", F.count("*").over(per_key))
+        .where((F.col("key_accounts") > 1) & (F.col("key_accounts") <= settings.payment_max_accounts))
+        .select("account_id", "key_type", "key")
+    )
 
 
-def components(accounts: DataFrame, edges: DataFrame, checkpoint: Checkpoint,
-               max_iterations: int = FEATURES.max_label_iterations) -> tuple[DataFrame, int, bool]:
+def components(
+    accounts: DataFrame, edges: DataFrame, checkpoint: Checkpoint, max_iterations: int = FEATURES.max_label_iterations
+) -> tuple[DataFrame, int, bool]:
     """Min-label propagation: (account_id, label) where label = smallest account_id of the
     component; returns the labels, the iterations run and whether they converged."""
     nodes = edges.select("account_id", F.concat_ws(KEY_SEPARATOR, "key_type", "key").alias("node"))
@@ -117,10 +158,17 @@ def components(accounts: DataFrame, edges: DataFrame, checkpoint: Checkpoint,
     for iteration in range(1, max_iterations + 1):
         node_label = nodes.join(labels, "account_id").groupBy("node").agg(F.min("label").alias("node_label"))
         offered = nodes.join(node_label, "node").groupBy("account_id").agg(F.min("node_label").alias("offered"))
-        updated = checkpoint(labels.join(offered, "account_id", "left").select(
-            "account_id", F.least("label", F.coalesce("offered", "label")).alias("label")), iteration)
-        changed = updated.join(labels.withColumnRenamed("label", "before"), "account_id") \
-            .where(F.col("label") != F.col("before")).count()
+        updated = checkpoint(
+            labels.join(offered, "account_id", "left").select(
+                "account_id", F.least("label", F.coalesce("offered", "label")).alias("label")
+            ),
+            iteration,
+        )
+        changed = (
+            updated.join(labels.withColumnRenamed("label", "before"), "account_id")
+            .where(F.col("label") != F.col("before"))
+            .count()
+        )
         labels = updated
         if changed == 0:
             return labels, iteration, True
@@ -137,28 +185,43 @@ def stable_ids(labels: DataFrame, previous: DataFrame | None) -> DataFrame:
     fresh = F.concat(F.lit("cl_"), F.substring(F.sha2(F.col("label"), 256), 1, 12))
     if previous is None:
         return labels.select("account_id", fresh.alias("cluster_id"))
-    held = (labels.join(previous.select("account_id", F.col("cluster_id").alias("previous_id")), "account_id")
-            .groupBy("label", "previous_id").count())
+    held = (
+        labels.join(previous.select("account_id", F.col("cluster_id").alias("previous_id")), "account_id")
+        .groupBy("label", "previous_id")
+        .count()
+    )
     heir = Window.partitionBy("previous_id").orderBy(F.col("count").desc(), F.col("label"))
-    inherited = (held.withColumn("rank", F.row_number().over(heir)).where(F.col("rank") == 1)
-                 .groupBy("label").agg(F.min("previous_id").alias("inherited")))
-    return (labels.join(inherited, "label", "left")
-            .select("account_id", F.coalesce("inherited", fresh).alias("cluster_id")))
+    inherited = (
+        held.withColumn("rank", F.row_number().over(heir))
+        .where(F.col("rank") == 1)
+        .groupBy("label")
+        .agg(F.min("previous_id").alias("inherited"))
+    )
+    return labels.join(inherited, "label", "left").select(
+        "account_id", F.coalesce("inherited", fresh).alias("cluster_id")
+    )
 
 
-def cluster_features(ids: DataFrame, edges: DataFrame, dominant: DataFrame, rolling_day: DataFrame, day: date,
-                     settings: FeatureSettings = FEATURES) -> DataFrame:
+def cluster_features(
+    ids: DataFrame,
+    edges: DataFrame,
+    dominant: DataFrame,
+    rolling_day: DataFrame,
+    day: date,
+    settings: FeatureSettings = FEATURES,
+) -> DataFrame:
     """Per account: its strong cluster, the strong link types that hold it there, and what
     the cluster as a whole looks like."""
     longest = max(settings.windows)
     w = f"_{longest}d"
     template = dominant.groupBy("account_id").agg(F.min("template").alias("template"))
     links = edges.groupBy("account_id").agg(F.sort_array(F.collect_set("key_type")).alias("link_types"))
-    members = (ids.join(rolling_day, "account_id")
-               .join(template, "account_id", "left")
-               .join(links, "account_id", "left"))
-    partner_hit = (F.col("partner_payment_hit") | (F.col(f"partner_prefix_requests{w}") > 0)
-                   | (F.col(f"partner_template_requests{w}") > 0))
+    members = ids.join(rolling_day, "account_id").join(template, "account_id", "left").join(links, "account_id", "left")
+    partner_hit = (
+        F.col("partner_payment_hit")
+        | (F.col(f"partner_prefix_requests{w}") > 0)
+        | (F.col(f"partner_template_requests{w}") > 0)
+    )
     per_cluster = members.groupBy("cluster_id").agg(
         F.count("*").alias("cluster_size"),
         F.sum("spend_usd_7d").alias("cluster_spend_7d"),
@@ -169,35 +232,72 @@ def cluster_features(ids: DataFrame, edges: DataFrame, dominant: DataFrame, roll
         F.avg(F.col("kyc_tier").isin("none", "basic").cast("double")).alias("cluster_unverified_share"),
         F.sum(partner_hit.cast("int")).alias("cluster_partner_hit_accounts"),
     )
-    overlap = (members.where(F.col("template").isNotNull()).groupBy("cluster_id", "template").count()
-               .groupBy("cluster_id").agg(F.max("count").alias("top_template_members")))
-    return (members.select("account_id", "cluster_id", F.coalesce("link_types", F.array().cast("array<string>"))
-                           .alias("link_types"))
-            .join(per_cluster, "cluster_id")
-            .join(overlap, "cluster_id", "left")
-            .select(F.lit(day).alias("feature_date"), "account_id", "cluster_id", "link_types", "cluster_size",
-                    "cluster_spend_7d", f"cluster_spend{w}", f"cluster_requests{w}", "cluster_new_account_share",
-                    "cluster_proxy_share", "cluster_unverified_share", "cluster_partner_hit_accounts",
-                    (F.coalesce("top_template_members", F.lit(0)) / F.col("cluster_size"))
-                    .alias("cluster_template_overlap")))
+    overlap = (
+        members.where(F.col("template").isNotNull())
+        .groupBy("cluster_id", "template")
+        .count()
+        .groupBy("cluster_id")
+        .agg(F.max("count").alias("top_template_members"))
+    )
+    return (
+        members.select(
+            "account_id", "cluster_id", F.coalesce("link_types", F.array().cast("array<string>")).alias("link_types")
+        )
+        .join(per_cluster, "cluster_id")
+        .join(overlap, "cluster_id", "left")
+        .select(
+            F.lit(day).alias("feature_date"),
+            "account_id",
+            "cluster_id",
+            "link_types",
+            "cluster_size",
+            "cluster_spend_7d",
+            f"cluster_spend{w}",
+            f"cluster_requests{w}",
+            "cluster_new_account_share",
+            "cluster_proxy_share",
+            "cluster_unverified_share",
+            "cluster_partner_hit_accounts",
+            (F.coalesce("top_template_members", F.lit(0)) / F.col("cluster_size")).alias("cluster_template_overlap"),
+        )
+    )
 
 
 WEAK_TYPES = ("ip_prefix", "user_agent", "org", "sketch")
 
 
-def weak_keys(keys_daily: DataFrame, accounts: DataFrame, sketch_buckets: DataFrame, rolling_day: DataFrame,
-              day: date, settings: FeatureSettings = FEATURES) -> DataFrame:
+def weak_keys(
+    keys_daily: DataFrame,
+    accounts: DataFrame,
+    sketch_buckets: DataFrame,
+    rolling_day: DataFrame,
+    day: date,
+    settings: FeatureSettings = FEATURES,
+) -> DataFrame:
     """(account_id, key_type, key) weak keys of the active accounts over the longest window:
     IP prefixes, user agents (of prompted requests), organisations and sketch buckets."""
     window = _window_keys(keys_daily, day, settings)
-    keys = (window.where(F.col("key_type") == "ip_prefix").select("account_id", "key_type", "key")
-            .unionByName(window.where(F.col("key_type") == "ua_template")
-                         .select("account_id", F.lit("user_agent").alias("key_type"),
-                                 F.split(F.col("key"), r"\|").getItem(1).alias("key")))
-            .unionByName(accounts.where(F.col("org_id").isNotNull())
-                         .select("account_id", F.lit("org").alias("key_type"), F.col("org_id").alias("key")))
-            .unionByName(sketch_buckets.select("account_id", F.lit("sketch").alias("key_type"),
-                                               F.col("bucket").cast("string").alias("key"))))
+    keys = (
+        window.where(F.col("key_type") == "ip_prefix")
+        .select("account_id", "key_type", "key")
+        .unionByName(
+            window.where(F.col("key_type") == "ua_template").select(
+                "account_id",
+                F.lit("user_agent").alias("key_type"),
+                F.split(F.col("key"), r"\|").getItem(1).alias("key"),
+            )
+        )
+        .unionByName(
+            accounts.where(F.col("org_id").isNotNull()).select(
+                "account_id", F.lit("org").alias("key_type"), F.col("org_id").alias("key")
+            )
+        )
+        .unionByName(
+            sketch_buckets.select(
+                "account_id", F.lit("sketch").alias("key_type"), F.col("bucket").cast("string").alias("key")
+            )
+        )
+    )
     return keys.join(rolling_day.select("account_id"), "account_id").distinct()
 
 
@@ -210,36 +310,80 @@ def weak_link_features(ids: DataFrame, keys: DataFrame) -> DataFrame:
     per_key = held.groupBy("key_type", "key").agg(F.count("*").alias("holders"))
     per_cluster = held.groupBy("key_type", "key", "cluster_id").agg(F.count("*").alias("members"))
     rows = held.join(per_key, ["key_type", "key"]).join(per_cluster, ["key_type", "key", "cluster_id"])
-    pivoted = rows.groupBy("account_id").agg(*[
-        agg for t in WEAK_TYPES for agg in (
-            F.max(F.when(F.col("key_type") == t, F.col("members") - 1)).alias(f"weak_{t}_cluster_peers"),
-            F.max(F.when(F.col("key_type") == t, F.col("holders") - F.col("members")))
-            .alias(f"weak_{t}_outside_accounts"))])
-    return ids.select("account_id").join(pivoted, "account_id", "left").select(
-        "account_id", *[F.coalesce(F.col(c), F.lit(0)).alias(c) for t in WEAK_TYPES
-                        for c in (f"weak_{t}_cluster_peers", f"weak_{t}_outside_accounts")])
+    pivoted = rows.groupBy("account_id").agg(
+        *[
+            agg
+            for t in WEAK_TYPES
+            for agg in (
+                F.max(F.when(F.col("key_type") == t, F.col("members") - 1)).alias(f"weak_{t}_cluster_peers"),
+                F.max(F.when(F.col("key_type") == t, F.col("holders") - F.col("members"))).alias(
+                    f"weak_{t}_outside_accounts"
+                ),
+            )
+        ]
+    )
+    return (
+        ids.select("account_id")
+        .join(pivoted, "account_id", "left")
+        .select(
+            "account_id",
+            *[
+                F.coalesce(F.col(c), F.lit(0)).alias(c)
+                for t in WEAK_TYPES
+                for c in (f"weak_{t}_cluster_peers", f"weak_{t}_outside_accounts")
+            ],
+        )
+    )
 
 
 LINK_FEATURES: tuple[str, ...] = (
-    "replay_refs_sent_28d", "replay_foreign_refs_28d", "replay_foreign_share_28d", "replay_sources_28d",
-    "replay_replayers_28d", "sketch_requests_28d", "sketch_top_bucket_share_28d", "sketch_distinct_buckets_28d",
-    "sketch_top_bucket_other_accounts_28d", "sketch_popular_share_28d", "lockstep_peers_7d", "lockstep_max_jaccard_7d",
-    "lineage_strong_accounts", "lineage_weak_accounts", "lineage_days_since_decision", "cluster_lineage_share",
-    *(f"weak_{t}_{side}" for t in WEAK_TYPES for side in ("cluster_peers", "outside_accounts")))
+    "replay_refs_sent_28d",
+    "replay_foreign_refs_28d",
+    "replay_foreign_share_28d",
+    "replay_sources_28d",
+    "replay_replayers_28d",
+    "sketch_requests_28d",
+    "sketch_top_bucket_share_28d",
+    "sketch_distinct_buckets_28d",
+    "sketch_top_bucket_other_accounts_28d",
+    "sketch_popular_share_28d",
+    "lockstep_peers_7d",
+    "lockstep_max_jaccard_7d",
+    "lineage_strong_accounts",
+    "lineage_weak_accounts",
+    "lineage_days_since_decision",
+    "cluster_lineage_share",
+    *(f"weak_{t}_{side}" for t in WEAK_TYPES for side in ("cluster_peers", "outside_accounts")),
+)
 """Model inputs from the link families, as named in account_clusters (added to FEATURE_COLUMNS)."""
-_COUNTS = ("replay_refs_sent_28d", "replay_foreign_refs_28d", "replay_sources_28d", "replay_replayers_28d",
-           "sketch_requests_28d", "lockstep_peers_7d", "lineage_strong_accounts", "lineage_weak_accounts")
+_COUNTS = (
+    "replay_refs_sent_28d",
+    "replay_foreign_refs_28d",
+    "replay_sources_28d",
+    "replay_replayers_28d",
+    "sketch_requests_28d",
+    "lockstep_peers_7d",
+    "lineage_strong_accounts",
+    "lineage_weak_accounts",
+)
 
 
-def account_clusters(clusters: DataFrame, replay: DataFrame, sketches: DataFrame, lockstep: DataFrame,
-                     lineage: DataFrame, weak: DataFrame) -> DataFrame:
+def account_clusters(
+    clusters: DataFrame,
+    replay: DataFrame,
+    sketches: DataFrame,
+    lockstep: DataFrame,
+    lineage: DataFrame,
+    weak: DataFrame,
+) -> DataFrame:
     """The account_clusters rows: cluster features plus every link family, one row per account;
     counts are 0 for accounts a family never saw, rates and days stay null (unknown)."""
     joined = clusters
     for family in (replay, sketches, lockstep, lineage, weak):
         joined = joined.join(family, "account_id", "left")
     linked = (F.col("lineage_strong_accounts") + F.col("lineage_weak_accounts")) > 0
-    joined = joined.select(*[F.coalesce(F.col(c), F.lit(0)).alias(c) if c in _COUNTS else F.col(c)
-                             for c in joined.columns])
+    joined = joined.select(
+        *[F.coalesce(F.col(c), F.lit(0)).alias(c) if c in _COUNTS else F.col(c) for c in joined.columns]
+    )
     share = Window.partitionBy("cluster_id")
     return joined.withColumn("cluster_lineage_share", F.avg(linked.cast("double")).over(share))

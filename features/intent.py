@@ -14,8 +14,9 @@ null (never zero: "not scored" is not "no intent").
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
 
 import pandas as pd
 from pyspark.sql import DataFrame
@@ -48,19 +49,27 @@ def prompt_scores(prompts: DataFrame, scorer: IntentScorer) -> DataFrame:
             yield pd.DataFrame({"request_id": batch["request_id"].astype(str), "intent_score": probability})
 
     text = F.substring(F.col("prompt_text"), 1, scorer.text_chars)
-    return (prompts.where(F.col("prompt_text").isNotNull())
-            .select("request_id", text.alias("prompt_text"))
-            .mapInPandas(score, SCORES_SCHEMA))
+    return (
+        prompts.where(F.col("prompt_text").isNotNull())
+        .select("request_id", text.alias("prompt_text"))
+        .mapInPandas(score, SCORES_SCHEMA)
+    )
 
 
 def with_intent(signals: DataFrame, prompts: DataFrame, scorer: IntentScorer | None) -> DataFrame:
     """Signals plus ``intent_score``, ``intent_hit`` (score >= threshold) and
     ``intent_model_version``; all null without a scorer or without prompt text."""
     if scorer is None:
-        return signals.select("*", F.lit(None).cast("double").alias("intent_score"),
-                              F.lit(None).cast("boolean").alias("intent_hit"),
-                              F.lit(None).cast("string").alias("intent_model_version"))
+        return signals.select(
+            "*",
+            F.lit(None).cast("double").alias("intent_score"),
+            F.lit(None).cast("boolean").alias("intent_hit"),
+            F.lit(None).cast("string").alias("intent_model_version"),
+        )
     scores = prompt_scores(prompts, scorer)
-    return (signals.join(scores, "request_id", "left")
-            .select(*signals.columns, "intent_score", (F.col("intent_score") >= F.lit(scorer.threshold)).alias("intent_hit"),
-                    F.when(F.col("intent_score").isNotNull(), F.lit(scorer.version)).alias("intent_model_version")))
+    return signals.join(scores, "request_id", "left").select(
+        *signals.columns,
+        "intent_score",
+        (F.col("intent_score") >= F.lit(scorer.threshold)).alias("intent_hit"),
+        F.when(F.col("intent_score").isNotNull(), F.lit(scorer.version)).alias("intent_model_version"),
+    )

@@ -31,8 +31,9 @@ STRONG, WEAK = "strong", "weak"
 
 def banned_as_of(incidents: DataFrame, day: date) -> DataFrame:
     """(banned_id, incident_id, decided_on): distillation verdicts known before ``day``."""
-    return (incidents.where((F.col("label") == POSITIVE) & (F.col("decided_on") < F.lit(day)))
-            .select(F.col("account_id").alias("banned_id"), "incident_id", "decided_on"))
+    return incidents.where((F.col("label") == POSITIVE) & (F.col("decided_on") < F.lit(day))).select(
+        F.col("account_id").alias("banned_id"), "incident_id", "decided_on"
+    )
 
 
 def _capped(keys: DataFrame, cap: int) -> DataFrame:
@@ -40,44 +41,65 @@ def _capped(keys: DataFrame, cap: int) -> DataFrame:
     return keys.join(counts.where(F.col("holders") <= cap), ["link_type", "key"]).drop("holders")
 
 
-def lineage_links(banned: DataFrame, accounts: DataFrame, keys_daily: DataFrame, sketch_daily: DataFrame,
-                  replay_daily: DataFrame, day: date, settings: FeatureSettings = FEATURES) -> DataFrame:
+def lineage_links(
+    banned: DataFrame,
+    accounts: DataFrame,
+    keys_daily: DataFrame,
+    sketch_daily: DataFrame,
+    replay_daily: DataFrame,
+    day: date,
+    settings: FeatureSettings = FEATURES,
+) -> DataFrame:
     """(account_id, banned_id, incident_id, decided_on, strength, link_type) for every link."""
-    lookback = ((F.col("feature_date") > F.lit(day - timedelta(days=settings.lineage_lookback_days)))
-                & (F.col("feature_date") <= F.lit(day)))
-    snapshot = (accounts.select("account_id", F.lit("payment").alias("link_type"),
-                                F.col("payment_fingerprint").alias("key"))
-                .unionByName(accounts.select("account_id", F.lit("org").alias("link_type"),
-                                             F.col("org_id").alias("key")))
-                .where(F.col("key").isNotNull()))
+    lookback = (F.col("feature_date") > F.lit(day - timedelta(days=settings.lineage_lookback_days))) & (
+        F.col("feature_date") <= F.lit(day)
+    )
+    snapshot = (
+        accounts.select("account_id", F.lit("payment").alias("link_type"), F.col("payment_fingerprint").alias("key"))
+        .unionByName(accounts.select("account_id", F.lit("org").alias("link_type"), F.col("org_id").alias("key")))
+        .where(F.col("key").isNotNull())
+    )
     keyed = keys_daily.where(lookback).select("account_id", F.col("key_type").alias("link_type"), "key").distinct()
-    sketches = (sketch_daily.where(lookback)
-                .select("account_id", F.lit("sketch").alias("link_type"), F.col("bucket").cast("string").alias("key"))
-                .distinct())
-    keys = (_capped(snapshot.where(F.col("link_type") == "payment"), settings.payment_max_accounts)
-            .unionByName(snapshot.where(F.col("link_type") == "org"))
-            .unionByName(_capped(keyed.where(F.col("link_type") == "ip_prefix"), settings.ip_prefix_max_accounts))
-            .unionByName(_capped(keyed.where(F.col("link_type") == "ua_template"), settings.template_max_accounts))
-            .unionByName(_capped(sketches, settings.sketch_hub_accounts)))
-    banned_keys = keys.join(banned.select(F.col("banned_id").alias("account_id")).distinct(), "account_id") \
-        .select(F.col("account_id").alias("banned_id"), "link_type", "key")
+    sketches = (
+        sketch_daily.where(lookback)
+        .select("account_id", F.lit("sketch").alias("link_type"), F.col("bucket").cast("string").alias("key"))
+        .distinct()
+    )
+    keys = (
+        _capped(snapshot.where(F.col("link_type") == "payment"), settings.payment_max_accounts)
+        .unionByName(snapshot.where(F.col("link_type") == "org"))
+        .unionByName(_capped(keyed.where(F.col("link_type") == "ip_prefix"), settings.ip_prefix_max_accounts))
+        .unionByName(_capped(keyed.where(F.col("link_type") == "ua_template"), settings.template_max_accounts))
+        .unionByName(_capped(sketches, settings.sketch_hub_accounts))
+    )
+    banned_keys = keys.join(banned.select(F.col("banned_id").alias("account_id")).distinct(), "account_id").select(
+        F.col("account_id").alias("banned_id"), "link_type", "key"
+    )
     shared = keys.join(banned_keys, ["link_type", "key"]).select("account_id", "banned_id", "link_type")
     replays = replay_daily.where(lookback & F.col("source_account_id").isNotNull())
-    replayed = (replays.select("account_id", F.col("source_account_id").alias("other"))
-                .unionByName(replays.select(F.col("source_account_id").alias("account_id"),
-                                            F.col("account_id").alias("other")))
-                .join(banned.select(F.col("banned_id").alias("other")).distinct(), "other")
-                .select("account_id", F.col("other").alias("banned_id"), F.lit("replay").alias("link_type")))
+    replayed = (
+        replays.select("account_id", F.col("source_account_id").alias("other"))
+        .unionByName(replays.select(F.col("source_account_id").alias("account_id"), F.col("account_id").alias("other")))
+        .join(banned.select(F.col("banned_id").alias("other")).distinct(), "other")
+        .select("account_id", F.col("other").alias("banned_id"), F.lit("replay").alias("link_type"))
+    )
     strength = F.when(F.col("link_type").isin("payment", "replay"), STRONG).otherwise(WEAK)
-    return (shared.unionByName(replayed).distinct().where(F.col("account_id") != F.col("banned_id"))
-            .join(banned, "banned_id")
-            .select("account_id", "banned_id", "incident_id", "decided_on", strength.alias("strength"), "link_type"))
+    return (
+        shared.unionByName(replayed)
+        .distinct()
+        .where(F.col("account_id") != F.col("banned_id"))
+        .join(banned, "banned_id")
+        .select("account_id", "banned_id", "incident_id", "decided_on", strength.alias("strength"), "link_type")
+    )
 
 
 def lineage_edges(links: DataFrame) -> DataFrame:
     """Strong lineage as component edges: (account_id, 'lineage', incident_id)."""
-    return (links.where(F.col("strength") == STRONG)
-            .select("account_id", F.lit("lineage").alias("key_type"), F.col("incident_id").alias("key")).distinct())
+    return (
+        links.where(F.col("strength") == STRONG)
+        .select("account_id", F.lit("lineage").alias("key_type"), F.col("incident_id").alias("key"))
+        .distinct()
+    )
 
 
 def lineage_features(links: DataFrame, day: date) -> DataFrame:
@@ -85,4 +107,5 @@ def lineage_features(links: DataFrame, day: date) -> DataFrame:
     return links.groupBy("account_id").agg(
         F.count_distinct(F.when(F.col("strength") == STRONG, F.col("banned_id"))).alias("lineage_strong_accounts"),
         F.count_distinct(F.when(F.col("strength") == WEAK, F.col("banned_id"))).alias("lineage_weak_accounts"),
-        F.min(F.datediff(F.lit(day), F.col("decided_on"))).alias("lineage_days_since_decision"))
+        F.min(F.datediff(F.lit(day), F.col("decided_on"))).alias("lineage_days_since_decision"),
+    )

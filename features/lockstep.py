@@ -28,40 +28,64 @@ from distillguard.config import FEATURES, FeatureSettings
 def lockstep_daily(sketch_day: DataFrame, day: date, settings: FeatureSettings = FEATURES) -> DataFrame:
     """(feature_date, account_id, peer_id, shared) from one day of ``sketch_daily``."""
     elements = sketch_day.select("account_id", "bucket", "hour").distinct()
-    usable = (elements.groupBy("bucket").agg(F.count_distinct("account_id").alias("accounts"))
-              .where(F.col("accounts") <= settings.lockstep_hub_accounts).select("bucket"))
+    usable = (
+        elements.groupBy("bucket")
+        .agg(F.count_distinct("account_id").alias("accounts"))
+        .where(F.col("accounts") <= settings.lockstep_hub_accounts)
+        .select("bucket")
+    )
     mine = elements.join(usable, "bucket")
     theirs = mine.select(F.col("account_id").alias("peer_id"), "bucket", "hour")
-    return (mine.join(theirs, ["bucket", "hour"]).where(F.col("account_id") <= F.col("peer_id"))
-            .groupBy("account_id", "peer_id").agg(F.count("*").alias("shared"))
-            .select(F.lit(day).alias("feature_date"), "account_id", "peer_id", "shared"))
+    return (
+        mine.join(theirs, ["bucket", "hour"])
+        .where(F.col("account_id") <= F.col("peer_id"))
+        .groupBy("account_id", "peer_id")
+        .agg(F.count("*").alias("shared"))
+        .select(F.lit(day).alias("feature_date"), "account_id", "peer_id", "shared")
+    )
 
 
 def lockstep_pairs(daily: DataFrame, day: date, settings: FeatureSettings = FEATURES) -> DataFrame:
     """(account_id, peer_id, shared, jaccard) of every pair sharing an element in the window."""
-    rows = (daily.where((F.col("feature_date") > F.lit(day - timedelta(days=settings.lockstep_window_days)))
-                        & (F.col("feature_date") <= F.lit(day)))
-            .groupBy("account_id", "peer_id").agg(F.sum("shared").alias("shared")))
+    rows = (
+        daily.where(
+            (F.col("feature_date") > F.lit(day - timedelta(days=settings.lockstep_window_days)))
+            & (F.col("feature_date") <= F.lit(day))
+        )
+        .groupBy("account_id", "peer_id")
+        .agg(F.sum("shared").alias("shared"))
+    )
     sizes = rows.where(F.col("account_id") == F.col("peer_id")).select("account_id", F.col("shared").alias("size"))
     pairs = rows.where(F.col("account_id") < F.col("peer_id"))
-    return (pairs.join(sizes, "account_id")
-            .join(sizes.select(F.col("account_id").alias("peer_id"), F.col("size").alias("peer_size")), "peer_id")
-            .select("account_id", "peer_id", "shared",
-                    (F.col("shared") / (F.col("size") + F.col("peer_size") - F.col("shared"))).alias("jaccard")))
+    return (
+        pairs.join(sizes, "account_id")
+        .join(sizes.select(F.col("account_id").alias("peer_id"), F.col("size").alias("peer_size")), "peer_id")
+        .select(
+            "account_id",
+            "peer_id",
+            "shared",
+            (F.col("shared") / (F.col("size") + F.col("peer_size") - F.col("shared"))).alias("jaccard"),
+        )
+    )
 
 
 def lockstep_edges(pairs: DataFrame, settings: FeatureSettings = FEATURES) -> DataFrame:
     """Pairs over the documented threshold with enough support."""
-    return pairs.where((F.col("jaccard") >= settings.lockstep_min_jaccard)
-                       & (F.col("shared") >= settings.lockstep_min_shared))
+    return pairs.where(
+        (F.col("jaccard") >= settings.lockstep_min_jaccard) & (F.col("shared") >= settings.lockstep_min_shared)
+    )
 
 
 def lockstep_features(pairs: DataFrame, settings: FeatureSettings = FEATURES) -> DataFrame:
     """Per account: lockstep peers (edges) and the highest Jaccard among supported pairs."""
     w = f"_{settings.lockstep_window_days}d"
     supported = pairs.where(F.col("shared") >= settings.lockstep_min_shared)
-    both = supported.unionByName(supported.select(F.col("peer_id").alias("account_id"),
-                                                  F.col("account_id").alias("peer_id"), "shared", "jaccard"))
+    both = supported.unionByName(
+        supported.select(
+            F.col("peer_id").alias("account_id"), F.col("account_id").alias("peer_id"), "shared", "jaccard"
+        )
+    )
     return both.groupBy("account_id").agg(
         F.sum((F.col("jaccard") >= settings.lockstep_min_jaccard).cast("long")).alias(f"lockstep_peers{w}"),
-        F.max("jaccard").alias(f"lockstep_max_jaccard{w}"))
+        F.max("jaccard").alias(f"lockstep_max_jaccard{w}"),
+    )

@@ -22,11 +22,16 @@ from distillguard.config import FEATURES, FeatureSettings
 
 def model_daily(signals: DataFrame, day: date) -> DataFrame:
     """Per model on ``day``: first request time, requests, requests with reasoning tokens."""
-    return (signals.where(F.col("model").isNotNull())
-            .groupBy("model")
-            .agg(F.min("ts").alias("first_ts"), F.count("*").alias("requests"),
-                 F.count_if(F.coalesce(F.col("reasoning_tokens") > 0, F.lit(False))).alias("reasoning_requests"))
-            .select(F.lit(day).alias("feature_date"), "model", "first_ts", "requests", "reasoning_requests"))
+    return (
+        signals.where(F.col("model").isNotNull())
+        .groupBy("model")
+        .agg(
+            F.min("ts").alias("first_ts"),
+            F.count("*").alias("requests"),
+            F.count_if(F.coalesce(F.col("reasoning_tokens") > 0, F.lit(False))).alias("reasoning_requests"),
+        )
+        .select(F.lit(day).alias("feature_date"), "model", "first_ts", "requests", "reasoning_requests")
+    )
 
 
 def models_as_of(daily: DataFrame, day: date, settings: FeatureSettings = FEATURES) -> DataFrame:
@@ -38,9 +43,16 @@ def models_as_of(daily: DataFrame, day: date, settings: FeatureSettings = FEATUR
     known = daily.where(F.col("feature_date") <= F.lit(day))
     start = known.agg(F.min("feature_date").alias("data_start"))
     reference = known.groupBy("model").agg(
-        F.min("first_ts").alias("first_seen"), F.min("feature_date").alias("first_date"),
-        F.sum("requests").alias("requests_to_date"), (F.sum("reasoning_requests") > 0).alias("reasoning_capable"))
+        F.min("first_ts").alias("first_seen"),
+        F.min("feature_date").alias("first_date"),
+        F.sum("requests").alias("requests_to_date"),
+        (F.sum("reasoning_requests") > 0).alias("reasoning_capable"),
+    )
     recent = F.col("first_date") > F.lit(day - timedelta(days=settings.new_model_days))
-    return (reference.crossJoin(start)
-            .select("model", "first_seen", "reasoning_capable", "requests_to_date",
-                    (recent & (F.col("first_date") > F.col("data_start"))).alias("new_model")))
+    return reference.crossJoin(start).select(
+        "model",
+        "first_seen",
+        "reasoning_capable",
+        "requests_to_date",
+        (recent & (F.col("first_date") > F.col("data_start"))).alias("new_model"),
+    )

@@ -24,29 +24,39 @@ from distillguard.config import FEATURES, FeatureSettings
 
 def replay_daily(signals_history: DataFrame, day: date) -> DataFrame:
     """(feature_date, account_id, source_account_id, refs) for the refs sent on ``day``."""
-    sent = (signals_history.where((F.col("event_date") == F.lit(day)) & (F.size("reasoning_refs_sent") > 0))
-            .select("account_id", "ts", F.explode("reasoning_refs_sent").alias("ref")))
-    issued = (signals_history.where((F.col("event_date") <= F.lit(day)) & F.col("reasoning_ref_issued").isNotNull())
-              .groupBy(F.col("reasoning_ref_issued").alias("ref"))
-              .agg(F.min_by("account_id", "ts").alias("issued_to"), F.min("ts").alias("issued_ts")))
+    sent = signals_history.where((F.col("event_date") == F.lit(day)) & (F.size("reasoning_refs_sent") > 0)).select(
+        "account_id", "ts", F.explode("reasoning_refs_sent").alias("ref")
+    )
+    issued = (
+        signals_history.where((F.col("event_date") <= F.lit(day)) & F.col("reasoning_ref_issued").isNotNull())
+        .groupBy(F.col("reasoning_ref_issued").alias("ref"))
+        .agg(F.min_by("account_id", "ts").alias("issued_to"), F.min("ts").alias("issued_ts"))
+    )
     source = F.when(F.col("issued_ts") < F.col("ts"), F.col("issued_to"))
-    return (sent.join(issued, "ref", "left").groupBy("account_id", source.alias("source_account_id"))
-            .agg(F.count("*").alias("refs"))
-            .select(F.lit(day).alias("feature_date"), "account_id", "source_account_id", "refs"))
+    return (
+        sent.join(issued, "ref", "left")
+        .groupBy("account_id", source.alias("source_account_id"))
+        .agg(F.count("*").alias("refs"))
+        .select(F.lit(day).alias("feature_date"), "account_id", "source_account_id", "refs")
+    )
 
 
 def _window(daily: DataFrame, day: date, days: int) -> DataFrame:
-    return daily.where((F.col("feature_date") > F.lit(day - timedelta(days=days)))
-                       & (F.col("feature_date") <= F.lit(day)))
+    return daily.where(
+        (F.col("feature_date") > F.lit(day - timedelta(days=days))) & (F.col("feature_date") <= F.lit(day))
+    )
 
 
 def replay_edges(daily: DataFrame, day: date, settings: FeatureSettings = FEATURES) -> DataFrame:
     """(account_id, source_account_id, refs): cross-account replay over the longest window,
     at least ``replay_min_refs`` refs (one stray ref can be a shared transcript)."""
-    return (_window(daily, day, max(settings.windows))
-            .where(F.col("source_account_id").isNotNull() & (F.col("source_account_id") != F.col("account_id")))
-            .groupBy("account_id", "source_account_id").agg(F.sum("refs").alias("refs"))
-            .where(F.col("refs") >= settings.replay_min_refs))
+    return (
+        _window(daily, day, max(settings.windows))
+        .where(F.col("source_account_id").isNotNull() & (F.col("source_account_id") != F.col("account_id")))
+        .groupBy("account_id", "source_account_id")
+        .agg(F.sum("refs").alias("refs"))
+        .where(F.col("refs") >= settings.replay_min_refs)
+    )
 
 
 def replay_features(daily: DataFrame, day: date, settings: FeatureSettings = FEATURES) -> DataFrame:
@@ -58,13 +68,18 @@ def replay_features(daily: DataFrame, day: date, settings: FeatureSettings = FEA
     sent = rows.groupBy("account_id").agg(
         F.sum("refs").alias(f"replay_refs_sent{w}"),
         F.coalesce(F.sum(F.when(foreign, F.col("refs"))), F.lit(0)).alias(f"replay_foreign_refs{w}"),
-        F.count_distinct(F.when(foreign, F.col("source_account_id"))).alias(f"replay_sources{w}"))
-    replayers = (rows.where(foreign).groupBy(F.col("source_account_id").alias("account_id"))
-                 .agg(F.count_distinct("account_id").alias(f"replay_replayers{w}")))
-    return (sent.join(replayers, "account_id", "full")
-            .select("account_id", F.coalesce(f"replay_refs_sent{w}", F.lit(0)).alias(f"replay_refs_sent{w}"),
-                    F.coalesce(f"replay_foreign_refs{w}", F.lit(0)).alias(f"replay_foreign_refs{w}"),
-                    (F.col(f"replay_foreign_refs{w}") / F.col(f"replay_refs_sent{w}"))
-                    .alias(f"replay_foreign_share{w}"),
-                    F.coalesce(f"replay_sources{w}", F.lit(0)).alias(f"replay_sources{w}"),
-                    F.coalesce(f"replay_replayers{w}", F.lit(0)).alias(f"replay_replayers{w}")))
+        F.count_distinct(F.when(foreign, F.col("source_account_id"))).alias(f"replay_sources{w}"),
+    )
+    replayers = (
+        rows.where(foreign)
+        .groupBy(F.col("source_account_id").alias("account_id"))
+        .agg(F.count_distinct("account_id").alias(f"replay_replayers{w}"))
+    )
+    return sent.join(replayers, "account_id", "full").select(
+        "account_id",
+        F.coalesce(f"replay_refs_sent{w}", F.lit(0)).alias(f"replay_refs_sent{w}"),
+        F.coalesce(f"replay_foreign_refs{w}", F.lit(0)).alias(f"replay_foreign_refs{w}"),
+        (F.col(f"replay_foreign_refs{w}") / F.col(f"replay_refs_sent{w}")).alias(f"replay_foreign_share{w}"),
+        F.coalesce(f"replay_sources{w}", F.lit(0)).alias(f"replay_sources{w}"),
+        F.coalesce(f"replay_replayers{w}", F.lit(0)).alias(f"replay_replayers{w}"),
+    )

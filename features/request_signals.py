@@ -32,8 +32,7 @@ def ip_prefix(ip: Column) -> Column:
     left = F.split(F.split(F.lower(ip), "::").getItem(0), ":")
     padded = F.slice(F.concat(left, F.array(F.lit("0"), F.lit("0"), F.lit("0"))), 1, 3)
     v6 = F.array_join(F.transform(padded, lambda g: F.lower(F.conv(g, 16, 16))), ":")
-    return (F.when(v4 != "", F.concat(v4, F.lit(".0/24")))
-            .when(ip.contains(":"), F.concat(v6, F.lit("::/48"))))
+    return F.when(v4 != "", F.concat(v4, F.lit(".0/24"))).when(ip.contains(":"), F.concat(v6, F.lit("::/48")))
 
 
 def request_signals(raw: DataFrame, ip_key: bytes, intent: IntentScorer | None = None) -> DataFrame:
@@ -43,19 +42,45 @@ def request_signals(raw: DataFrame, ip_key: bytes, intent: IntentScorer | None =
     """
     text = F.col("prompt_text")
     signals = raw.select(
-        "request_id", "ts", "event_date", "account_id", "api_key_id", "org_id", "model", "endpoint",
-        "status", "prompt_tokens", "completion_tokens", "reasoning_tokens", "cost_usd", "latency_ms",
+        "request_id",
+        "ts",
+        "event_date",
+        "account_id",
+        "api_key_id",
+        "org_id",
+        "model",
+        "endpoint",
+        "status",
+        "prompt_tokens",
+        "completion_tokens",
+        "reasoning_tokens",
+        "cost_usd",
+        "latency_ms",
         ip_prefix(F.col("client_ip")).alias("ip_prefix"),
         hmac_sha256_hex(F.col("client_ip"), ip_key).alias("ip_hash"),
-        "asn", "asn_kind", "country", "user_agent",
-        "temperature", "top_p", "max_tokens", "n", "logprobs", "top_logprobs", "stream", "tools",
-        "system_prompt_sha256", "finish_reason", "reasoning_ref_issued", "reasoning_refs_sent",
+        "asn",
+        "asn_kind",
+        "country",
+        "user_agent",
+        "temperature",
+        "top_p",
+        "max_tokens",
+        "n",
+        "logprobs",
+        "top_logprobs",
+        "stream",
+        "tools",
+        "system_prompt_sha256",
+        "finish_reason",
+        "reasoning_ref_issued",
+        "reasoning_refs_sent",
         text.isNotNull().alias("has_prompt"),
         F.length(text).alias("prompt_chars"),
         template_fingerprint_column(text).alias("template_fp"),
         template_sketch(text).alias("template_sketch"),
         F.sha2(F.substring(normalized_column(text), 1, PREFIX_CHARS), 256).alias("prefix_fp"),
-        ((F.col("finish_reason") == "length")
-         | (F.col("completion_tokens") >= F.col("max_tokens"))).alias("hit_max_tokens"),
+        ((F.col("finish_reason") == "length") | (F.col("completion_tokens") >= F.col("max_tokens"))).alias(
+            "hit_max_tokens"
+        ),
     )
     return with_intent(signals, raw.select("request_id", "prompt_text"), intent)

@@ -18,8 +18,8 @@ All native Spark functions (higher-order functions, no UDF).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, timedelta
-from typing import Callable
 
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
@@ -46,28 +46,36 @@ def template_sketch(text: Column, settings: FeatureSettings = FEATURES) -> Colum
     k, bands, rows = settings.sketch_shingle_chars, settings.sketch_bands, settings.sketch_rows
     clean = sketch_text(text)
     length = F.length(clean)
-    shingles = F.when(length > k, F.transform(F.sequence(F.lit(1), length - k + 1),
-                                              lambda i: F.xxhash64(F.substring(clean, i, k)))) \
-        .otherwise(F.array(F.xxhash64(clean)))
+    shingles = F.when(
+        length > k, F.transform(F.sequence(F.lit(1), length - k + 1), lambda i: F.xxhash64(F.substring(clean, i, k)))
+    ).otherwise(F.array(F.xxhash64(clean)))
     minima = [F.array_min(F.transform(shingles, _reseeded(seed))) for seed in range(bands * rows)]
-    buckets = F.array(*[F.xxhash64(F.lit(band), *minima[band * rows:(band + 1) * rows]) for band in range(bands)])
+    buckets = F.array(*[F.xxhash64(F.lit(band), *minima[band * rows : (band + 1) * rows]) for band in range(bands)])
     return F.when(length > 0, buckets)
 
 
 def sketch_daily(signals: DataFrame, day: date) -> DataFrame:
     """(feature_date, account_id, band, bucket, hour, requests) from one day's request signals."""
-    return (signals.where(F.col("template_sketch").isNotNull())
-            .select("account_id", F.hour("ts").alias("hour"), F.posexplode("template_sketch").alias("band", "bucket"))
-            .groupBy("account_id", "band", "bucket", "hour").agg(F.count("*").alias("requests"))
-            .select(F.lit(day).alias("feature_date"), "account_id", F.col("band").cast("int").alias("band"),
-                    "bucket", F.col("hour").cast("int").alias("hour"), "requests"))
+    return (
+        signals.where(F.col("template_sketch").isNotNull())
+        .select("account_id", F.hour("ts").alias("hour"), F.posexplode("template_sketch").alias("band", "bucket"))
+        .groupBy("account_id", "band", "bucket", "hour")
+        .agg(F.count("*").alias("requests"))
+        .select(
+            F.lit(day).alias("feature_date"),
+            "account_id",
+            F.col("band").cast("int").alias("band"),
+            "bucket",
+            F.col("hour").cast("int").alias("hour"),
+            "requests",
+        )
+    )
 
 
 def window_buckets(daily: DataFrame, day: date, days: int) -> DataFrame:
     """(account_id, band, bucket, requests) over the ``days`` ending on ``day``."""
     inside = (F.col("feature_date") > F.lit(day - timedelta(days=days))) & (F.col("feature_date") <= F.lit(day))
-    return (daily.where(inside)
-            .groupBy("account_id", "band", "bucket").agg(F.sum("requests").alias("requests")))
+    return daily.where(inside).groupBy("account_id", "band", "bucket").agg(F.sum("requests").alias("requests"))
 
 
 def sketch_features(daily: DataFrame, day: date, settings: FeatureSettings = FEATURES) -> DataFrame:
@@ -80,18 +88,33 @@ def sketch_features(daily: DataFrame, day: date, settings: FeatureSettings = FEA
     buckets = window_buckets(daily, day, max(settings.windows))
     popularity = buckets.groupBy("band", "bucket").agg(F.count("*").alias("bucket_accounts"))
     rows = buckets.join(popularity, ["band", "bucket"])
-    sketched = (rows.where(F.col("band") == 0).groupBy("account_id")
-                .agg(F.sum("requests").alias("sketched"), F.count("*").alias("band0_buckets")))
+    sketched = (
+        rows.where(F.col("band") == 0)
+        .groupBy("account_id")
+        .agg(F.sum("requests").alias("sketched"), F.count("*").alias("band0_buckets"))
+    )
     top = Window.partitionBy("account_id").orderBy(F.col("requests").desc(), F.col("bucket_accounts").desc())
-    tops = (rows.withColumn("rank", F.row_number().over(top)).where(F.col("rank") == 1)
-            .select("account_id", F.col("requests").alias("top_requests"), "bucket_accounts"))
+    tops = (
+        rows.withColumn("rank", F.row_number().over(top))
+        .where(F.col("rank") == 1)
+        .select("account_id", F.col("requests").alias("top_requests"), "bucket_accounts")
+    )
     per_account = rows.groupBy("account_id").agg(
         F.count("*").alias("buckets"),
-        F.sum(F.when(F.col("bucket_accounts") > settings.sketch_hub_accounts, F.col("requests")).otherwise(0))
-        .alias("popular_requests"), F.sum("requests").alias("bucket_requests"))
-    return (sketched.join(tops, "account_id").join(per_account, "account_id").select(
-        "account_id", F.col("sketched").alias(f"sketch_requests{w}"),
-        (F.col("top_requests") / F.col("sketched")).alias(f"sketch_top_bucket_share{w}"),
-        (F.col("buckets") / F.lit(settings.sketch_bands)).alias(f"sketch_distinct_buckets{w}"),
-        (F.col("bucket_accounts") - 1).alias(f"sketch_top_bucket_other_accounts{w}"),
-        (F.col("popular_requests") / F.col("bucket_requests")).alias(f"sketch_popular_share{w}")))
+        F.sum(F.when(F.col("bucket_accounts") > settings.sketch_hub_accounts, F.col("requests")).otherwise(0)).alias(
+            "popular_requests"
+        ),
+        F.sum("requests").alias("bucket_requests"),
+    )
+    return (
+        sketched.join(tops, "account_id")
+        .join(per_account, "account_id")
+        .select(
+            "account_id",
+            F.col("sketched").alias(f"sketch_requests{w}"),
+            (F.col("top_requests") / F.col("sketched")).alias(f"sketch_top_bucket_share{w}"),
+            (F.col("buckets") / F.lit(settings.sketch_bands)).alias(f"sketch_distinct_buckets{w}"),
+            (F.col("bucket_accounts") - 1).alias(f"sketch_top_bucket_other_accounts{w}"),
+            (F.col("popular_requests") / F.col("bucket_requests")).alias(f"sketch_popular_share{w}"),
+        )
+    )

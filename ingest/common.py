@@ -39,8 +39,10 @@ def first_in_line(line: Column, checks: list[tuple[str, Column]]) -> Column:
     A JSON parser stops at the first value of the wrong type and leaves every later field
     null, so only the earliest mismatch is the culprit; the key's offset tells which.
     """
-    keyed = [F.when(failed, F.concat(F.lpad(F.locate(f'"{name}"', line).cast("string"), 10, "0"), F.lit(name)))
-             for name, failed in checks]
+    keyed = [
+        F.when(failed, F.concat(F.lpad(F.locate(f'"{name}"', line).cast("string"), 10, "0"), F.lit(name)))
+        for name, failed in checks
+    ]
     return F.substring(F.least(*keyed), 11, 200) if len(keyed) > 1 else F.substring(keyed[0], 11, 200)
 
 
@@ -61,8 +63,16 @@ def quarantine_rows(parsed: DataFrame, source: str, run_id: str) -> DataFrame:
     ``detail``, ``record_key`` (the line's id when it could be read) and ``raw_line``.
     """
     return parsed.filter(F.col("reason").isNotNull()).select(
-        F.lit(source).alias("source"), "landing_date", "source_file", "reason", "detail", "record_key",
-        line_sha256(F.col("raw_line")).alias("line_sha256"), "raw_line", F.lit(run_id).alias("ingest_run_id"))
+        F.lit(source).alias("source"),
+        "landing_date",
+        "source_file",
+        "reason",
+        "detail",
+        "record_key",
+        line_sha256(F.col("raw_line")).alias("line_sha256"),
+        "raw_line",
+        F.lit(run_id).alias("ingest_run_id"),
+    )
 
 
 def quarantine_summary(quarantined: DataFrame) -> DataFrame:

@@ -6,8 +6,17 @@ the quarantine tables and the contract (/work/shared/contract/README.md) stay on
 
 from __future__ import annotations
 
-from pyspark.sql.types import (ArrayType, BooleanType, DataType, DoubleType, IntegerType, LongType,
-                               StringType, StructField, StructType)
+from pyspark.sql.types import (
+    ArrayType,
+    BooleanType,
+    DataType,
+    DoubleType,
+    IntegerType,
+    LongType,
+    StringType,
+    StructField,
+    StructType,
+)
 
 REQUEST_LOGS = "request_logs"
 ACCOUNTS = "accounts"
@@ -23,8 +32,7 @@ MISSING_REQUIRED = "missing_required"
 WRONG_TYPE = "wrong_type"
 FUTURE_TIMESTAMP = "future_timestamp"
 PROMPT_TOO_LONG = "prompt_too_long"
-REASONS = (INVALID_UTF8, MALFORMED_JSON, MALFORMED_CSV, MISSING_REQUIRED, WRONG_TYPE,
-           FUTURE_TIMESTAMP, PROMPT_TOO_LONG)
+REASONS = (INVALID_UTF8, MALFORMED_JSON, MALFORMED_CSV, MISSING_REQUIRED, WRONG_TYPE, FUTURE_TIMESTAMP, PROMPT_TOO_LONG)
 
 MAX_PROMPT_CHARS = 4_000
 MAX_REQUEST_ID_CHARS = 128
@@ -38,41 +46,64 @@ ISO_DATE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
 # request_logs: (key, type) in contract order; params and reasoning_refs_sent are parsed in
 # a second step so a bad nested value cannot hide the top-level fields.
 REQUIRED_REQUEST_FIELDS: tuple[tuple[str, DataType], ...] = (
-    ("request_id", StringType()), ("ts", StringType()), ("account_id", StringType()),
-    ("api_key_id", StringType()), ("model", StringType()), ("endpoint", StringType()),
-    ("status", IntegerType()), ("prompt_tokens", LongType()), ("completion_tokens", LongType()),
+    ("request_id", StringType()),
+    ("ts", StringType()),
+    ("account_id", StringType()),
+    ("api_key_id", StringType()),
+    ("model", StringType()),
+    ("endpoint", StringType()),
+    ("status", IntegerType()),
+    ("prompt_tokens", LongType()),
+    ("completion_tokens", LongType()),
     ("cost_usd", DoubleType()),
 )
 OPTIONAL_REQUEST_FIELDS: tuple[tuple[str, DataType], ...] = (
-    ("org_id", StringType()), ("reasoning_tokens", LongType()), ("latency_ms", LongType()),
-    ("client_ip", StringType()), ("asn", LongType()), ("asn_kind", StringType()),
-    ("country", StringType()), ("user_agent", StringType()), ("params", StringType()),
-    ("system_prompt_sha256", StringType()), ("prompt_text", StringType()),
-    ("finish_reason", StringType()), ("reasoning_ref_issued", StringType()),
+    ("org_id", StringType()),
+    ("reasoning_tokens", LongType()),
+    ("latency_ms", LongType()),
+    ("client_ip", StringType()),
+    ("asn", LongType()),
+    ("asn_kind", StringType()),
+    ("country", StringType()),
+    ("user_agent", StringType()),
+    ("params", StringType()),
+    ("system_prompt_sha256", StringType()),
+    ("prompt_text", StringType()),
+    ("finish_reason", StringType()),
+    ("reasoning_ref_issued", StringType()),
     ("reasoning_refs_sent", StringType()),
 )
 REQUEST_FIELDS = REQUIRED_REQUEST_FIELDS + OPTIONAL_REQUEST_FIELDS
-NON_NEGATIVE_REQUEST_FIELDS = ("prompt_tokens", "completion_tokens", "cost_usd", "reasoning_tokens",
-                               "latency_ms")
+NON_NEGATIVE_REQUEST_FIELDS = ("prompt_tokens", "completion_tokens", "cost_usd", "reasoning_tokens", "latency_ms")
 PARAMS_FIELDS: tuple[tuple[str, DataType], ...] = (
-    ("temperature", DoubleType()), ("top_p", DoubleType()), ("max_tokens", LongType()),
-    ("n", LongType()), ("logprobs", BooleanType()), ("top_logprobs", LongType()),
-    ("stream", BooleanType()), ("tools", LongType()),
+    ("temperature", DoubleType()),
+    ("top_p", DoubleType()),
+    ("max_tokens", LongType()),
+    ("n", LongType()),
+    ("logprobs", BooleanType()),
+    ("top_logprobs", LongType()),
+    ("stream", BooleanType()),
+    ("tools", LongType()),
 )
 REFS_TYPE = ArrayType(StringType())
 
 ACCOUNT_FIELDS: tuple[tuple[str, DataType], ...] = (
-    ("account_id", StringType()), ("org_id", StringType()), ("created_at", StringType()),
-    ("signup_country", StringType()), ("billing_country", StringType()), ("kyc_tier", StringType()),
-    ("plan", StringType()), ("payment_fingerprint", StringType()), ("email_domain", StringType()),
+    ("account_id", StringType()),
+    ("org_id", StringType()),
+    ("created_at", StringType()),
+    ("signup_country", StringType()),
+    ("billing_country", StringType()),
+    ("kyc_tier", StringType()),
+    ("plan", StringType()),
+    ("payment_fingerprint", StringType()),
+    ("email_domain", StringType()),
     ("zero_data_retention", BooleanType()),
 )
 REQUIRED_ACCOUNT_FIELDS = ("account_id", "created_at", "kyc_tier", "plan", "zero_data_retention")
 KYC_TIERS = ("none", "basic", "verified", "enterprise")
 PLANS = ("free", "payg", "scale", "enterprise")
 
-INCIDENT_COLUMNS = ("incident_id", "account_id", "label", "window_start", "window_end",
-                    "decided_on", "source")
+INCIDENT_COLUMNS = ("incident_id", "account_id", "label", "window_start", "window_end", "decided_on", "source")
 INCIDENT_LABELS = ("distillation", "benign", "other_abuse")
 INCIDENT_SOURCES = ("enforcement_review", "partner_report", "red_team")
 INDICATOR_COLUMNS = ("indicator_type", "value", "partner", "first_seen", "confidence")

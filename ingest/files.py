@@ -14,10 +14,10 @@ from __future__ import annotations
 import hashlib
 import shutil
 import zlib
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from datetime import date
 from pathlib import Path
-from typing import Iterator
 
 from distillguard.config import Lakehouse, Table
 
@@ -32,8 +32,10 @@ NUL_BYTE = "nul_byte"
 CSV_HEADER = "csv_header"
 UNREADABLE = "unreadable"
 FILE_REASONS = (TRUNCATED_GZIP, NOT_GZIP, CORRUPT_GZIP, GZIP_NOT_NAMED_GZ, NUL_BYTE, CSV_HEADER, UNREADABLE)
-SCHEMA = ("run_id string, landing_date date, source string, path string, size_bytes long, sha256 string, "
-          "reason string, detail string, lines_recovered long, kept_at string")
+SCHEMA = (
+    "run_id string, landing_date date, source string, path string, size_bytes long, sha256 string, "
+    "reason string, detail string, lines_recovered long, kept_at string"
+)
 
 
 @dataclass(frozen=True)
@@ -93,7 +95,7 @@ def _scan(path: Path, header: str | None) -> tuple[str, str, int] | None:
             if first is None and chunk:
                 first = chunk[:4096]
             if b"\x00" in chunk:
-                before = chunk[:chunk.index(b"\x00")]
+                before = chunk[: chunk.index(b"\x00")]
                 return NUL_BYTE, "a NUL byte (the line reader cannot read it)", lines + before.count(b"\n")
             lines += chunk.count(b"\n")
     except EOFError:
@@ -109,8 +111,9 @@ def _scan(path: Path, header: str | None) -> tuple[str, str, int] | None:
     return None
 
 
-def inspect(files: list[Path], landing: Path, source: str,
-            header: str | None = None) -> tuple[list[Path], list[CorruptFile]]:
+def inspect(
+    files: list[Path], landing: Path, source: str, header: str | None = None
+) -> tuple[list[Path], list[CorruptFile]]:
     """Split ``files`` into readable ones and corrupt ones (with their evidence)."""
     readable: list[Path] = []
     corrupt: list[CorruptFile] = []
@@ -120,8 +123,11 @@ def inspect(files: list[Path], landing: Path, source: str,
             readable.append(path)
             continue
         reason, detail, lines = fault
-        corrupt.append(CorruptFile(source, str(path.relative_to(landing)), path.stat().st_size, _sha256(path),
-                                   reason, detail, lines))
+        corrupt.append(
+            CorruptFile(
+                source, str(path.relative_to(landing)), path.stat().st_size, _sha256(path), reason, detail, lines
+            )
+        )
     return readable, corrupt
 
 
@@ -130,8 +136,7 @@ def keep(lakehouse: Lakehouse, landing_date: date, corrupt: list[CorruptFile]) -
     returns where each went, relative to the lakehouse home."""
     kept = []
     for item in corrupt:
-        target = (Path(lakehouse.table_path(Table.RAW_QUARANTINED_FILES)) / f"landing_date={landing_date}"
-                  / item.path)
+        target = Path(lakehouse.table_path(Table.RAW_QUARANTINED_FILES)) / f"landing_date={landing_date}" / item.path
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(lakehouse.landing / item.path, target)
         kept.append(str(target.relative_to(lakehouse.home)))
@@ -140,8 +145,21 @@ def keep(lakehouse: Lakehouse, landing_date: date, corrupt: list[CorruptFile]) -
 
 def rows(run_id: str, landing_date: date, corrupt: list[CorruptFile], kept: list[str]) -> list[tuple]:
     """Rows for the PII-free quarantined-files table (``SCHEMA``)."""
-    return [(run_id, landing_date, item.source, item.path, item.size_bytes, item.sha256, item.reason,
-             item.detail, item.lines_recovered, where) for item, where in zip(corrupt, kept)]
+    return [
+        (
+            run_id,
+            landing_date,
+            item.source,
+            item.path,
+            item.size_bytes,
+            item.sha256,
+            item.reason,
+            item.detail,
+            item.lines_recovered,
+            where,
+        )
+        for item, where in zip(corrupt, kept)
+    ]
 
 
 def as_dicts(corrupt: list[CorruptFile]) -> list[dict]:

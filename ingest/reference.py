@@ -24,7 +24,8 @@ def _split(lines: DataFrame, columns: tuple[str, ...]) -> tuple[DataFrame, Colum
     """Drop header lines; return rows with ``f`` (the fields), the malformed and missing checks."""
     header = ",".join(columns)
     body = lines.filter(F.trim(F.col("value")) != F.lit(header)).select(
-        "value", "source_file", F.split(F.col("value"), ",").alias("f"))
+        "value", "source_file", F.split(F.col("value"), ",").alias("f")
+    )
     fields = F.col("f")
     malformed = F.size(fields) != len(columns)
     missing = first_named([(name, blank_to_null(F.get(fields, i)).isNull()) for i, name in enumerate(columns)])
@@ -35,36 +36,48 @@ def _date(text: Column) -> Column:
     return F.when(text.rlike(c.ISO_DATE), text.try_cast("date"))
 
 
-def _finish(body: DataFrame, typed: dict[str, Column], malformed: Column, missing: Column,
-            type_error: Column, key: Column) -> DataFrame:
+def _finish(
+    body: DataFrame, typed: dict[str, Column], malformed: Column, missing: Column, type_error: Column, key: Column
+) -> DataFrame:
     line = F.col("value")
-    reason = (F.when(undecodable(line), F.lit(c.INVALID_UTF8))
-              .when(malformed, F.lit(c.MALFORMED_CSV))
-              .when(missing.isNotNull(), F.lit(c.MISSING_REQUIRED))
-              .when(type_error.isNotNull(), F.lit(c.WRONG_TYPE)))
-    detail = (F.when(undecodable(line), F.lit("bytes that are not UTF-8"))
-              .when(malformed, F.lit("wrong number of fields"))
-              .when(missing.isNotNull(), missing)
-              .when(type_error.isNotNull(), type_error))
+    reason = (
+        F.when(undecodable(line), F.lit(c.INVALID_UTF8))
+        .when(malformed, F.lit(c.MALFORMED_CSV))
+        .when(missing.isNotNull(), F.lit(c.MISSING_REQUIRED))
+        .when(type_error.isNotNull(), F.lit(c.WRONG_TYPE))
+    )
+    detail = (
+        F.when(undecodable(line), F.lit("bytes that are not UTF-8"))
+        .when(malformed, F.lit("wrong number of fields"))
+        .when(missing.isNotNull(), missing)
+        .when(type_error.isNotNull(), type_error)
+    )
     return body.select(
-        *[column.alias(name) for name, column in typed.items()], "source_file",
+        *[column.alias(name) for name, column in typed.items()],
+        "source_file",
         F.lit(None).cast("date").alias("landing_date"),
-        reason.alias("reason"), detail.alias("detail"),
+        reason.alias("reason"),
+        detail.alias("detail"),
         F.when(reason.isNotNull(), line).alias("raw_line"),
-        F.when(reason.isNotNull(), key).alias("record_key"))
+        F.when(reason.isNotNull(), key).alias("record_key"),
+    )
 
 
 def parse_incident_lines(lines: DataFrame) -> DataFrame:
     body, malformed, missing = _split(lines, c.INCIDENT_COLUMNS)
     text = {name: blank_to_null(F.get(F.col("f"), i)) for i, name in enumerate(c.INCIDENT_COLUMNS)}
     typed = {**text, **{name: _date(text[name]) for name in ("window_start", "window_end", "decided_on")}}
-    type_error = first_named([
-        ("label not in contract", ~text["label"].isin(*c.INCIDENT_LABELS)),
-        ("source not in contract", ~text["source"].isin(*c.INCIDENT_SOURCES)),
-        *[(f"{name} not an ISO date", typed[name].isNull())
-          for name in ("window_start", "window_end", "decided_on")],
-        ("window_start after window_end", typed["window_start"] > typed["window_end"]),
-    ])
+    type_error = first_named(
+        [
+            ("label not in contract", ~text["label"].isin(*c.INCIDENT_LABELS)),
+            ("source not in contract", ~text["source"].isin(*c.INCIDENT_SOURCES)),
+            *[
+                (f"{name} not an ISO date", typed[name].isNull())
+                for name in ("window_start", "window_end", "decided_on")
+            ],
+            ("window_start after window_end", typed["window_start"] > typed["window_end"]),
+        ]
+    )
     return _finish(body, typed, malformed, missing, type_error, text["incident_id"])
 
 
@@ -74,14 +87,15 @@ def parse_indicator_lines(lines: DataFrame) -> DataFrame:
     confidence = F.when(text["confidence"].rlike(NUMBER), text["confidence"].try_cast("double"))
     typed = {**text, "first_seen": _date(text["first_seen"]), "confidence": confidence}
     kind, value = text["indicator_type"], text["value"]
-    value_ok = (F.when(kind == "ip_prefix", value.rlike(IPV4_24) | value.rlike(IPV6_48))
-                .otherwise(value.rlike(HEX64)))
-    type_error = first_named([
-        ("indicator_type not in contract", ~kind.isin(*c.INDICATOR_TYPES)),
-        ("value not in the indicator_type's format", ~value_ok),
-        ("first_seen not an ISO date", typed["first_seen"].isNull()),
-        ("confidence not in [0, 1]", confidence.isNull() | (confidence < 0) | (confidence > 1)),
-    ])
+    value_ok = F.when(kind == "ip_prefix", value.rlike(IPV4_24) | value.rlike(IPV6_48)).otherwise(value.rlike(HEX64))
+    type_error = first_named(
+        [
+            ("indicator_type not in contract", ~kind.isin(*c.INDICATOR_TYPES)),
+            ("value not in the indicator_type's format", ~value_ok),
+            ("first_seen not an ISO date", typed["first_seen"].isNull()),
+            ("confidence not in [0, 1]", confidence.isNull() | (confidence < 0) | (confidence > 1)),
+        ]
+    )
     return _finish(body, typed, malformed, missing, type_error, F.concat_ws(":", kind, value))
 
 

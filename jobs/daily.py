@@ -22,9 +22,10 @@ naming the step; later steps do not run and the failed job has written nothing.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
@@ -44,13 +45,15 @@ class StepFailed(DistillguardError):
 
 
 def _has_rows(spark: SparkSession, lakehouse: Lakehouse, table: Table, condition: Any) -> bool:
-    return tables.exists(lakehouse, table) and \
-        tables.read(spark, lakehouse, table).where(condition).limit(1).count() > 0
+    return (
+        tables.exists(lakehouse, table) and tables.read(spark, lakehouse, table).where(condition).limit(1).count() > 0
+    )
 
 
 def _ingest_done(spark: SparkSession, lakehouse: Lakehouse, day: date) -> bool:
-    return _has_rows(spark, lakehouse, Table.INGEST_RUNS,
-                     (F.col("landing_date") == F.lit(day)) & (F.col("status") == "succeeded"))
+    return _has_rows(
+        spark, lakehouse, Table.INGEST_RUNS, (F.col("landing_date") == F.lit(day)) & (F.col("status") == "succeeded")
+    )
 
 
 def _ingest(spark: SparkSession, lakehouse: Lakehouse, day: date, results: Results) -> dict[str, Any]:
@@ -70,9 +73,14 @@ def _score_done(spark: SparkSession, lakehouse: Lakehouse, day: date) -> bool:
     MERGE leaves rows but a run that never ended: not done)."""
     if not tables.exists(lakehouse, Table.FLAGGED_ACCOUNTS):
         return False
-    runs = {r.scoring_run_id for r in tables.read(spark, lakehouse, Table.FLAGGED_ACCOUNTS)
-            .where((F.col("flag_date") == F.lit(day)) & F.col("scoring_run_id").isNotNull())
-            .select("scoring_run_id").distinct().collect()}
+    runs = {
+        r.scoring_run_id
+        for r in tables.read(spark, lakehouse, Table.FLAGGED_ACCOUNTS)
+        .where((F.col("flag_date") == F.lit(day)) & F.col("scoring_run_id").isNotNull())
+        .select("scoring_run_id")
+        .distinct()
+        .collect()
+    }
     if not runs:
         return False
     from distillguard.models import registry
@@ -111,8 +119,10 @@ def _report(spark: SparkSession, lakehouse: Lakehouse, day: date, results: Resul
 
 def _describe(name: str, result: dict[str, Any]) -> str:
     if name == "ingest":
-        return (f"{result['accepted']:,} accepted, {result['quarantined']:,} quarantined, "
-                f"{result['gate_warnings']} gate warning(s)")
+        return (
+            f"{result['accepted']:,} accepted, {result['quarantined']:,} quarantined, "
+            f"{result['gate_warnings']} gate warning(s)"
+        )
     if name == "features":
         return f"daily {', '.join(result['daily_dates'])}; {len(result['window_dates'])} window date(s)"
     if name == "score":
@@ -129,14 +139,24 @@ class Step:
     run: Callable[[SparkSession, Lakehouse, date, Results], dict[str, Any]]
 
 
-STEPS = (Step("ingest", _ingest_done, _ingest), Step("features", features_done, _features),
-         Step("score", _score_done, _score), Step("export", _export_done, _export),
-         Step("report", _report_done, _report))
+STEPS = (
+    Step("ingest", _ingest_done, _ingest),
+    Step("features", features_done, _features),
+    Step("score", _score_done, _score),
+    Step("export", _export_done, _export),
+    Step("report", _report_done, _report),
+)
 STEP_NAMES = tuple(step.name for step in STEPS)
 
 
-def run(spark: SparkSession, lakehouse: Lakehouse, day: date, force: bool = False,
-        steps: Sequence[str] = STEP_NAMES, echo: Callable[[str], None] = print) -> list[dict[str, Any]]:
+def run(
+    spark: SparkSession,
+    lakehouse: Lakehouse,
+    day: date,
+    force: bool = False,
+    steps: Sequence[str] = STEP_NAMES,
+    echo: Callable[[str], None] = print,
+) -> list[dict[str, Any]]:
     """Run ``steps`` (in DAG order) for ``day``; returns one outcome per step."""
     unknown = sorted(set(steps) - set(STEP_NAMES))
     if unknown:
@@ -154,13 +174,25 @@ def run(spark: SparkSession, lakehouse: Lakehouse, day: date, force: bool = Fals
         try:
             with locks.hold(lakehouse, step.name, day):
                 results[step.name] = step.run(spark, lakehouse, day, results)
-                ledger.record(lakehouse, step.name, day, time.perf_counter() - started,
-                              {"detail": _describe(step.name, results[step.name])})
+                ledger.record(
+                    lakehouse,
+                    step.name,
+                    day,
+                    time.perf_counter() - started,
+                    {"detail": _describe(step.name, results[step.name])},
+                )
         except DistillguardError as error:
             raise StepFailed(f"daily {day} stopped at {step.name}: {error} (later steps not run)") from error
         stale = True
         detail = _describe(step.name, results[step.name])
-        outcomes.append({"step": step.name, "status": "ran", "seconds": round(time.perf_counter() - started, 1),
-                         "detail": detail, "result": results[step.name]})
+        outcomes.append(
+            {
+                "step": step.name,
+                "status": "ran",
+                "seconds": round(time.perf_counter() - started, 1),
+                "detail": detail,
+                "result": results[step.name],
+            }
+        )
         echo(f"daily {day}: {step.name:8} done in {outcomes[-1]['seconds']}s: {detail}")
     return outcomes

@@ -20,8 +20,9 @@ never touch real data.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import date, timedelta
-from typing import Any, Callable
+from typing import Any
 
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
@@ -50,11 +51,15 @@ def check_lakehouse(lakehouse: Lakehouse) -> None:
     """Refuse a lakehouse that holds data and is not marked as a demo."""
     landing = lakehouse.landing
     if not landing.is_relative_to(lakehouse.home) and landing.is_dir() and any(landing.iterdir()):
-        raise DistillguardError(f"the demo writes its own landing zone under {lakehouse.home}; "
-                                f"{landing} holds data: do not pass --landing to the demo")
+        raise DistillguardError(
+            f"the demo writes its own landing zone under {lakehouse.home}; "
+            f"{landing} holds data: do not pass --landing to the demo"
+        )
     if _holds_data(lakehouse) and not is_demo(lakehouse):
-        raise DistillguardError(f"{lakehouse.home} holds data and is not a demo lakehouse (no {DEMO_MARKER} "
-                                "marker); the demo only runs in an empty folder or an earlier demo: pass --home NEW_DIR")
+        raise DistillguardError(
+            f"{lakehouse.home} holds data and is not a demo lakehouse (no {DEMO_MARKER} "
+            "marker); the demo only runs in an empty folder or an earlier demo: pass --home NEW_DIR"
+        )
 
 
 def _generated(lakehouse: Lakehouse) -> dict[str, Any] | None:
@@ -62,8 +67,9 @@ def _generated(lakehouse: Lakehouse) -> dict[str, Any] | None:
     return json.loads(summary.read_text()) if summary.is_file() else None
 
 
-def _train(spark: SparkSession, lakehouse: Lakehouse, as_of: date, echo: Callable[[str], None],
-           settings: TrainingSettings) -> str:
+def _train(
+    spark: SparkSession, lakehouse: Lakehouse, as_of: date, echo: Callable[[str], None], settings: TrainingSettings
+) -> str:
     """Train once and apply the promotion gate; returns the champion version."""
     from distillguard.jobs import train
     from distillguard.models import registry
@@ -78,21 +84,32 @@ def _train(spark: SparkSession, lakehouse: Lakehouse, as_of: date, echo: Callabl
     echo(f"demo: training report {result['report']}")
     if result["decision"] == "refused":
         # The demo needs a champion to score; production never does this (the CLI exits non-zero).
-        reason = (f"DEMO OVERRIDE: the promotion gate refused this version ({result['reason']}); promoted by the "
-                  "demo only so that the synthetic scenario can be scored")
+        reason = (
+            f"DEMO OVERRIDE: the promotion gate refused this version ({result['reason']}); promoted by the "
+            "demo only so that the synthetic scenario can be scored"
+        )
         registry.promote(registry.client(lakehouse), result["version"], reason, actor=DEMO_ACTOR)
         banner = "!" * 100
-        echo(f"{banner}\ndemo: THE PROMOTION GATE REFUSED version {result['version']}: {result['reason']}\n"
-             f"demo: promoted anyway by actor '{DEMO_ACTOR}' (recorded on the version as promotion_reason) so the "
-             f"demo can score; a real retrain would stop here\n{banner}")
+        echo(
+            f"{banner}\ndemo: THE PROMOTION GATE REFUSED version {result['version']}: {result['reason']}\n"
+            f"demo: promoted anyway by actor '{DEMO_ACTOR}' (recorded on the version as promotion_reason) so the "
+            f"demo can score; a real retrain would stop here\n{banner}"
+        )
     elif result["decision"] != "promoted":
         raise DistillguardError(f"version {result['version']} was not promoted ({result['reason']})")
     return result["version"]
 
 
-def run(spark: SparkSession, lakehouse: Lakehouse, days: int | None = None, seed: int = 7, scored_days: int = 1,
-        echo: Callable[[str], None] = print, scale: str = SCALE,
-        settings: TrainingSettings = TRAINING) -> dict[str, Any]:
+def run(
+    spark: SparkSession,
+    lakehouse: Lakehouse,
+    days: int | None = None,
+    seed: int = 7,
+    scored_days: int = 1,
+    echo: Callable[[str], None] = print,
+    scale: str = SCALE,
+    settings: TrainingSettings = TRAINING,
+) -> dict[str, Any]:
     """Generate (once), build every day, train, then score, export and report the last ``scored_days``.
 
     ``scale`` and ``settings`` let the engine-parity test run the same DAG at the tiny scale."""
@@ -125,14 +142,27 @@ def run(spark: SparkSession, lakehouse: Lakehouse, days: int | None = None, seed
     if lakehouse.allow_list_csv.is_file():
         added = allow_list.load_csv(spark, lakehouse, lakehouse.allow_list_csv)
         echo(f"demo: allow-list: {len(added)} new entries from {lakehouse.allow_list_csv}")
-    scored = all_days[-min(scored_days, len(all_days)):]
+    scored = all_days[-min(scored_days, len(all_days)) :]
     for day in scored:
         daily.run(spark, lakehouse, day, steps=("score", "export", "report"), echo=echo)
     last = scored[-1]
-    by_tier = {r["risk_tier"]: r["count"] for r in tables.read(spark, lakehouse, Table.FLAGGED_ACCOUNTS)
-               .where(F.col("flag_date") == F.lit(last)).groupBy("risk_tier").count().collect()}
+    by_tier = {
+        r["risk_tier"]: r["count"]
+        for r in tables.read(spark, lakehouse, Table.FLAGGED_ACCOUNTS)
+        .where(F.col("flag_date") == F.lit(last))
+        .groupBy("risk_tier")
+        .count()
+        .collect()
+    }
     handed_off = handoff.latest(spark, lakehouse, last)
-    return {"days": all_days, "scored": scored, "champion_version": version, "by_tier": by_tier,
-            "report": pages.report_path(lakehouse, last), "export": handed_off["folder"] if handed_off else None,
-            "mlflow_tracking_uri": lakehouse.mlflow_tracking_uri, "mlflow_artifacts": lakehouse.mlflow_artifacts,
-            "data_docs": lakehouse.data_docs / "index.html"}
+    return {
+        "days": all_days,
+        "scored": scored,
+        "champion_version": version,
+        "by_tier": by_tier,
+        "report": pages.report_path(lakehouse, last),
+        "export": handed_off["folder"] if handed_off else None,
+        "mlflow_tracking_uri": lakehouse.mlflow_tracking_uri,
+        "mlflow_artifacts": lakehouse.mlflow_artifacts,
+        "data_docs": lakehouse.data_docs / "index.html",
+    }

@@ -30,16 +30,24 @@ from distillguard.models.split import EXCLUDED, TRAIN, split
 from distillguard.models.training_set import build
 
 
-def assess(spark: SparkSession, lakehouse: Lakehouse, frame: pd.DataFrame, model: classifier.TrainedModel,
-           as_of: date, settings: TrainingSettings = TRAINING, truth: Path | None = None) -> Evaluation:
+def assess(
+    spark: SparkSession,
+    lakehouse: Lakehouse,
+    frame: pd.DataFrame,
+    model: classifier.TrainedModel,
+    as_of: date,
+    settings: TrainingSettings = TRAINING,
+    truth: Path | None = None,
+) -> Evaluation:
     """Recipe figures (models/evaluation.py), the population census (truth only) and the backtest."""
     truth_frame = evaluation.read_truth(truth) if truth is not None else None
     result = evaluation.evaluate_recipe(frame, model, truth_frame, settings)
     if truth_frame is not None:
         population = backtest.day_features(spark, lakehouse, as_of, as_of)
         trained = set(frame.loc[frame["split"].isin([TRAIN, EXCLUDED]), "account_id"])
-        census = evaluation.population_tables(population, model.scorer.score(population), model.threshold.value,
-                                              truth_frame, trained, settings)
+        census = evaluation.population_tables(
+            population, model.scorer.score(population), model.threshold.value, truth_frame, trained, settings
+        )
         result.metrics.update(census.metrics)
         result.tables.update(census.tables)
     if settings.backtest_days > 0:
@@ -53,13 +61,13 @@ def assess(spark: SparkSession, lakehouse: Lakehouse, frame: pd.DataFrame, model
     return result
 
 
-def training_frame(spark: SparkSession, lakehouse: Lakehouse, as_of: date,
-                   settings: TrainingSettings) -> pd.DataFrame:
+def training_frame(spark: SparkSession, lakehouse: Lakehouse, as_of: date, settings: TrainingSettings) -> pd.DataFrame:
     """The training set of ``as_of``, split, in memory."""
     rolling = tables.read(spark, lakehouse, Table.ACCOUNT_ROLLING).where(F.col("feature_date") <= F.lit(as_of))
     clusters = tables.read(spark, lakehouse, Table.ACCOUNT_CLUSTERS).where(F.col("feature_date") <= F.lit(as_of))
-    rows, _ = split(spark, build(tables.read(spark, lakehouse, Table.INCIDENTS), rolling, clusters, as_of, settings),
-                    settings)
+    rows, _ = split(
+        spark, build(tables.read(spark, lakehouse, Table.INCIDENTS), rolling, clusters, as_of, settings), settings
+    )
     return rows.toPandas()
 
 
@@ -74,17 +82,28 @@ def write(lakehouse: Lakehouse, name: str, title: str, result: Evaluation) -> tu
     folder = lakehouse.reports / "evaluation"
     folder.mkdir(parents=True, exist_ok=True)
     text = report.markdown(title, result.metrics, result.tables, result.notes)
-    as_json = {"title": title, "metrics": {k: _plain(v) for k, v in result.metrics.items()},
-               "tables": {k: [{c: _plain(v) for c, v in row.items()} for row in t.to_dict("records")]
-                          for k, t in result.tables.items()}, "notes": result.notes}
+    as_json = {
+        "title": title,
+        "metrics": {k: _plain(v) for k, v in result.metrics.items()},
+        "tables": {
+            k: [{c: _plain(v) for c, v in row.items()} for row in t.to_dict("records")]
+            for k, t in result.tables.items()
+        },
+        "notes": result.notes,
+    }
     md, js = folder / f"{name}.md", folder / f"{name}.json"
     md.write_text(text)
     js.write_text(json.dumps(as_json, indent=1, default=str))
     return md, js, text
 
 
-def run(spark: SparkSession, lakehouse: Lakehouse, as_of: date | None = None, settings: TrainingSettings = TRAINING,
-        truth: Path | None = None) -> dict[str, Any]:
+def run(
+    spark: SparkSession,
+    lakehouse: Lakehouse,
+    as_of: date | None = None,
+    settings: TrainingSettings = TRAINING,
+    truth: Path | None = None,
+) -> dict[str, Any]:
     from distillguard.jobs.train import latest_feature_date
 
     latest = latest_feature_date(spark, lakehouse)
@@ -94,8 +113,15 @@ def run(spark: SparkSession, lakehouse: Lakehouse, as_of: date | None = None, se
     frame = training_frame(spark, lakehouse, as_of, settings)
     model = classifier.train(frame[frame["split"] == TRAIN].reset_index(drop=True), settings)
     result = assess(spark, lakehouse, frame, model, as_of, settings, truth)
-    title = (f"distillguard evaluation as of {as_of} (population-weighted; review tier at benign FPR "
-             f"<= {settings.target_fpr:.2%}{'; ground truth ' + str(truth) if truth else ''})")
+    title = (
+        f"distillguard evaluation as of {as_of} (population-weighted; review tier at benign FPR "
+        f"<= {settings.target_fpr:.2%}{'; ground truth ' + str(truth) if truth else ''})"
+    )
     md, js, text = write(lakehouse, f"evaluation-{as_of}", title, result)
-    return {"as_of": as_of.isoformat(), "markdown": text, "markdown_path": str(md), "json_path": str(js),
-            "metrics": result.metrics}
+    return {
+        "as_of": as_of.isoformat(),
+        "markdown": text,
+        "markdown_path": str(md),
+        "json_path": str(js),
+        "metrics": result.metrics,
+    }

@@ -35,22 +35,30 @@ def run(spark: SparkSession, lakehouse: Lakehouse, day: date, full: bool = False
     if full:
         folder, body, schema = handoff.day_folder(lakehouse, day) / "full", current, handoff.FULL_SCHEMA
     else:
-        folder, body, schema = (handoff.day_folder(lakehouse, day) / f"export-{seq:04d}", changes,
-                                handoff.INCREMENTAL_SCHEMA)
+        folder, body, schema = (
+            handoff.day_folder(lakehouse, day) / f"export-{seq:04d}",
+            changes,
+            handoff.INCREMENTAL_SCHEMA,
+        )
     files = {handoff.PARQUET: handoff.parquet_bytes(body, schema), handoff.CSV: handoff.csv_bytes(body, schema)}
     if not changes:
         last_full = next((r for r in reversed(runs) if r["kind"] == "full"), None)
         if not full and previous is not None:
             return handoff.result("unchanged", previous, lakehouse)
-        if full and last_full is not None and last_full["parquet_sha256"] == handoff.sha256(files[handoff.PARQUET]) \
-                and handoff.on_disk(folder, files):
+        if (
+            full
+            and last_full is not None
+            and last_full["parquet_sha256"] == handoff.sha256(files[handoff.PARQUET])
+            and handoff.on_disk(folder, files)
+        ):
             return handoff.result("unchanged", last_full, lakehouse)
 
     export_id = f"{day.isoformat()}-{seq:04d}"
     handoff.gate(spark, lakehouse, flagged, export_id)
     generated_at = datetime.now(timezone.utc)
-    manifest = handoff.manifest(export_id, day, kind, generated_at, body, changes, current, files, version,
-                                previous, schema.names, withheld)
+    manifest = handoff.manifest(
+        export_id, day, kind, generated_at, body, changes, current, files, version, previous, schema.names, withheld
+    )
     manifest_data = (json.dumps(manifest, indent=2) + "\n").encode()
     folder.mkdir(parents=True, exist_ok=True)
     for name, data in files.items():
@@ -58,13 +66,26 @@ def run(spark: SparkSession, lakehouse: Lakehouse, day: date, full: bool = False
     handoff.atomic_write(folder / handoff.MANIFEST, manifest_data)
 
     if changes:
-        handoff.record_changes(spark, lakehouse, [{**row, "export_id": export_id, "exported_at": generated_at}
-                                                  for row in changes], day, export_id)
-    run_row = {"export_id": export_id, "flag_date": day, "kind": kind,
-               "folder": str(folder.relative_to(lakehouse.exports)), "rows": len(body),
-               **manifest["changes_since_previous_export"], "flagged_table_version": version,
-               "since_export_id": previous["export_id"] if previous else None,
-               "parquet_sha256": handoff.sha256(files[handoff.PARQUET]), "csv_sha256": handoff.sha256(files[handoff.CSV]),
-               "manifest_sha256": handoff.sha256(manifest_data), "generated_at": generated_at}
+        handoff.record_changes(
+            spark,
+            lakehouse,
+            [{**row, "export_id": export_id, "exported_at": generated_at} for row in changes],
+            day,
+            export_id,
+        )
+    run_row = {
+        "export_id": export_id,
+        "flag_date": day,
+        "kind": kind,
+        "folder": str(folder.relative_to(lakehouse.exports)),
+        "rows": len(body),
+        **manifest["changes_since_previous_export"],
+        "flagged_table_version": version,
+        "since_export_id": previous["export_id"] if previous else None,
+        "parquet_sha256": handoff.sha256(files[handoff.PARQUET]),
+        "csv_sha256": handoff.sha256(files[handoff.CSV]),
+        "manifest_sha256": handoff.sha256(manifest_data),
+        "generated_at": generated_at,
+    }
     handoff.record_run(spark, lakehouse, run_row)
     return handoff.result("written", run_row, lakehouse)

@@ -22,16 +22,24 @@ from distillguard import quality, tables
 from distillguard.config import FEATURES, FeatureSettings, Lakehouse, Table
 from distillguard.errors import DistillguardError
 from distillguard.features.account_daily import account_daily
-from distillguard.features.models_reference import model_daily, models_as_of
-from distillguard.features.clusters import (account_clusters, account_keys, cluster_features, components,
-                                            dominant_templates, stable_ids, strong_links, weak_keys,
-                                            weak_link_features)
+from distillguard.features.clusters import (
+    account_clusters,
+    account_keys,
+    cluster_features,
+    components,
+    dominant_templates,
+    stable_ids,
+    strong_links,
+    weak_keys,
+    weak_link_features,
+)
 from distillguard.features.lineage import banned_as_of, lineage_edges, lineage_features, lineage_links
 from distillguard.features.lockstep import lockstep_daily, lockstep_edges, lockstep_features, lockstep_pairs
+from distillguard.features.models_reference import model_daily, models_as_of
 from distillguard.features.replay import replay_daily, replay_edges, replay_features
-from distillguard.features.sketches import sketch_daily, sketch_features, window_buckets
 from distillguard.features.request_signals import request_signals
 from distillguard.features.rolling import rolling
+from distillguard.features.sketches import sketch_daily, sketch_features, window_buckets
 from distillguard.jobs.ingest import changed_event_dates
 from distillguard.logs import progress
 from distillguard.models.intent import scorer_as_of
@@ -58,9 +66,12 @@ def indicators_as_of(spark: SparkSession, lakehouse: Lakehouse, day: date) -> Da
     none exist): a back-dated indicator ingested later never reaches a backfill of ``day``."""
     if not tables.exists(lakehouse, Table.PARTNER_INDICATORS):
         return spark.createDataFrame([], "indicator_type string, value string, first_seen date, confidence double")
-    return (tables.read(spark, lakehouse, Table.PARTNER_INDICATORS)
-            .where((F.col("ingested_on") <= F.lit(day)) & (F.col("first_seen") <= F.lit(day)))
-            .select("indicator_type", "value", "first_seen", "confidence").distinct())
+    return (
+        tables.read(spark, lakehouse, Table.PARTNER_INDICATORS)
+        .where((F.col("ingested_on") <= F.lit(day)) & (F.col("first_seen") <= F.lit(day)))
+        .select("indicator_type", "value", "first_seen", "confidence")
+        .distinct()
+    )
 
 
 def daily_step(spark: SparkSession, lakehouse: Lakehouse, day: date, ip_key: bytes) -> int:
@@ -68,14 +79,25 @@ def daily_step(spark: SparkSession, lakehouse: Lakehouse, day: date, ip_key: byt
     trained as of ``day``, rewritten in place), the day's models reference rows, then its
     daily features, staged and gated before they replace the day's partition."""
     raw = tables.read(spark, lakehouse, Table.RAW_REQUESTS).where(F.col("event_date") == F.lit(day))
-    tables.replace(request_signals(raw, ip_key, scorer_as_of(lakehouse, day)), lakehouse, Table.REQUEST_SIGNALS,
-                   tables.date_equals("event_date", day), ("event_date",))
+    tables.replace(
+        request_signals(raw, ip_key, scorer_as_of(lakehouse, day)),
+        lakehouse,
+        Table.REQUEST_SIGNALS,
+        tables.date_equals("event_date", day),
+        ("event_date",),
+    )
     signals = tables.read(spark, lakehouse, Table.REQUEST_SIGNALS).where(F.col("event_date") == F.lit(day))
     where = tables.date_equals("feature_date", day)
     tables.replace(model_daily(signals, day), lakehouse, Table.MODEL_DAILY, where, ("feature_date",))
     models = models_as_of(tables.read(spark, lakehouse, Table.MODEL_DAILY), day)
-    daily = tables.stage(spark, lakehouse, "daily", account_daily(
-        signals, accounts_as_of(spark, lakehouse, day), indicators_as_of(spark, lakehouse, day), models, day))
+    daily = tables.stage(
+        spark,
+        lakehouse,
+        "daily",
+        account_daily(
+            signals, accounts_as_of(spark, lakehouse, day), indicators_as_of(spark, lakehouse, day), models, day
+        ),
+    )
     gates = quality.Gates(spark, lakehouse, f"features-{day}-{uuid.uuid4().hex[:12]}")
     if gates.check("account_daily", daily).critical_failures:
         gates.close()
@@ -97,66 +119,125 @@ def _link_days(spark: SparkSession, lakehouse: Lakehouse, day: date, settings: F
     each reads only the day's signals (replay also the refs issued up to the day)."""
     where = tables.date_equals("feature_date", day)
     signals = tables.read(spark, lakehouse, Table.REQUEST_SIGNALS)
-    tables.replace(sketch_daily(signals.where(F.col("event_date") == F.lit(day)), day), lakehouse,
-                   Table.SKETCH_DAILY, where, ("feature_date",))
+    tables.replace(
+        sketch_daily(signals.where(F.col("event_date") == F.lit(day)), day),
+        lakehouse,
+        Table.SKETCH_DAILY,
+        where,
+        ("feature_date",),
+    )
     tables.replace(replay_daily(signals, day), lakehouse, Table.REPLAY_DAILY, where, ("feature_date",))
     sketch_day = tables.read(spark, lakehouse, Table.SKETCH_DAILY).where(F.col("feature_date") == F.lit(day))
-    tables.replace(lockstep_daily(sketch_day, day, settings), lakehouse, Table.LOCKSTEP_DAILY, where,
-                   ("feature_date",))
+    tables.replace(lockstep_daily(sketch_day, day, settings), lakehouse, Table.LOCKSTEP_DAILY, where, ("feature_date",))
 
 
 def _window_step(spark: SparkSession, lakehouse: Lakehouse, day: date, settings: FeatureSettings) -> dict[str, Any]:
     where = tables.date_equals("feature_date", day)
     accounts, indicators = accounts_as_of(spark, lakehouse, day), indicators_as_of(spark, lakehouse, day)
-    tables.replace(rolling(tables.read(spark, lakehouse, Table.ACCOUNT_DAILY), accounts, indicators, day, settings),
-                   lakehouse, Table.ACCOUNT_ROLLING, where, ("feature_date",))
+    tables.replace(
+        rolling(tables.read(spark, lakehouse, Table.ACCOUNT_DAILY), accounts, indicators, day, settings),
+        lakehouse,
+        Table.ACCOUNT_ROLLING,
+        where,
+        ("feature_date",),
+    )
     rolling_day = tables.read(spark, lakehouse, Table.ACCOUNT_ROLLING).where(F.col("feature_date") == F.lit(day))
     _link_days(spark, lakehouse, day, settings)
     keys_daily = tables.read(spark, lakehouse, Table.ACCOUNT_KEYS)
     sketches = tables.read(spark, lakehouse, Table.SKETCH_DAILY)
     replays = tables.read(spark, lakehouse, Table.REPLAY_DAILY)
-    pairs = tables.stage(spark, lakehouse, "lockstep_pairs",
-                         lockstep_pairs(tables.read(spark, lakehouse, Table.LOCKSTEP_DAILY), day, settings))
-    links = tables.stage(spark, lakehouse, "lineage_links", lineage_links(
-        banned_as_of(incidents_before(spark, lakehouse), day), accounts, keys_daily, sketches, replays, day, settings))
+    pairs = tables.stage(
+        spark,
+        lakehouse,
+        "lockstep_pairs",
+        lockstep_pairs(tables.read(spark, lakehouse, Table.LOCKSTEP_DAILY), day, settings),
+    )
+    links = tables.stage(
+        spark,
+        lakehouse,
+        "lineage_links",
+        lineage_links(
+            banned_as_of(incidents_before(spark, lakehouse), day),
+            accounts,
+            keys_daily,
+            sketches,
+            replays,
+            day,
+            settings,
+        ),
+    )
     dominant = dominant_templates(keys_daily, rolling_day, day, settings)
-    edges = tables.stage(spark, lakehouse, "edges", strong_links(
-        accounts, indicators, rolling_day, dominant, replay_edges(replays, day, settings),
-        lockstep_edges(pairs, settings), lineage_edges(links), settings))
+    edges = tables.stage(
+        spark,
+        lakehouse,
+        "edges",
+        strong_links(
+            accounts,
+            indicators,
+            rolling_day,
+            dominant,
+            replay_edges(replays, day, settings),
+            lockstep_edges(pairs, settings),
+            lineage_edges(links),
+            settings,
+        ),
+    )
     labels, iterations, converged = components(
-        rolling_day, edges, lambda df, i: tables.stage(spark, lakehouse, f"labels_{i % 2}", df),
-        settings.max_label_iterations)
+        rolling_day,
+        edges,
+        lambda df, i: tables.stage(spark, lakehouse, f"labels_{i % 2}", df),
+        settings.max_label_iterations,
+    )
     previous = None
     if tables.exists(lakehouse, Table.ACCOUNT_CLUSTERS):
-        previous = (tables.read(spark, lakehouse, Table.ACCOUNT_CLUSTERS)
-                    .where(F.col("feature_date") == F.lit(day - timedelta(days=1))).select("account_id", "cluster_id"))
+        previous = (
+            tables.read(spark, lakehouse, Table.ACCOUNT_CLUSTERS)
+            .where(F.col("feature_date") == F.lit(day - timedelta(days=1)))
+            .select("account_id", "cluster_id")
+        )
     ids = tables.stage(spark, lakehouse, "cluster_ids", stable_ids(labels, previous))
     buckets = window_buckets(sketches, day, max(settings.windows))
     weak = weak_link_features(ids, weak_keys(keys_daily, accounts, buckets, rolling_day, day, settings))
     clusters = account_clusters(
-        cluster_features(ids, edges, dominant, rolling_day, day, settings), replay_features(replays, day, settings),
-        sketch_features(sketches, day, settings), lockstep_features(pairs, settings), lineage_features(links, day),
-        weak)
+        cluster_features(ids, edges, dominant, rolling_day, day, settings),
+        replay_features(replays, day, settings),
+        sketch_features(sketches, day, settings),
+        lockstep_features(pairs, settings),
+        lineage_features(links, day),
+        weak,
+    )
     tables.replace(clusters, lakehouse, Table.ACCOUNT_CLUSTERS, where, ("feature_date",))
     if not converged:
         log.warning("cluster labels for %s did not converge in %s iterations; clusters may be split", day, iterations)
     return {"date": day.isoformat(), "iterations": iterations, "converged": converged}
 
 
-def _run_dates(spark: SparkSession, lakehouse: Lakehouse, daily_dates: list[date], window_dates: list[date],
-               settings: FeatureSettings) -> dict[str, Any]:
+def _run_dates(
+    spark: SparkSession,
+    lakehouse: Lakehouse,
+    daily_dates: list[date],
+    window_dates: list[date],
+    settings: FeatureSettings,
+) -> dict[str, Any]:
     started = time.perf_counter()
     ip_key = get_key(lakehouse, PSEUDONYM_KEY_ENV)
-    accounts = {d.isoformat(): daily_step(spark, lakehouse, d, ip_key)
-                for d in progress(daily_dates, "features: daily", len(daily_dates))}
-    windows = [_window_step(spark, lakehouse, d, settings)
-               for d in progress(window_dates, "features: windows", len(window_dates))]
+    accounts = {
+        d.isoformat(): daily_step(spark, lakehouse, d, ip_key)
+        for d in progress(daily_dates, "features: daily", len(daily_dates))
+    }
+    windows = [
+        _window_step(spark, lakehouse, d, settings)
+        for d in progress(window_dates, "features: windows", len(window_dates))
+    ]
     return {"daily_dates": accounts, "window_dates": windows, "seconds": round(time.perf_counter() - started, 1)}
 
 
 def _require_raw(spark: SparkSession, lakehouse: Lakehouse, day: date) -> None:
-    if not tables.exists(lakehouse, Table.RAW_REQUESTS) or tables.read(spark, lakehouse, Table.RAW_REQUESTS) \
-            .where(F.col("event_date") == F.lit(day)).limit(1).count() == 0:
+    if (
+        not tables.exists(lakehouse, Table.RAW_REQUESTS)
+        or tables.read(spark, lakehouse, Table.RAW_REQUESTS).where(F.col("event_date") == F.lit(day)).limit(1).count()
+        == 0
+    ):
         raise DistillguardError(f"no ingested requests for {day}; run `distillguard ingest --date {day}` first")
 
 
@@ -167,8 +248,9 @@ def run(spark: SparkSession, lakehouse: Lakehouse, day: date, settings: FeatureS
     return _run_dates(spark, lakehouse, touched, _days(touched[0], day), settings)
 
 
-def backfill(spark: SparkSession, lakehouse: Lakehouse, start: date, end: date,
-             settings: FeatureSettings = FEATURES) -> dict[str, Any]:
+def backfill(
+    spark: SparkSession, lakehouse: Lakehouse, start: date, end: date, settings: FeatureSettings = FEATURES
+) -> dict[str, Any]:
     """Every date from ``start`` to ``end``: all daily features first, then the windows."""
     if end < start:
         raise DistillguardError(f"--end {end} is before --start {start}")

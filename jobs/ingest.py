@@ -49,8 +49,8 @@ from distillguard.config import Lakehouse, Table
 from distillguard.engine import engine_name
 from distillguard.errors import DistillguardError
 from distillguard.ingest import contract as c
-from distillguard.ingest.accounts import dedupe_snapshot, parse_account_lines, refined_accounts
 from distillguard.ingest import files as landing_files
+from distillguard.ingest.accounts import dedupe_snapshot, parse_account_lines, refined_accounts
 from distillguard.ingest.common import quarantine_rows, quarantine_summary
 from distillguard.ingest.reference import dedupe, parse_incident_lines, parse_indicator_lines
 from distillguard.ingest.requests import classify_against_raw, dedupe_batch, gate_view, parse_request_lines, raw_rows
@@ -67,8 +67,16 @@ LINE_READER = {"sep": "\u0000", "quote": "", "escape": "", "header": "false", "m
 VOLUME_HISTORY_DAYS = 7
 VOLUME_MIN_HISTORY = 3
 UNBOUNDED = 10**15
-STAGED = (c.REQUEST_LOGS, c.ACCOUNTS, c.INCIDENTS, c.PARTNER_INDICATORS, "gate_view", "refined_accounts",
-          f"{c.INCIDENTS}_new", f"{c.PARTNER_INDICATORS}_new")
+STAGED = (
+    c.REQUEST_LOGS,
+    c.ACCOUNTS,
+    c.INCIDENTS,
+    c.PARTNER_INDICATORS,
+    "gate_view",
+    "refined_accounts",
+    f"{c.INCIDENTS}_new",
+    f"{c.PARTNER_INDICATORS}_new",
+)
 RUNS_SCHEMA = (
     "run_id string, landing_date date, started_at timestamp, finished_at timestamp, status string, "
     "engine string, files long, lines_read long, accepted long, duplicates_dropped long, "
@@ -78,15 +86,12 @@ RUNS_SCHEMA = (
     "incidents_lines_read long, incidents_accepted long, incidents_duplicates long, incidents_quarantined long, "
     "indicators_lines_read long, indicators_accepted long, indicators_duplicates long, "
     "indicators_quarantined long, gate_warnings long, raw_requests_version long, message string, "
-    "files_quarantined long, quarantined_files string")
+    "files_quarantined long, quarantined_files string"
+)
 # Columns that identify one version of an incident / indicator row (source_file excluded:
 # the same row re-exported in another file is the same version).
 REFERENCE_COLUMNS = {c.INCIDENTS: c.INCIDENT_COLUMNS, c.PARTNER_INDICATORS: c.INDICATOR_COLUMNS}
 REFERENCE_TABLES = {c.INCIDENTS: Table.INCIDENTS, c.PARTNER_INDICATORS: Table.PARTNER_INDICATORS}
-
-
-
-
 
 
 def read_lines(spark: SparkSession, files: list[Path], landing: Path) -> DataFrame:
@@ -95,8 +100,14 @@ def read_lines(spark: SparkSession, files: list[Path], landing: Path) -> DataFra
     Files are read one by one and unioned, since Sail has neither ``input_file_name()`` nor
     the ``_metadata`` column; gzip is decompressed by the reader.
     """
-    frames = [spark.read.format("csv").options(**LINE_READER).schema("value string").load(str(path))
-              .withColumn("source_file", F.lit(str(path.relative_to(landing)))) for path in files]
+    frames = [
+        spark.read.format("csv")
+        .options(**LINE_READER)
+        .schema("value string")
+        .load(str(path))
+        .withColumn("source_file", F.lit(str(path.relative_to(landing))))
+        for path in files
+    ]
     return reduce(DataFrame.unionByName, frames)
 
 
@@ -119,18 +130,33 @@ def _volume_bounds(spark: SparkSession, lakehouse: Lakehouse, landing_date: date
     """Bounds on this run's accepted rows from the median of the trailing week's runs."""
     history: list[int] = []
     if tables.exists(lakehouse, Table.INGEST_RUNS):
-        rows = (tables.read(spark, lakehouse, Table.INGEST_RUNS)
-                .filter((F.col("status") == "succeeded")
-                        & F.col("landing_date").between(landing_date - timedelta(days=VOLUME_HISTORY_DAYS),
-                                                        landing_date - timedelta(days=1)))
-                .groupBy("landing_date").agg(F.max_by("accepted", "finished_at").alias("accepted")).collect())
+        rows = (
+            tables.read(spark, lakehouse, Table.INGEST_RUNS)
+            .filter(
+                (F.col("status") == "succeeded")
+                & F.col("landing_date").between(
+                    landing_date - timedelta(days=VOLUME_HISTORY_DAYS), landing_date - timedelta(days=1)
+                )
+            )
+            .groupBy("landing_date")
+            .agg(F.max_by("accepted", "finished_at").alias("accepted"))
+            .collect()
+        )
         history = [r.accepted for r in rows]
     if len(history) < VOLUME_MIN_HISTORY:
-        return {"volume_min_critical": 0, "volume_max_critical": UNBOUNDED,
-                "volume_min_warning": 0, "volume_max_warning": UNBOUNDED}
+        return {
+            "volume_min_critical": 0,
+            "volume_max_critical": UNBOUNDED,
+            "volume_min_warning": 0,
+            "volume_max_warning": UNBOUNDED,
+        }
     median = statistics.median(history)
-    return {"volume_min_critical": int(median * 0.1), "volume_max_critical": int(median * 10),
-            "volume_min_warning": int(median * 0.5), "volume_max_warning": int(median * 2)}
+    return {
+        "volume_min_critical": int(median * 0.1),
+        "volume_max_critical": int(median * 10),
+        "volume_min_warning": int(median * 0.5),
+        "volume_max_warning": int(median * 2),
+    }
 
 
 def _account_bounds(spark: SparkSession, lakehouse: Lakehouse, snapshot_date: date) -> dict[str, int]:
@@ -142,57 +168,84 @@ def _account_bounds(spark: SparkSession, lakehouse: Lakehouse, snapshot_date: da
         if last is not None:
             previous = accounts.filter(F.col("snapshot_date") == F.lit(last)).count()
     if not previous:
-        return {"accounts_min_critical": 1, "accounts_max_critical": UNBOUNDED,
-                "accounts_min_warning": 1, "accounts_max_warning": UNBOUNDED}
-    return {"accounts_min_critical": int(previous * 0.9), "accounts_max_critical": previous * 2,
-            "accounts_min_warning": previous, "accounts_max_warning": int(previous * 1.2)}
-
-
+        return {
+            "accounts_min_critical": 1,
+            "accounts_max_critical": UNBOUNDED,
+            "accounts_min_warning": 1,
+            "accounts_max_warning": UNBOUNDED,
+        }
+    return {
+        "accounts_min_critical": int(previous * 0.9),
+        "accounts_max_critical": previous * 2,
+        "accounts_min_warning": previous,
+        "accounts_max_warning": int(previous * 1.2),
+    }
 
 
 def _merge_requests(spark: SparkSession, lakehouse: Lakehouse, batch: DataFrame, event_dates: list[date]) -> None:
     """Insert requests not stored yet, in one commit; re-running inserts nothing."""
     dates = ", ".join(f"DATE'{d}'" for d in event_dates)
-    tables.merge(spark, lakehouse, Table.RAW_REQUESTS, batch,
-                 f"t.event_date = s.event_date AND t.request_id = s.request_id AND t.event_date IN ({dates})",
-                 "WHEN NOT MATCHED THEN INSERT *", ("event_date",))
+    tables.merge(
+        spark,
+        lakehouse,
+        Table.RAW_REQUESTS,
+        batch,
+        f"t.event_date = s.event_date AND t.request_id = s.request_id AND t.event_date IN ({dates})",
+        "WHEN NOT MATCHED THEN INSERT *",
+        ("event_date",),
+    )
 
 
 def _counts_by(df: DataFrame, column: str) -> dict[Any, int]:
     return {row[column]: row["count"] for row in df.groupBy(column).count().collect()}
 
 
-def _ingest_requests(spark: SparkSession, lakehouse: Lakehouse, landing_date: date, run_id: str,
-                     corrupt: list[landing_files.CorruptFile]) -> dict[str, Any]:
+def _ingest_requests(
+    spark: SparkSession, lakehouse: Lakehouse, landing_date: date, run_id: str, corrupt: list[landing_files.CorruptFile]
+) -> dict[str, Any]:
     folder = lakehouse.landing_dir(c.REQUEST_LOGS) / f"date={landing_date}"
     files, bad = landing_files.inspect(_files(folder, "*.jsonl*"), lakehouse.landing, c.REQUEST_LOGS)
     corrupt.extend(bad)
     if not files and bad:
-        raise DistillguardError(f"every request log file in {folder} is unreadable: "
-                                + "; ".join(item.describe() for item in bad))
+        raise DistillguardError(
+            f"every request log file in {folder} is unreadable: " + "; ".join(item.describe() for item in bad)
+        )
     if not files:
         raise DistillguardError(f"no request log files in {folder}")
-    parsed = _stage(spark, lakehouse, parse_request_lines(read_lines(spark, files, lakehouse.landing), landing_date),
-                    c.REQUEST_LOGS, landing_date)
+    parsed = _stage(
+        spark,
+        lakehouse,
+        parse_request_lines(read_lines(spark, files, lakehouse.landing), landing_date),
+        c.REQUEST_LOGS,
+        landing_date,
+    )
     by_reason = _counts_by(parsed, "reason")
     valid = by_reason.pop(None, 0)
     batch = raw_rows(dedupe_batch(parsed.filter(F.col("reason").isNull())), run_id)
     event_dates = sorted(r.event_date for r in batch.select("event_date").distinct().collect())
-    stored = (tables.read(spark, lakehouse, Table.RAW_REQUESTS).filter(F.col("event_date").isin(*event_dates))
-              if tables.exists(lakehouse, Table.RAW_REQUESTS) and event_dates else None)
+    stored = (
+        tables.read(spark, lakehouse, Table.RAW_REQUESTS).filter(F.col("event_date").isin(*event_dates))
+        if tables.exists(lakehouse, Table.RAW_REQUESTS) and event_dates
+        else None
+    )
     prior = stored if stored is not None else batch.limit(0)
     classified = classify_against_raw(batch, prior, landing_date)
     outcomes = classified.groupBy("event_date", "outcome").count().collect()
-    total = {kind: sum(r["count"] for r in outcomes if r.outcome == kind)
-             for kind in ("new", "accepted_before", "duplicate")}
+    total = {
+        kind: sum(r["count"] for r in outcomes if r.outcome == kind) for kind in ("new", "accepted_before", "duplicate")
+    }
     changed = sorted({r.event_date for r in outcomes if r.outcome != "duplicate"})
     batch_size = sum(total.values())
     inserted = classified.filter(F.col("outcome") == "new").drop("outcome")
     after = inserted if stored is None else stored.unionByName(inserted)
     return {
-        "files": files, "parsed": parsed, "batch": batch, "event_dates": event_dates,
-        "gate_view": gate_view(after.filter(F.col("event_date").isin(*event_dates)) if event_dates
-                               else after.limit(0), landing_date),
+        "files": files,
+        "parsed": parsed,
+        "batch": batch,
+        "event_dates": event_dates,
+        "gate_view": gate_view(
+            after.filter(F.col("event_date").isin(*event_dates)) if event_dates else after.limit(0), landing_date
+        ),
         "lines_read": valid + sum(by_reason.values()),
         "accepted": total["new"] + total["accepted_before"],
         "accepted_before": total["accepted_before"],
@@ -204,46 +257,70 @@ def _ingest_requests(spark: SparkSession, lakehouse: Lakehouse, landing_date: da
     }
 
 
-def _ingest_accounts(spark: SparkSession, lakehouse: Lakehouse, landing_date: date,
-                     corrupt: list[landing_files.CorruptFile], partner_key: bytes) -> dict[str, Any] | None:
-    files, bad = landing_files.inspect(_files(lakehouse.landing_dir(c.ACCOUNTS) / f"date={landing_date}",
-                                              "*.jsonl*"), lakehouse.landing, c.ACCOUNTS)
+def _ingest_accounts(
+    spark: SparkSession,
+    lakehouse: Lakehouse,
+    landing_date: date,
+    corrupt: list[landing_files.CorruptFile],
+    partner_key: bytes,
+) -> dict[str, Any] | None:
+    files, bad = landing_files.inspect(
+        _files(lakehouse.landing_dir(c.ACCOUNTS) / f"date={landing_date}", "*.jsonl*"), lakehouse.landing, c.ACCOUNTS
+    )
     corrupt.extend(bad)
     if bad:
         # Part of a snapshot would look like deleted accounts: keep the last good one whole.
-        log.warning("accounts snapshot of %s unreadable, last good snapshot kept: %s", landing_date,
-                    "; ".join(item.describe() for item in bad))
+        log.warning(
+            "accounts snapshot of %s unreadable, last good snapshot kept: %s",
+            landing_date,
+            "; ".join(item.describe() for item in bad),
+        )
         return None
     if not files:
         log.warning("no accounts snapshot for %s: accounts left as they are", landing_date)
         return None
-    parsed = _stage(spark, lakehouse, parse_account_lines(read_lines(spark, files, lakehouse.landing), landing_date),
-                    c.ACCOUNTS, landing_date)
+    parsed = _stage(
+        spark,
+        lakehouse,
+        parse_account_lines(read_lines(spark, files, lakehouse.landing), landing_date),
+        c.ACCOUNTS,
+        landing_date,
+    )
     by_reason = _counts_by(parsed, "reason")
     valid = by_reason.pop(None, 0)
     snapshot = dedupe_snapshot(parsed.filter(F.col("reason").isNull()))
-    refined = _stage(spark, lakehouse, refined_accounts(snapshot, partner_key),
-                     "refined_accounts", landing_date)
+    refined = _stage(spark, lakehouse, refined_accounts(snapshot, partner_key), "refined_accounts", landing_date)
     accepted = refined.count()
-    return {"parsed": parsed, "raw": snapshot.drop("landing_date", "reason", "detail", "raw_line", "record_key"),
-            "refined": refined,
-            "gate_view": refined.withColumn("age_days", F.datediff(F.col("snapshot_date"), F.to_date("created_at"))),
-            "lines_read": valid + sum(by_reason.values()), "accepted": accepted,
-            "duplicates": valid - accepted, "quarantined": sum(by_reason.values())}
+    return {
+        "parsed": parsed,
+        "raw": snapshot.drop("landing_date", "reason", "detail", "raw_line", "record_key"),
+        "refined": refined,
+        "gate_view": refined.withColumn("age_days", F.datediff(F.col("snapshot_date"), F.to_date("created_at"))),
+        "lines_read": valid + sum(by_reason.values()),
+        "accepted": accepted,
+        "duplicates": valid - accepted,
+        "quarantined": sum(by_reason.values()),
+    }
 
 
 def _row_version(columns: tuple[str, ...]) -> Any:
     """SHA-256 of a row's contract values (null kept distinct from any text)."""
-    return F.sha2(F.concat_ws("\u001f", *[F.coalesce(F.col(name).cast("string"), F.lit("\u0000"))
-                                         for name in columns]), 256)
+    return F.sha2(
+        F.concat_ws("\u001f", *[F.coalesce(F.col(name).cast("string"), F.lit("\u0000")) for name in columns]), 256
+    )
 
 
-def _ingest_reference(spark: SparkSession, lakehouse: Lakehouse, landing_date: date, source: str,
-                      corrupt: list[landing_files.CorruptFile]) -> dict[str, Any] | None:
+def _ingest_reference(
+    spark: SparkSession, lakehouse: Lakehouse, landing_date: date, source: str, corrupt: list[landing_files.CorruptFile]
+) -> dict[str, Any] | None:
     """Incidents or partner indicators: every readable file, re-read whole (append-only and
     small); ``new`` holds the row versions no earlier run stored, stamped ``ingested_on``."""
-    files, bad = landing_files.inspect(_files(lakehouse.landing_dir(source), "*.csv"), lakehouse.landing, source,
-                                       header=",".join(REFERENCE_COLUMNS[source]))
+    files, bad = landing_files.inspect(
+        _files(lakehouse.landing_dir(source), "*.csv"),
+        lakehouse.landing,
+        source,
+        header=",".join(REFERENCE_COLUMNS[source]),
+    )
     corrupt.extend(bad)
     for item in bad:
         log.warning("%s file unreadable, nothing from it ingested: %s", source, item.describe())
@@ -258,17 +335,25 @@ def _ingest_reference(spark: SparkSession, lakehouse: Lakehouse, landing_date: d
     by_reason = _counts_by(parsed, "reason")
     valid = by_reason.pop(None, 0)
     rows = dedupe(parsed.filter(F.col("reason").isNull()), key).drop(
-        "landing_date", "reason", "detail", "raw_line", "record_key")
+        "landing_date", "reason", "detail", "raw_line", "record_key"
+    )
     accepted = rows.count()
     versioned = rows.withColumn("row_sha256", _row_version(REFERENCE_COLUMNS[source]))
     table = REFERENCE_TABLES[source]
     if tables.exists(lakehouse, table):
-        versioned = versioned.join(tables.read(spark, lakehouse, table).select("row_sha256"), "row_sha256",
-                                   "left_anti")
-    new = _stage(spark, lakehouse, versioned.withColumn("ingested_on", F.lit(landing_date)), f"{source}_new",
-                 landing_date)
-    return {"parsed": parsed, "rows": rows, "new": new, "lines_read": valid + sum(by_reason.values()),
-            "accepted": accepted, "duplicates": valid - accepted, "quarantined": sum(by_reason.values())}
+        versioned = versioned.join(tables.read(spark, lakehouse, table).select("row_sha256"), "row_sha256", "left_anti")
+    new = _stage(
+        spark, lakehouse, versioned.withColumn("ingested_on", F.lit(landing_date)), f"{source}_new", landing_date
+    )
+    return {
+        "parsed": parsed,
+        "rows": rows,
+        "new": new,
+        "lines_read": valid + sum(by_reason.values()),
+        "accepted": accepted,
+        "duplicates": valid - accepted,
+        "quarantined": sum(by_reason.values()),
+    }
 
 
 def _quarantine(parts: list[tuple[str, DataFrame]], run_id: str) -> DataFrame:
@@ -280,8 +365,9 @@ def _file_fields(corrupt: list[landing_files.CorruptFile]) -> dict[str, Any]:
     return {"files_quarantined": len(corrupt), "quarantined_files": json.dumps(landing_files.as_dicts(corrupt))}
 
 
-def _record_files(spark: SparkSession, lakehouse: Lakehouse, landing_date: date, run_id: str,
-                  corrupt: list[landing_files.CorruptFile]) -> None:
+def _record_files(
+    spark: SparkSession, lakehouse: Lakehouse, landing_date: date, run_id: str, corrupt: list[landing_files.CorruptFile]
+) -> None:
     """Keep corrupt files whole in the raw layer and record them (one commit per run; a
     re-run of the date replaces the record, so a re-delivered file drops out of it)."""
     if not corrupt and not tables.exists(lakehouse, Table.QUARANTINED_FILES):
@@ -293,16 +379,21 @@ def _record_files(spark: SparkSession, lakehouse: Lakehouse, landing_date: date,
 
 def _record_run(spark: SparkSession, lakehouse: Lakehouse, row: dict[str, Any]) -> None:
     names = [part.strip().split(" ")[0] for part in RUNS_SCHEMA.split(", ")]
-    tables.append(spark.createDataFrame([tuple(row.get(name) for name in names)], RUNS_SCHEMA),
-                  lakehouse, Table.INGEST_RUNS)
+    tables.append(
+        spark.createDataFrame([tuple(row.get(name) for name in names)], RUNS_SCHEMA), lakehouse, Table.INGEST_RUNS
+    )
 
 
 def run(spark: SparkSession, lakehouse: Lakehouse, landing_date: date) -> dict[str, Any]:
     """Ingest folder date ``landing_date``; returns the ingest-runs row that was written."""
     started = time.perf_counter()
     run_id = f"ingest-{landing_date}-{uuid.uuid4().hex[:12]}"
-    row: dict[str, Any] = {"run_id": run_id, "landing_date": landing_date, "engine": engine_name(spark),
-                           "started_at": datetime.now(timezone.utc).replace(tzinfo=None)}
+    row: dict[str, Any] = {
+        "run_id": run_id,
+        "landing_date": landing_date,
+        "engine": engine_name(spark),
+        "started_at": datetime.now(timezone.utc).replace(tzinfo=None),
+    }
     corrupt: list[landing_files.CorruptFile] = []
     partner_key = get_key(lakehouse, PARTNER_HMAC_KEY_ENV)  # before anything is written
     try:
@@ -311,21 +402,41 @@ def run(spark: SparkSession, lakehouse: Lakehouse, landing_date: date) -> dict[s
         except DistillguardError as failure:
             if corrupt:
                 _record_files(spark, lakehouse, landing_date, run_id, corrupt)
-                _record_run(spark, lakehouse, {**row, **_file_fields(corrupt), "status": "failed",
-                                               "message": str(failure),
-                                               "finished_at": datetime.now(timezone.utc).replace(tzinfo=None)})
+                _record_run(
+                    spark,
+                    lakehouse,
+                    {
+                        **row,
+                        **_file_fields(corrupt),
+                        "status": "failed",
+                        "message": str(failure),
+                        "finished_at": datetime.now(timezone.utc).replace(tzinfo=None),
+                    },
+                )
             raise
         accounts = _ingest_accounts(spark, lakehouse, landing_date, corrupt, partner_key)
         incidents = _ingest_reference(spark, lakehouse, landing_date, c.INCIDENTS, corrupt)
         indicators = _ingest_reference(spark, lakehouse, landing_date, c.PARTNER_INDICATORS, corrupt)
         row.update(_file_fields(corrupt))
-        row.update({
-            "files": len(requests["files"]),
-            **{k: requests[k] for k in ("lines_read", "accepted", "duplicates_in_batch", "duplicates_of_stored",
-                                        "accepted_before", "quarantined", "changed_event_dates")},
-            "duplicates_dropped": requests["duplicates_in_batch"] + requests["duplicates_of_stored"],
-            "quarantined_by_reason": json.dumps(requests["quarantined_by_reason"]),
-        })
+        row.update(
+            {
+                "files": len(requests["files"]),
+                **{
+                    k: requests[k]
+                    for k in (
+                        "lines_read",
+                        "accepted",
+                        "duplicates_in_batch",
+                        "duplicates_of_stored",
+                        "accepted_before",
+                        "quarantined",
+                        "changed_event_dates",
+                    )
+                },
+                "duplicates_dropped": requests["duplicates_in_batch"] + requests["duplicates_of_stored"],
+                "quarantined_by_reason": json.dumps(requests["quarantined_by_reason"]),
+            }
+        )
         for prefix, part in (("accounts", accounts), ("incidents", incidents), ("indicators", indicators)):
             for name in ("lines_read", "accepted", "duplicates", "quarantined"):
                 row[f"{prefix}_{name}"] = part[name] if part else None
@@ -343,8 +454,16 @@ def run(spark: SparkSession, lakehouse: Lakehouse, landing_date: date) -> dict[s
         try:
             gates.close()
         except quality.GateFailed as failure:
-            _record_run(spark, lakehouse, {**row, "status": "failed_gate", "message": str(failure),
-                                           "finished_at": datetime.now(timezone.utc).replace(tzinfo=None)})
+            _record_run(
+                spark,
+                lakehouse,
+                {
+                    **row,
+                    "status": "failed_gate",
+                    "message": str(failure),
+                    "finished_at": datetime.now(timezone.utc).replace(tzinfo=None),
+                },
+            )
             raise
 
         _merge_requests(spark, lakehouse, requests["batch"], requests["event_dates"])
@@ -357,18 +476,31 @@ def run(spark: SparkSession, lakehouse: Lakehouse, landing_date: date) -> dict[s
                 tables.append(part["new"], lakehouse, REFERENCE_TABLES[source])
         _record_files(spark, lakehouse, landing_date, run_id, corrupt)
         parts = [(c.REQUEST_LOGS, requests["parsed"])] + [
-            (source, part["parsed"]) for source, part in
-            ((c.ACCOUNTS, accounts), (c.INCIDENTS, incidents), (c.PARTNER_INDICATORS, indicators)) if part]
+            (source, part["parsed"])
+            for source, part in ((c.ACCOUNTS, accounts), (c.INCIDENTS, incidents), (c.PARTNER_INDICATORS, indicators))
+            if part
+        ]
         quarantined = _quarantine(parts, run_id)
-        where = (f"(source IN ('{c.REQUEST_LOGS}', '{c.ACCOUNTS}') AND landing_date = DATE'{landing_date}') "
-                 f"OR source IN ('{c.INCIDENTS}', '{c.PARTNER_INDICATORS}')")
+        where = (
+            f"(source IN ('{c.REQUEST_LOGS}', '{c.ACCOUNTS}') AND landing_date = DATE'{landing_date}') "
+            f"OR source IN ('{c.INCIDENTS}', '{c.PARTNER_INDICATORS}')"
+        )
         tables.replace(quarantined, lakehouse, Table.RAW_QUARANTINE, where)
-        tables.replace(quarantine_summary(tables.read(spark, lakehouse, Table.RAW_QUARANTINE)
-                                    .filter(where)), lakehouse, Table.QUARANTINE, where)
+        tables.replace(
+            quarantine_summary(tables.read(spark, lakehouse, Table.RAW_QUARANTINE).filter(where)),
+            lakehouse,
+            Table.QUARANTINE,
+            where,
+        )
         files_note = f"; {len(corrupt)} unreadable file(s) quarantined whole" if corrupt else ""
-        row.update({"status": "succeeded", "raw_requests_version": tables.version(spark, lakehouse, Table.RAW_REQUESTS),
-                    "message": f"{time.perf_counter() - started:.1f}s{files_note}",
-                    "finished_at": datetime.now(timezone.utc).replace(tzinfo=None)})
+        row.update(
+            {
+                "status": "succeeded",
+                "raw_requests_version": tables.version(spark, lakehouse, Table.RAW_REQUESTS),
+                "message": f"{time.perf_counter() - started:.1f}s{files_note}",
+                "finished_at": datetime.now(timezone.utc).replace(tzinfo=None),
+            }
+        )
         _record_run(spark, lakehouse, row)
         return row
     finally:
@@ -381,7 +513,11 @@ def changed_event_dates(spark: SparkSession, lakehouse: Lakehouse, landing_date:
     exactly the partitions later steps must recompute for that folder date."""
     if not tables.exists(lakehouse, Table.INGEST_RUNS):
         return []
-    latest = (tables.read(spark, lakehouse, Table.INGEST_RUNS)
-              .filter((F.col("landing_date") == F.lit(landing_date)) & (F.col("status") == "succeeded"))
-              .orderBy(F.col("finished_at").desc()).select("changed_event_dates").first())
+    latest = (
+        tables.read(spark, lakehouse, Table.INGEST_RUNS)
+        .filter((F.col("landing_date") == F.lit(landing_date)) & (F.col("status") == "succeeded"))
+        .orderBy(F.col("finished_at").desc())
+        .select("changed_event_dates")
+        .first()
+    )
     return sorted(latest[0]) if latest else []

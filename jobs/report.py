@@ -39,24 +39,42 @@ def run(spark: SparkSession, lakehouse: Lakehouse, day: date, run_id: str | None
     version = tables.version(spark, lakehouse, Table.FLAGGED_ACCOUNTS)
     flagged = tables.read(spark, lakehouse, Table.FLAGGED_ACCOUNTS, version)
     exported = ~F.coalesce(F.col("allow_listed"), F.lit(False))
-    history = (flagged.where(exported & F.col("flag_date").between(
-        F.lit(day - timedelta(days=pages.HISTORY_DAYS - 1)), F.lit(day)))
-        .groupBy("flag_date", "risk_tier").count().toPandas())
+    history = (
+        flagged.where(
+            exported & F.col("flag_date").between(F.lit(day - timedelta(days=pages.HISTORY_DAYS - 1)), F.lit(day))
+        )
+        .groupBy("flag_date", "risk_tier")
+        .count()
+        .toPandas()
+    )
     view = pages.day_view(flagged.where(F.col("flag_date") == F.lit(day)))
     withheld = pages.allow_listed(view.held, allow_list.active_on(spark, lakehouse, day).toPandas())
-    summary = {"flag date": day.isoformat(), "flagged accounts": view.flagged,
-               **{f"tier {tier}": count for tier, count in view.by_tier.items()},
-               "allow-listed, not exported": len(view.held),
-               "model version(s)": ", ".join(view.model_versions) or "none",
-               "scoring run(s)": ", ".join(view.scoring_runs) or "none",
-               "flagged table version": version,
-               "generated at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
-    figures = {"tiers": pages.png(pages.tier_history(history, day)),
-               "scores": pages.png(pages.score_distribution(view.histogram)),
-               "clusters": pages.png(pages.cluster_spend(view.clusters))}
+    summary = {
+        "flag date": day.isoformat(),
+        "flagged accounts": view.flagged,
+        **{f"tier {tier}": count for tier, count in view.by_tier.items()},
+        "allow-listed, not exported": len(view.held),
+        "model version(s)": ", ".join(view.model_versions) or "none",
+        "scoring run(s)": ", ".join(view.scoring_runs) or "none",
+        "flagged table version": version,
+        "generated at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+    figures = {
+        "tiers": pages.png(pages.tier_history(history, day)),
+        "scores": pages.png(pages.score_distribution(view.histogram)),
+        "clusters": pages.png(pages.cluster_spend(view.clusters)),
+    }
     pr_curve = pages.pr_curve(client, view.model_runs)
-    page = pages.render(day, summary, figures, view.clusters, pages.exports(spark, lakehouse, day), withheld, pr_curve,
-                        lakehouse.exports / f"date={day.isoformat()}")
+    page = pages.render(
+        day,
+        summary,
+        figures,
+        view.clusters,
+        pages.exports(spark, lakehouse, day),
+        withheld,
+        pr_curve,
+        lakehouse.exports / f"date={day.isoformat()}",
+    )
     path = pages.report_path(lakehouse, day)
     path.parent.mkdir(parents=True, exist_ok=True)
     temp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
@@ -64,5 +82,11 @@ def run(spark: SparkSession, lakehouse: Lakehouse, day: date, run_id: str | None
     os.replace(temp, path)
     if run_id is not None:
         client.log_artifact(run_id, str(path), pages.REPORT_ARTIFACT_DIR)
-    return {"path": path, "flagged": view.flagged, "by_tier": view.by_tier, "allow_listed": len(view.held),
-            "pr_curve": pr_curve[0] is not None, "mlflow_run_id": run_id}
+    return {
+        "path": path,
+        "flagged": view.flagged,
+        "by_tier": view.by_tier,
+        "allow_listed": len(view.held),
+        "pr_curve": pr_curve[0] is not None,
+        "mlflow_run_id": run_id,
+    }

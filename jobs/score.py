@@ -66,16 +66,31 @@ def run(spark: SparkSession, lakehouse: Lakehouse, day: date, settings: ScoringS
     champion = registry.load_champion(lakehouse)
     mlflow_client = registry.client(lakehouse)
     frame = _features(spark, lakehouse, day)
-    scores = tables.stage(spark, lakehouse, f"scores_{day:%Y%m%d}",
-                          score_accounts(model_input(frame, keep=("account_id",)), champion.artifact,
-                                         settings.top_reasons))
+    scores = tables.stage(
+        spark,
+        lakehouse,
+        f"scores_{day:%Y%m%d}",
+        score_accounts(model_input(frame, keep=("account_id",)), champion.artifact, settings.top_reasons),
+    )
     mlflow.set_experiment(experiment_id=registry.experiment_id(lakehouse, mlflow_client, EXPERIMENT_NAME))
     with mlflow.start_run(run_name=f"score-{day}") as scoring_run:
-        model = {"model_name": registry.MODEL_NAME, "model_version": str(champion.version),
-                 "model_run_id": champion.run_id, "scoring_run_id": scoring_run.info.run_id}
-        rows = flags.flagged_rows(scores, flags.evidence(frame), flags.first_flagged(spark, lakehouse, day),
-                                  allow_list.active_on(spark, lakehouse, day), day, champion.threshold, model,
-                                  settings, champion.suspend_threshold)
+        model = {
+            "model_name": registry.MODEL_NAME,
+            "model_version": str(champion.version),
+            "model_run_id": champion.run_id,
+            "scoring_run_id": scoring_run.info.run_id,
+        }
+        rows = flags.flagged_rows(
+            scores,
+            flags.evidence(frame),
+            flags.first_flagged(spark, lakehouse, day),
+            allow_list.active_on(spark, lakehouse, day),
+            day,
+            champion.threshold,
+            model,
+            settings,
+            champion.suspend_threshold,
+        )
         staged = tables.stage(spark, lakehouse, f"flagged_{day:%Y%m%d}", rows)
         gates = quality.Gates(spark, lakehouse, f"score-{day}-{scoring_run.info.run_id[:12]}")
         if gates.check("flagged_accounts", staged).critical_failures:
@@ -86,25 +101,53 @@ def run(spark: SparkSession, lakehouse: Lakehouse, day: date, settings: ScoringS
         by_tier = {r["risk_tier"]: r["count"] for r in counts if not r["allow_listed"]}
         allow_listed = sum(r["count"] for r in counts if r["allow_listed"])
         # Scalar percentile_approx: Sail has neither approxQuantile nor the array form.
-        quantiles = list(scores.agg(*[F.percentile_approx("score", q, 10_000).alias(f"q{i}")
-                                      for i, q in enumerate(QUANTILES)]).first())
+        quantiles = list(
+            scores.agg(
+                *[F.percentile_approx("score", q, 10_000).alias(f"q{i}") for i, q in enumerate(QUANTILES)]
+            ).first()
+        )
         reference = _drift_reference(champion.run_id)
         psi = drift(reference, frame) if reference is not None else {}
         version = tables.version(spark, lakehouse, Table.FLAGGED_ACCOUNTS)
-        mlflow.log_params({"flag_date": day.isoformat(), "model_version": champion.version,
-                           "threshold": champion.threshold, "model_uri": champion.uri})
-        mlflow.log_metrics({"accounts_scored": scores.count(), "flagged": sum(by_tier.values()),
-                            "allow_listed_not_exported": allow_listed, **{f"tier_{t}": by_tier.get(t, 0) for t in TIERS},
-                            "score_p50": quantiles[0], "score_p90": quantiles[1], "score_p99": quantiles[2],
-                            **{f"psi_{k}": v for k, v in psi.items()}, "flagged_table_version": version})
+        mlflow.log_params(
+            {
+                "flag_date": day.isoformat(),
+                "model_version": champion.version,
+                "threshold": champion.threshold,
+                "model_uri": champion.uri,
+            }
+        )
+        mlflow.log_metrics(
+            {
+                "accounts_scored": scores.count(),
+                "flagged": sum(by_tier.values()),
+                "allow_listed_not_exported": allow_listed,
+                **{f"tier_{t}": by_tier.get(t, 0) for t in TIERS},
+                "score_p50": quantiles[0],
+                "score_p90": quantiles[1],
+                "score_p99": quantiles[2],
+                **{f"psi_{k}": v for k, v in psi.items()},
+                "flagged_table_version": version,
+            }
+        )
         drifted = sorted(k for k, v in psi.items() if v >= settings.drift_warning_psi)
-        mlflow.set_tags({"flag_date": day.isoformat(), "drift_warning": ",".join(drifted) or "none",
-                         "drift_reference": f"runs:/{champion.run_id}/{REFERENCE_ARTIFACT}" if reference
-                         else "missing"})
+        mlflow.set_tags(
+            {
+                "flag_date": day.isoformat(),
+                "drift_warning": ",".join(drifted) or "none",
+                "drift_reference": f"runs:/{champion.run_id}/{REFERENCE_ARTIFACT}" if reference else "missing",
+            }
+        )
         if drifted:
             log.warning("feature drift (PSI >= %s) on %s", settings.drift_warning_psi, ", ".join(drifted))
-    return {"flag_date": day.isoformat(), "flagged": sum(by_tier.values()), "by_tier": by_tier,
-            "allow_listed": allow_listed,
-            "model_version": champion.version, "scoring_run_id": scoring_run.info.run_id,
-            "flagged_table_version": version, "psi": psi,
-            "score_quantiles": dict(zip(("p50", "p90", "p99"), np.round(quantiles, 4).tolist()))}
+    return {
+        "flag_date": day.isoformat(),
+        "flagged": sum(by_tier.values()),
+        "by_tier": by_tier,
+        "allow_listed": allow_listed,
+        "model_version": champion.version,
+        "scoring_run_id": scoring_run.info.run_id,
+        "flagged_table_version": version,
+        "psi": psi,
+        "score_quantiles": dict(zip(("p50", "p90", "p99"), np.round(quantiles, 4).tolist())),
+    }

@@ -47,12 +47,21 @@ from distillguard.config import SCORING, TRAINING, Lakehouse, Table, TrainingSet
 from distillguard.engine import engine_name
 from distillguard.errors import DistillguardError
 from distillguard.jobs.evaluate import assess
-from distillguard.models import (bootstrap, classifier, evaluation, feature_audit, metrics, plots, promotion, registry,
-                                 report, scorer)
+from distillguard.models import (
+    bootstrap,
+    classifier,
+    evaluation,
+    feature_audit,
+    metrics,
+    plots,
+    promotion,
+    registry,
+    report,
+    scorer,
+)
 from distillguard.models.classifier import BASELINE_RULES
 from distillguard.models.split import TRAIN, split
-from distillguard.models.training_set import (FEATURE_COLUMNS, NEGATIVES_ASSUMPTION, build,
-                                              unlabelled_population_weight)
+from distillguard.models.training_set import FEATURE_COLUMNS, NEGATIVES_ASSUMPTION, build, unlabelled_population_weight
 from distillguard.scoring import drift
 
 
@@ -66,8 +75,9 @@ def latest_feature_date(spark: SparkSession, lakehouse: Lakehouse) -> date:
     return latest
 
 
-def build_training_set(spark: SparkSession, lakehouse: Lakehouse, as_of: date, run_id: str,
-                       settings: TrainingSettings) -> tuple[int, dict[str, Any]]:
+def build_training_set(
+    spark: SparkSession, lakehouse: Lakehouse, as_of: date, run_id: str, settings: TrainingSettings
+) -> tuple[int, dict[str, Any]]:
     """Write the gated training set of ``as_of``; return its Delta version and split summary."""
     rolling = tables.read(spark, lakehouse, Table.ACCOUNT_ROLLING).where(F.col("feature_date") <= F.lit(as_of))
     clusters = tables.read(spark, lakehouse, Table.ACCOUNT_CLUSTERS).where(F.col("feature_date") <= F.lit(as_of))
@@ -83,20 +93,33 @@ def build_training_set(spark: SparkSession, lakehouse: Lakehouse, as_of: date, r
 
 
 def _read_set(spark: SparkSession, lakehouse: Lakehouse, version: int, as_of: date) -> pd.DataFrame:
-    return (tables.read(spark, lakehouse, Table.TRAINING_SET, version)
-            .where(F.col("as_of") == F.lit(as_of)).orderBy("account_id", "feature_date", "incident_id").toPandas())
+    return (
+        tables.read(spark, lakehouse, Table.TRAINING_SET, version)
+        .where(F.col("as_of") == F.lit(as_of))
+        .orderBy("account_id", "feature_date", "incident_id")
+        .toPandas()
+    )
 
 
 def _champion_rows(spark: SparkSession, lakehouse: Lakehouse, current: Any, rows: pd.DataFrame) -> np.ndarray:
     """Mask of the holdout rows the champion did not train on."""
-    trained = _read_set(spark, lakehouse, int(current.tags["training_set_version"]),
-                        date.fromisoformat(current.tags["as_of"]))
+    trained = _read_set(
+        spark, lakehouse, int(current.tags["training_set_version"]), date.fromisoformat(current.tags["as_of"])
+    )
     return ~rows["account_id"].isin(set(trained.loc[trained["split"] == TRAIN, "account_id"])).to_numpy()
 
 
-def _compare(spark: SparkSession, lakehouse: Lakehouse, mlflow_client: Any, current: Any, rows: pd.DataFrame,
-             score: np.ndarray, model: classifier.TrainedModel, k: int,
-             settings: TrainingSettings) -> tuple[dict[str, dict[str, float]], promotion.Comparison, dict[str, float]]:
+def _compare(
+    spark: SparkSession,
+    lakehouse: Lakehouse,
+    mlflow_client: Any,
+    current: Any,
+    rows: pd.DataFrame,
+    score: np.ndarray,
+    model: classifier.TrainedModel,
+    k: int,
+    settings: TrainingSettings,
+) -> tuple[dict[str, dict[str, float]], promotion.Comparison, dict[str, float]]:
     """Champion and challenger on the same rows; the champion's leave-one-out recalls from its run."""
     mask = _champion_rows(spark, lakehouse, current, rows)
     same = rows[mask].reset_index(drop=True)
@@ -105,34 +128,59 @@ def _compare(spark: SparkSession, lakehouse: Lakehouse, mlflow_client: Any, curr
     champion = metrics.evaluate(same, champion_score, float(current.tags[registry.THRESHOLD_TAG]), k)
     challenger = metrics.evaluate(same, score[mask], model.threshold.value, k)
     point = evaluation.operating_point(same, score[mask], model.threshold.value, settings)
-    comparison = promotion.Comparison(len(same), point["recall_at_fpr"], point["recall_at_fpr_ci_low"],
-                                      champion["recall"], challenger["pr_auc"], champion["pr_auc"])
+    comparison = promotion.Comparison(
+        len(same),
+        point["recall_at_fpr"],
+        point["recall_at_fpr_ci_low"],
+        champion["recall"],
+        challenger["pr_auc"],
+        champion["pr_auc"],
+    )
     run_id = current.tags.get("run_id")
     logged = mlflow_client.get_run(run_id).data.metrics if run_id else {}
-    champion_loo = {name[len("loo_recall_"):]: value for name, value in logged.items()
-                    if name.startswith("loo_recall_") and name != "loo_recall_min"}
+    champion_loo = {
+        name[len("loo_recall_") :]: value
+        for name, value in logged.items()
+        if name.startswith("loo_recall_") and name != "loo_recall_min"
+    }
     return {"champion": champion, "challenger_on_champion_rows": challenger}, comparison, champion_loo
 
 
-def _figures(rows: pd.DataFrame, model: classifier.TrainedModel, train: pd.DataFrame,
-             scores: dict[str, np.ndarray], points: dict[str, tuple[float, float]],
-             settings: TrainingSettings) -> dict[str, Any]:
+def _figures(
+    rows: pd.DataFrame,
+    model: classifier.TrainedModel,
+    train: pd.DataFrame,
+    scores: dict[str, np.ndarray],
+    points: dict[str, tuple[float, float]],
+    settings: TrainingSettings,
+) -> dict[str, Any]:
     y, w = rows["label"].to_numpy(dtype=int), rows["eval_weight"].to_numpy(dtype=float)
     groups = rows["group_id"].to_numpy()
-    resamples = list(bootstrap.multiplicities(groups, bootstrap.strata(groups, y), min(settings.bootstrap_samples, 100),
-                                              settings.sample_seed))
+    resamples = list(
+        bootstrap.multiplicities(
+            groups, bootstrap.strata(groups, y), min(settings.bootstrap_samples, 100), settings.sample_seed
+        )
+    )
     last = classifier.operating_rows(train)
     return {
         "pr_curve": plots.pr_curves(y, w, scores, points),
-        "pr_curve_band": plots.pr_curve_band(y, w, scores["model"], resamples, points["model"],
-                                             settings.interval_level),
+        "pr_curve_band": plots.pr_curve_band(
+            y, w, scores["model"], resamples, points["model"], settings.interval_level
+        ),
         "score_distributions": plots.score_distributions(rows["label_name"], scores["model"], model.threshold.value),
         "feature_importance": plots.feature_importance(
-            model.scorer.features, model.scorer.booster.feature_importance(importance_type="gain")),
-        "calibration": plots.calibration({
-            "train (out of fold)": (train["label"].to_numpy(dtype=int)[last], model.oof_scores[last],
-                                    train["population_weight"].to_numpy(dtype=float)[last]),
-            "holdout": (y, scores["model"], w)}),
+            model.scorer.features, model.scorer.booster.feature_importance(importance_type="gain")
+        ),
+        "calibration": plots.calibration(
+            {
+                "train (out of fold)": (
+                    train["label"].to_numpy(dtype=int)[last],
+                    model.oof_scores[last],
+                    train["population_weight"].to_numpy(dtype=float)[last],
+                ),
+                "holdout": (y, scores["model"], w),
+            }
+        ),
     }
 
 
@@ -145,22 +193,34 @@ def _log_model(model: classifier.TrainedModel, rows: pd.DataFrame) -> mlflow.mod
         model.scorer.booster.save_model(str(booster))
         meta.write_text(json.dumps(model.meta, indent=1))
         return mlflow.pyfunc.log_model(
-            name="model", python_model=scorer.__file__, artifacts={"booster": str(booster), "meta": str(meta)},
+            name="model",
+            python_model=scorer.__file__,
+            artifacts={"booster": str(booster), "meta": str(meta)},
             signature=infer_signature(example, pd.Series(model.scorer.score(example), name="score")),
-            input_example=example, metadata={"threshold": model.threshold.value,
-                                             classifier.SUSPEND_THRESHOLD: model.suspend.value,
-                                             "target_fpr": model.threshold.target_fpr,
-                                             "suspend_fpr": model.suspend.target_fpr, "features": features},
-            pip_requirements=[f"{p}=={metadata.version(p)}" for p in ("mlflow", "lightgbm", "numpy", "pandas")])
+            input_example=example,
+            metadata={
+                "threshold": model.threshold.value,
+                classifier.SUSPEND_THRESHOLD: model.suspend.value,
+                "target_fpr": model.threshold.target_fpr,
+                "suspend_fpr": model.suspend.target_fpr,
+                "features": features,
+            },
+            pip_requirements=[f"{p}=={metadata.version(p)}" for p in ("mlflow", "lightgbm", "numpy", "pandas")],
+        )
 
 
 def _dataset(frame: pd.DataFrame, lakehouse: Lakehouse, version: int, name: str) -> Any:
-    source = (DeltaDatasetSource(delta_table_name=lakehouse.table_name(Table.TRAINING_SET), delta_table_version=version)
-              if lakehouse.addressed_by_name(Table.TRAINING_SET)
-              else DeltaDatasetSource(path=lakehouse.table_path(Table.TRAINING_SET), delta_table_version=version))
-    return mlflow.data.from_pandas(frame[["account_id", "feature_date", "label", "weight", "population_weight",
-                                          *FEATURE_COLUMNS]],
-                                   source=source, targets="label", name=name)
+    source = (
+        DeltaDatasetSource(delta_table_name=lakehouse.table_name(Table.TRAINING_SET), delta_table_version=version)
+        if lakehouse.addressed_by_name(Table.TRAINING_SET)
+        else DeltaDatasetSource(path=lakehouse.table_path(Table.TRAINING_SET), delta_table_version=version)
+    )
+    return mlflow.data.from_pandas(
+        frame[["account_id", "feature_date", "label", "weight", "population_weight", *FEATURE_COLUMNS]],
+        source=source,
+        targets="label",
+        name=name,
+    )
 
 
 def _date_range(values: pd.Series) -> str:
@@ -176,8 +236,14 @@ def _training_report(lakehouse: Lakehouse, run_id: str, title: str, result: Any,
     return path
 
 
-def run(spark: SparkSession, lakehouse: Lakehouse, as_of: date | None = None,
-        settings: TrainingSettings = TRAINING, promote: bool = True, truth: Path | None = None) -> dict[str, Any]:
+def run(
+    spark: SparkSession,
+    lakehouse: Lakehouse,
+    as_of: date | None = None,
+    settings: TrainingSettings = TRAINING,
+    promote: bool = True,
+    truth: Path | None = None,
+) -> dict[str, Any]:
     """One retrain as of ``as_of``; ``truth`` (synthetic ground truth, an explicit evaluation
     option) only adds evaluation figures, it never reaches training or the threshold."""
     latest = latest_feature_date(spark, lakehouse)
@@ -193,71 +259,133 @@ def run(spark: SparkSession, lakehouse: Lakehouse, as_of: date | None = None,
     base_threshold = classifier.baseline_threshold(train, settings)
     k = settings.review_queue_k
     scores = {"model": model.scorer.score(rows), "baseline": classifier.baseline_score(rows)}
-    results = {"model": metrics.evaluate(rows, scores["model"], model.threshold.value, k),
-               "baseline": metrics.evaluate(rows, scores["baseline"], base_threshold.value, k)}
+    results = {
+        "model": metrics.evaluate(rows, scores["model"], model.threshold.value, k),
+        "baseline": metrics.evaluate(rows, scores["baseline"], base_threshold.value, k),
+    }
     assessed = assess(spark, lakehouse, frame, model, as_of, settings, truth)
 
     mlflow_client = registry.client(lakehouse)
     current = registry.champion(mlflow_client)
     comparison, champion_loo = None, {}
     if current is not None:
-        compared, comparison, champion_loo = _compare(spark, lakehouse, mlflow_client, current, rows,
-                                                      scores["model"], model, k, settings)
+        compared, comparison, champion_loo = _compare(
+            spark, lakehouse, mlflow_client, current, rows, scores["model"], model, k, settings
+        )
         results.update(compared)
-    loo = {name[len("loo_recall_"):]: value for name, value in assessed.metrics.items()
-           if name.startswith("loo_recall_") and name != "loo_recall_min"}
-    decision = promotion.decide(promotion.Evidence(results["model"], results["baseline"], model.threshold.fpr,
-                                                   model.threshold.reached, comparison, loo, champion_loo), settings)
+    loo = {
+        name[len("loo_recall_") :]: value
+        for name, value in assessed.metrics.items()
+        if name.startswith("loo_recall_") and name != "loo_recall_min"
+    }
+    decision = promotion.decide(
+        promotion.Evidence(
+            results["model"],
+            results["baseline"],
+            model.threshold.fpr,
+            model.threshold.reached,
+            comparison,
+            loo,
+            champion_loo,
+        ),
+        settings,
+    )
 
     labelled = train[train["label_name"] != "unlabelled"]
-    with mlflow.start_run(experiment_id=registry.experiment_id(lakehouse, mlflow_client),
-                          run_name=run_id) as active:
-        mlflow.log_params({**{f"setting_{key}": value for key, value in asdict(settings).items()}, **split_params,
-                           "as_of": as_of.isoformat(), "engine": engine_name(spark), "pipeline_run_id": run_id,
-                           "training_set_table": Table.TRAINING_SET.value, "training_set_version": version,
-                           "train_feature_dates": _date_range(train["feature_date"]),
-                           "train_decided_on": _date_range(labelled["decided_on"]),
-                           "holdout_rows": len(rows), "train_rows": len(train), "features": len(FEATURE_COLUMNS),
-                           "negatives_assumption": NEGATIVES_ASSUMPTION, "baseline_rules": "; ".join(BASELINE_RULES),
-                           "training_weight_unlabelled": settings.unlabelled_weight,
-                           "population_weight_unlabelled": unlabelled_population_weight(settings),
-                           "evaluation_truth": str(truth) if truth else "none",
-                           "model_target_fpr_reached_out_of_fold": model.threshold.reached,
-                           "baseline_target_fpr_reached_out_of_fold": base_threshold.reached})
-        mlflow.log_input(_dataset(train, lakehouse, version, f"training_set_v{version}_train"), context="training",
-                         tags={"delta_version": str(version), "as_of": as_of.isoformat(),
-                               "date_range": _date_range(train["feature_date"])})
+    with mlflow.start_run(experiment_id=registry.experiment_id(lakehouse, mlflow_client), run_name=run_id) as active:
+        mlflow.log_params(
+            {
+                **{f"setting_{key}": value for key, value in asdict(settings).items()},
+                **split_params,
+                "as_of": as_of.isoformat(),
+                "engine": engine_name(spark),
+                "pipeline_run_id": run_id,
+                "training_set_table": Table.TRAINING_SET.value,
+                "training_set_version": version,
+                "train_feature_dates": _date_range(train["feature_date"]),
+                "train_decided_on": _date_range(labelled["decided_on"]),
+                "holdout_rows": len(rows),
+                "train_rows": len(train),
+                "features": len(FEATURE_COLUMNS),
+                "negatives_assumption": NEGATIVES_ASSUMPTION,
+                "baseline_rules": "; ".join(BASELINE_RULES),
+                "training_weight_unlabelled": settings.unlabelled_weight,
+                "population_weight_unlabelled": unlabelled_population_weight(settings),
+                "evaluation_truth": str(truth) if truth else "none",
+                "model_target_fpr_reached_out_of_fold": model.threshold.reached,
+                "baseline_target_fpr_reached_out_of_fold": base_threshold.reached,
+            }
+        )
+        mlflow.log_input(
+            _dataset(train, lakehouse, version, f"training_set_v{version}_train"),
+            context="training",
+            tags={
+                "delta_version": str(version),
+                "as_of": as_of.isoformat(),
+                "date_range": _date_range(train["feature_date"]),
+            },
+        )
         holdout_data = _dataset(rows, lakehouse, version, f"training_set_v{version}_holdout")
-        mlflow.log_input(holdout_data, context="evaluation", tags={"delta_version": str(version),
-                                                                   "as_of": as_of.isoformat(),
-                                                                   "date_range": _date_range(rows["feature_date"])})
+        mlflow.log_input(
+            holdout_data,
+            context="evaluation",
+            tags={
+                "delta_version": str(version),
+                "as_of": as_of.isoformat(),
+                "date_range": _date_range(rows["feature_date"]),
+            },
+        )
         info = _log_model(model, rows)
         named = {name: value for name, value in assessed.metrics.items() if not np.isnan(value)}
         mlflow.log_metrics(named, model_id=info.model_id, dataset=holdout_data)
-        mlflow.log_metrics({f"{group}_{name}": value for group, values in results.items()
-                            for name, value in values.items() if not np.isnan(value)}, model_id=info.model_id)
-        figures = _figures(rows, model, train, scores,
-                           {"model": (results["model"]["recall"], results["model"]["precision"]),
-                            "baseline": (results["baseline"]["recall"], results["baseline"]["precision"])}, settings)
+        mlflow.log_metrics(
+            {
+                f"{group}_{name}": value
+                for group, values in results.items()
+                for name, value in values.items()
+                if not np.isnan(value)
+            },
+            model_id=info.model_id,
+        )
+        figures = _figures(
+            rows,
+            model,
+            train,
+            scores,
+            {
+                "model": (results["model"]["recall"], results["model"]["precision"]),
+                "baseline": (results["baseline"]["recall"], results["baseline"]["precision"]),
+            },
+            settings,
+        )
         for name, figure in figures.items():
             mlflow.log_figure(figure, f"plots/{name}.png")
-        title = (f"distillguard training run {run_id} (as of {as_of}; review tier at population-weighted benign FPR "
-                 f"<= {settings.target_fpr:.2%})")
+        title = (
+            f"distillguard training run {run_id} (as of {as_of}; review tier at population-weighted benign FPR "
+            f"<= {settings.target_fpr:.2%})"
+        )
         report_path = _training_report(lakehouse, run_id, title, assessed, figures)
         for figure in figures.values():
             plots.plt.close(figure)
         mlflow.log_artifact(str(report_path), "report")
-        mlflow.log_dict({name: table.to_dict("records") for name, table in assessed.tables.items()},
-                        "report/tables.json")
+        mlflow.log_dict(
+            {name: table.to_dict("records") for name, table in assessed.tables.items()}, "report/tables.json"
+        )
         mlflow.log_dict(drift.reference(frame, SCORING.drift_bins), drift.REFERENCE_ARTIFACT)
         # Artifact audit: how far each feature alone separates the labelled classes (at population weight).
-        mlflow.log_table(feature_audit.feature_auc(frame, "label", FEATURE_COLUMNS, "population_weight"),
-                         "audit/feature_auc.json")
-        tags = {registry.THRESHOLD_TAG: str(model.threshold.value),
-                classifier.SUSPEND_THRESHOLD: str(model.suspend.value), "target_fpr": str(settings.target_fpr),
-                "suspend_fpr": str(settings.suspend_fpr), "training_set_version": str(version),
-                "as_of": as_of.isoformat(), "run_id": active.info.run_id,
-                "holdout_pr_auc": f"{results['model']['pr_auc']:.6f}"}
+        mlflow.log_table(
+            feature_audit.feature_auc(frame, "label", FEATURE_COLUMNS, "population_weight"), "audit/feature_auc.json"
+        )
+        tags = {
+            registry.THRESHOLD_TAG: str(model.threshold.value),
+            classifier.SUSPEND_THRESHOLD: str(model.suspend.value),
+            "target_fpr": str(settings.target_fpr),
+            "suspend_fpr": str(settings.suspend_fpr),
+            "training_set_version": str(version),
+            "as_of": as_of.isoformat(),
+            "run_id": active.info.run_id,
+            "holdout_pr_auc": f"{results['model']['pr_auc']:.6f}",
+        }
         challenger = registry.register_challenger(mlflow_client, info.model_uri, tags)
         if not promote:
             verdict = "not_promoted"
@@ -268,14 +396,29 @@ def run(spark: SparkSession, lakehouse: Lakehouse, as_of: date | None = None,
             reason = decision.reason
             if decision.promote:
                 registry.promote(mlflow_client, challenger.version, reason, actor="distillguard train")
-        evidence = {"promotion_decision": verdict, "promotion_reason": reason,
-                    **{f"gate_{name}": text for name, text in decision.checks.items()}}
+        evidence = {
+            "promotion_decision": verdict,
+            "promotion_reason": reason,
+            **{f"gate_{name}": text for name, text in decision.checks.items()},
+        }
         mlflow.set_tags({**evidence, "registered_version": challenger.version})
         for key, value in evidence.items():
             mlflow_client.set_model_version_tag(registry.MODEL_NAME, challenger.version, key, value)
-    return {"run_id": active.info.run_id, "version": challenger.version, "decision": verdict,
-            "reason": reason, "checks": decision.checks, "as_of": as_of.isoformat(),
-            "training_set_version": version, "split": split_params, "train_rows": len(train),
-            "holdout_rows": len(rows), "metrics": results, "evaluation": assessed.metrics,
-            "tables": assessed.tables, "notes": assessed.notes, "report": str(report_path),
-            "champion_before": current.version if current is not None else None}
+    return {
+        "run_id": active.info.run_id,
+        "version": challenger.version,
+        "decision": verdict,
+        "reason": reason,
+        "checks": decision.checks,
+        "as_of": as_of.isoformat(),
+        "training_set_version": version,
+        "split": split_params,
+        "train_rows": len(train),
+        "holdout_rows": len(rows),
+        "metrics": results,
+        "evaluation": assessed.metrics,
+        "tables": assessed.tables,
+        "notes": assessed.notes,
+        "report": str(report_path),
+        "champion_before": current.version if current is not None else None,
+    }

@@ -47,18 +47,29 @@ class Backtest:
     notes: list[str] = field(default_factory=list)
 
 
-def days_to_detection(flags: pd.DataFrame, campaigns: pd.DataFrame, first_seen: pd.DataFrame, replay_end: date,
-                      within: int = TRAINING.caught_within_days) -> tuple[pd.DataFrame, dict[str, float]]:
+def days_to_detection(
+    flags: pd.DataFrame,
+    campaigns: pd.DataFrame,
+    first_seen: pd.DataFrame,
+    replay_end: date,
+    within: int = TRAINING.caught_within_days,
+) -> tuple[pd.DataFrame, dict[str, float]]:
     """Per campaign: first activity, first flag, days (censored if never flagged); and the summary.
 
     ``flags``: account_id, feature_date, flagged; ``campaigns``: account_id, campaign_id,
     campaign_type; ``first_seen``: account_id, first_date."""
     members = campaigns.merge(first_seen, on="account_id")
     hits = flags[flags["flagged"]].merge(campaigns, on="account_id").groupby("campaign_id")["feature_date"].min()
-    per = (members.groupby("campaign_id").agg(campaign_type=("campaign_type", "first"),
-                                              accounts=("account_id", "nunique"),
-                                              first_activity=("first_date", "min"))
-           .join(hits.rename("first_flag")).reset_index())
+    per = (
+        members.groupby("campaign_id")
+        .agg(
+            campaign_type=("campaign_type", "first"),
+            accounts=("account_id", "nunique"),
+            first_activity=("first_date", "min"),
+        )
+        .join(hits.rename("first_flag"))
+        .reset_index()
+    )
     per["caught"] = per["first_flag"].notna()
     end = pd.Timestamp(replay_end) + pd.Timedelta(days=1)
     flag_or_end = pd.to_datetime(per["first_flag"]).where(per["caught"], end)
@@ -71,10 +82,13 @@ def _summary(per: pd.DataFrame, within: int) -> dict[str, float]:
     days = per["days_to_detection"].to_numpy(dtype=float)
     if not len(days):
         return {"backtest_campaigns": 0.0}
-    return {"days_to_detection_p50": float(np.percentile(days, 50, method="inverted_cdf")),
-            "days_to_detection_p90": float(np.percentile(days, 90, method="inverted_cdf")),
-            f"caught_within_{within}d_share": float((per["caught"] & (per["days_to_detection"] <= within)).mean()),
-            "backtest_campaigns": float(len(per)), "backtest_campaigns_caught": float(per["caught"].sum())}
+    return {
+        "days_to_detection_p50": float(np.percentile(days, 50, method="inverted_cdf")),
+        "days_to_detection_p90": float(np.percentile(days, 90, method="inverted_cdf")),
+        f"caught_within_{within}d_share": float((per["caught"] & (per["days_to_detection"] <= within)).mean()),
+        "backtest_campaigns": float(len(per)),
+        "backtest_campaigns_caught": float(per["caught"].sum()),
+    }
 
 
 def false_flags_per_day(flags: pd.DataFrame, attackers: set[str]) -> float:
@@ -86,20 +100,29 @@ def false_flags_per_day(flags: pd.DataFrame, attackers: set[str]) -> float:
 def day_features(spark: SparkSession, lakehouse: Lakehouse, start: date, end: date) -> pd.DataFrame:
     """Every account's model input on each feature date in [start, end] (from stored features)."""
     rolling = tables.read(spark, lakehouse, Table.ACCOUNT_ROLLING).where(F.col("feature_date").between(start, end))
-    clusters = (tables.read(spark, lakehouse, Table.ACCOUNT_CLUSTERS).where(F.col("feature_date").between(start, end))
-                .select("account_id", "feature_date", *CLUSTER_FEATURES))
+    clusters = (
+        tables.read(spark, lakehouse, Table.ACCOUNT_CLUSTERS)
+        .where(F.col("feature_date").between(start, end))
+        .select("account_id", "feature_date", *CLUSTER_FEATURES)
+    )
     rolling = rolling.drop(*[c for c in CLUSTER_FEATURES if c in rolling.columns])
     joined = rolling.join(clusters, ["account_id", "feature_date"], "left")
     return model_input(joined, keep=("account_id", "feature_date")).toPandas()
 
 
 def first_seen(spark: SparkSession, lakehouse: Lakehouse, as_of: date) -> pd.DataFrame:
-    return (tables.read(spark, lakehouse, Table.ACCOUNT_ROLLING).where(F.col("feature_date") <= F.lit(as_of))
-            .groupBy("account_id").agg(F.min("feature_date").alias("first_date")).toPandas())
+    return (
+        tables.read(spark, lakehouse, Table.ACCOUNT_ROLLING)
+        .where(F.col("feature_date") <= F.lit(as_of))
+        .groupBy("account_id")
+        .agg(F.min("feature_date").alias("first_date"))
+        .toPandas()
+    )
 
 
-def point_in_time_set(spark: SparkSession, lakehouse: Lakehouse, cutoff: date,
-                      settings: TrainingSettings) -> pd.DataFrame:
+def point_in_time_set(
+    spark: SparkSession, lakehouse: Lakehouse, cutoff: date, settings: TrainingSettings
+) -> pd.DataFrame:
     """The training rows as of ``cutoff`` with campaign groups, all of them training rows."""
     rolling = tables.read(spark, lakehouse, Table.ACCOUNT_ROLLING).where(F.col("feature_date") <= F.lit(cutoff))
     clusters = tables.read(spark, lakehouse, Table.ACCOUNT_CLUSTERS).where(F.col("feature_date") <= F.lit(cutoff))
@@ -109,8 +132,13 @@ def point_in_time_set(spark: SparkSession, lakehouse: Lakehouse, cutoff: date,
     return rows.assign(group_id=rows["row_key"].map(group_of))
 
 
-def run(spark: SparkSession, lakehouse: Lakehouse, as_of: date, settings: TrainingSettings = TRAINING,
-        truth: pd.DataFrame | None = None) -> Backtest:
+def run(
+    spark: SparkSession,
+    lakehouse: Lakehouse,
+    as_of: date,
+    settings: TrainingSettings = TRAINING,
+    truth: pd.DataFrame | None = None,
+) -> Backtest:
     """Replay the ``backtest_days`` days up to ``as_of`` (see the module docstring)."""
     result = Backtest()
     cutoff = as_of - timedelta(days=settings.backtest_days)
@@ -123,9 +151,12 @@ def run(spark: SparkSession, lakehouse: Lakehouse, as_of: date, settings: Traini
         return result
     scored = day_features(spark, lakehouse, cutoff + timedelta(days=1), as_of)
     flags = scored[["account_id", "feature_date"]].assign(flagged=model.scorer.score(scored) >= model.threshold.value)
-    incidents = tables.read(spark, lakehouse, Table.INCIDENTS).where(
-        (F.col("label") == POSITIVE) & (F.col("decided_on") <= F.lit(as_of))).select(
-        "incident_id", "account_id", "decided_on").toPandas()
+    incidents = (
+        tables.read(spark, lakehouse, Table.INCIDENTS)
+        .where((F.col("label") == POSITIVE) & (F.col("decided_on") <= F.lit(as_of)))
+        .select("incident_id", "account_id", "decided_on")
+        .toPandas()
+    )
     known = set(incidents.loc[incidents["decided_on"] <= cutoff, "account_id"])
     if truth is not None:
         attack = truth[truth["is_attack"]]
@@ -135,20 +166,39 @@ def run(spark: SparkSession, lakehouse: Lakehouse, as_of: date, settings: Traini
     else:
         later = incidents[incidents["decided_on"] > cutoff]
         fresh = later.groupby("incident_id")["account_id"].agg(lambda a: not set(a) & known)
-        campaigns = later[later["incident_id"].isin(fresh[fresh].index)].rename(
-            columns={"incident_id": "campaign_id"}).assign(campaign_type="labelled incident")
+        campaigns = (
+            later[later["incident_id"].isin(fresh[fresh].index)]
+            .rename(columns={"incident_id": "campaign_id"})
+            .assign(campaign_type="labelled incident")
+        )
         attackers = set(incidents["account_id"])
-    campaigns = campaigns[campaigns["campaign_id"].isin(
-        campaigns.loc[campaigns["account_id"].isin(set(scored["account_id"])), "campaign_id"])]
-    per, summary = days_to_detection(flags, campaigns[["account_id", "campaign_id", "campaign_type"]],
-                                     first_seen(spark, lakehouse, as_of), as_of, settings.caught_within_days)
+    campaigns = campaigns[
+        campaigns["campaign_id"].isin(
+            campaigns.loc[campaigns["account_id"].isin(set(scored["account_id"])), "campaign_id"]
+        )
+    ]
+    per, summary = days_to_detection(
+        flags,
+        campaigns[["account_id", "campaign_id", "campaign_type"]],
+        first_seen(spark, lakehouse, as_of),
+        as_of,
+        settings.caught_within_days,
+    )
     result.campaigns = per
-    result.metrics = {**summary, "false_flags_per_day": false_flags_per_day(flags, attackers),
-                      "backtest_threshold": model.threshold.value}
+    result.metrics = {
+        **summary,
+        "false_flags_per_day": false_flags_per_day(flags, attackers),
+        "backtest_threshold": model.threshold.value,
+    }
     if len(per):
-        result.by_type = per.groupby("campaign_type").apply(
-            lambda g: pd.Series(_summary(g, settings.caught_within_days)), include_groups=False).reset_index()
-    result.notes.append(f"backtest: trained as of {cutoff} on {int(rows['label'].sum())} positive and "
-                        f"{int((rows['label'] == 0).sum())} negative rows, "
-                        f"replayed {cutoff + timedelta(days=1)}..{as_of}")
+        result.by_type = (
+            per.groupby("campaign_type")
+            .apply(lambda g: pd.Series(_summary(g, settings.caught_within_days)), include_groups=False)
+            .reset_index()
+        )
+    result.notes.append(
+        f"backtest: trained as of {cutoff} on {int(rows['label'].sum())} positive and "
+        f"{int((rows['label'] == 0).sum())} negative rows, "
+        f"replayed {cutoff + timedelta(days=1)}..{as_of}"
+    )
     return result

@@ -11,7 +11,7 @@ with weights x multiplicity. Percentile intervals at ``TrainingSettings.interval
 
 from __future__ import annotations
 
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 import numpy as np
 
@@ -42,8 +42,9 @@ def multiplicities(groups: np.ndarray, stratum: np.ndarray, samples: int, seed: 
         yield counts[codes]
 
 
-def intervals(statistics: dict[str, Statistic], groups: np.ndarray, y: np.ndarray,
-              settings: TrainingSettings = TRAINING) -> dict[str, tuple[float, float]]:
+def intervals(
+    statistics: dict[str, Statistic], groups: np.ndarray, y: np.ndarray, settings: TrainingSettings = TRAINING
+) -> dict[str, tuple[float, float]]:
     """(low, high) percentile interval of each statistic over group resamples."""
     values: dict[str, list[float]] = {name: [] for name in statistics}
     for m in multiplicities(groups, strata(groups, y), settings.bootstrap_samples, settings.sample_seed):
@@ -54,6 +55,9 @@ def intervals(statistics: dict[str, Statistic], groups: np.ndarray, y: np.ndarra
     for name, drawn in values.items():
         finite = np.asarray(drawn, dtype=float)
         finite = finite[~np.isnan(finite)]
-        out[name] = ((float(np.percentile(finite, tail)), float(np.percentile(finite, 100 - tail)))
-                     if finite.size else (float("nan"), float("nan")))
+        out[name] = (
+            (float(np.percentile(finite, tail)), float(np.percentile(finite, 100 - tail)))
+            if finite.size
+            else (float("nan"), float("nan"))
+        )
     return out

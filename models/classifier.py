@@ -24,8 +24,8 @@ target, which maximises recall under that FPR: ``threshold`` for review
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import lightgbm as lgb
 import numpy as np
@@ -37,7 +37,6 @@ from distillguard.config import TRAINING, TrainingSettings
 from distillguard.errors import DistillguardError
 from distillguard.models.scorer import Scorer, encode
 from distillguard.models.training_set import FEATURE_COLUMNS
-
 
 SUSPEND_THRESHOLD = "suspend_threshold"
 """Metadata key (and model version tag) of the suspend tier's threshold; ``threshold`` is review's."""
@@ -61,8 +60,13 @@ class TrainedModel:
 
     @property
     def meta(self) -> dict:
-        return {**self.scorer.meta, "threshold": self.threshold.value, "target_fpr": self.threshold.target_fpr,
-                SUSPEND_THRESHOLD: self.suspend.value, "suspend_fpr": self.suspend.target_fpr}
+        return {
+            **self.scorer.meta,
+            "threshold": self.threshold.value,
+            "target_fpr": self.threshold.target_fpr,
+            SUSPEND_THRESHOLD: self.suspend.value,
+            "suspend_fpr": self.suspend.target_fpr,
+        }
 
 
 def fpr_curve(y: np.ndarray, score: np.ndarray, weight: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -83,8 +87,9 @@ def choose_threshold(y: np.ndarray, score: np.ndarray, weight: np.ndarray, targe
     if within.size == 0:
         return Threshold(float(np.nextafter(thresholds[0], np.inf)), target_fpr, False, 0.0, 0.0)
     index = int(within[-1])
-    return Threshold(float(thresholds[index]), target_fpr, bool(recall[index] > 0),
-                     float(fpr[index]), float(recall[index]))
+    return Threshold(
+        float(thresholds[index]), target_fpr, bool(recall[index] > 0), float(fpr[index]), float(recall[index])
+    )
 
 
 def operating_rows(frame: pd.DataFrame) -> np.ndarray:
@@ -93,9 +98,18 @@ def operating_rows(frame: pd.DataFrame) -> np.ndarray:
 
 
 def _params(settings: TrainingSettings) -> dict:
-    return {"objective": "binary", "learning_rate": settings.learning_rate, "num_leaves": settings.num_leaves,
-            "min_data_in_leaf": settings.min_child_samples, "feature_fraction": 0.8, "lambda_l2": 1.0,
-            "seed": settings.sample_seed, "deterministic": True, "num_threads": 2, "verbose": -1}
+    return {
+        "objective": "binary",
+        "learning_rate": settings.learning_rate,
+        "num_leaves": settings.num_leaves,
+        "min_data_in_leaf": settings.min_child_samples,
+        "feature_fraction": 0.8,
+        "lambda_l2": 1.0,
+        "seed": settings.sample_seed,
+        "deterministic": True,
+        "num_threads": 2,
+        "verbose": -1,
+    }
 
 
 def _booster(x: np.ndarray, y: np.ndarray, w: np.ndarray, settings: TrainingSettings) -> lgb.Booster:
@@ -116,15 +130,18 @@ def train(frame: pd.DataFrame, settings: TrainingSettings = TRAINING) -> Trained
         if len(np.unique(y[fit_rows])) < 2:
             raise DistillguardError("a calibration fold has one class only; add labels or lower cv_folds")
         margins[score_rows] = _booster(x[fit_rows], y[fit_rows], w[fit_rows], settings).predict(
-            x[score_rows], raw_score=True)
+            x[score_rows], raw_score=True
+        )
     # Platt on one row per account at population weight: scores are probabilities at live
     # prevalence (the training weights only shape the booster).
     rows, population = operating_rows(frame), frame["population_weight"].to_numpy(dtype=float)
     platt = LogisticRegression(C=1e4).fit(margins[rows].reshape(-1, 1), y[rows], sample_weight=population[rows])
     a, b = float(platt.coef_[0][0]), float(platt.intercept_[0])
     oof = 1.0 / (1.0 + np.exp(-(a * margins + b)))
-    review, suspend = (choose_threshold(y[rows], oof[rows], population[rows], target)
-                       for target in (settings.target_fpr, settings.suspend_fpr))
+    review, suspend = (
+        choose_threshold(y[rows], oof[rows], population[rows], target)
+        for target in (settings.target_fpr, settings.suspend_fpr)
+    )
     scorer = Scorer(_booster(x, y, w, settings), {"features": list(FEATURE_COLUMNS), "platt_a": a, "platt_b": b})
     return TrainedModel(scorer, review, suspend, oof)
 
@@ -137,14 +154,17 @@ BASELINE_RULES: dict[str, Callable[[pd.DataFrame], pd.Series]] = {
     "heavy spend (projected >= $1,000/month)": lambda f: _num(f, "projected_monthly_spend") >= 1000,
     "campaign-scale cluster spend (>= $5,000 in 28d)": lambda f: _num(f, "cluster_spend_28d") >= 5000,
     "template reuse (top template >= 50% of prompts)": lambda f: _num(f, "top_template_share_28d") >= 0.5,
-    "proxy or hosting egress (>= 50% of requests)":
-        lambda f: _num(f, "proxy_share_28d").fillna(0) + _num(f, "hosting_share_28d").fillna(0) >= 0.5,
+    "proxy or hosting egress (>= 50% of requests)": lambda f: (
+        _num(f, "proxy_share_28d").fillna(0) + _num(f, "hosting_share_28d").fillna(0) >= 0.5
+    ),
     "extraction intent (>= 30% of scored prompts)": lambda f: _num(f, "intent_share_28d") >= 0.3,
     "hits max_tokens (>= 30% of requests)": lambda f: _num(f, "max_tokens_hit_share_28d") >= 0.3,
     "unverified above the KYC review threshold": lambda f: _num(f, "unverified_over_kyc_threshold") == 1,
-    "partner-lab indicator hit": lambda f: ((_num(f, "partner_payment_hit") == 1)
-                                            | (_num(f, "partner_prefix_share_28d") > 0)
-                                            | (_num(f, "partner_template_share_28d") > 0)),
+    "partner-lab indicator hit": lambda f: (
+        (_num(f, "partner_payment_hit") == 1)
+        | (_num(f, "partner_prefix_share_28d") > 0)
+        | (_num(f, "partner_template_share_28d") > 0)
+    ),
 }
 """The rule baseline, as an analyst would triage without a model: the share of these
 red flags an account raises (a null input raises none). Thresholds are round numbers from
@@ -160,5 +180,9 @@ def baseline_score(frame: pd.DataFrame) -> np.ndarray:
 
 def baseline_threshold(frame: pd.DataFrame, settings: TrainingSettings = TRAINING) -> Threshold:
     rows = operating_rows(frame)
-    return choose_threshold(frame["label"].to_numpy(dtype=int)[rows], baseline_score(frame)[rows],
-                            frame["population_weight"].to_numpy(dtype=float)[rows], settings.target_fpr)
+    return choose_threshold(
+        frame["label"].to_numpy(dtype=int)[rows],
+        baseline_score(frame)[rows],
+        frame["population_weight"].to_numpy(dtype=float)[rows],
+        settings.target_fpr,
+    )

@@ -23,9 +23,9 @@ Intervals: bootstrap over campaign groups and benign groups (models/bootstrap.py
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 import pandas as pd
@@ -73,15 +73,18 @@ def campaign_types(frame: pd.DataFrame, truth: pd.DataFrame | None) -> np.ndarra
     return frame["account_id"].map(attack).astype(object).where(lambda s: s.notna(), None).to_numpy()
 
 
-def operating_point(rows: pd.DataFrame, score: np.ndarray, threshold: float,
-                    settings: TrainingSettings = TRAINING) -> dict[str, float]:
+def operating_point(
+    rows: pd.DataFrame, score: np.ndarray, threshold: float, settings: TrainingSettings = TRAINING
+) -> dict[str, float]:
     """Recall, benign FPR and PR-AUC at population weight, with group-bootstrap intervals."""
     y, w = rows["label"].to_numpy(dtype=int), rows["eval_weight"].to_numpy(dtype=float)
     groups = rows["group_id"].to_numpy()
     flagged = score >= threshold
-    statistics = {"recall_at_fpr": lambda m: weighted_recall(y, flagged, w * m),
-                  "benign_fpr": lambda m: weighted_fpr(y, flagged, w * m),
-                  "pr_auc": lambda m: weighted_pr_auc(y, score, w * m)}
+    statistics = {
+        "recall_at_fpr": lambda m: weighted_recall(y, flagged, w * m),
+        "benign_fpr": lambda m: weighted_fpr(y, flagged, w * m),
+        "pr_auc": lambda m: weighted_pr_auc(y, score, w * m),
+    }
     ci = bootstrap.intervals(statistics, groups, y, settings)
     out = {}
     for name, statistic in statistics.items():
@@ -106,8 +109,7 @@ def loo_folds(frame: pd.DataFrame, types: np.ndarray) -> Iterator[tuple[str, np.
         yield kind, usable & ~touched, usable & of_type & last
 
 
-def leave_one_type_out(frame: pd.DataFrame, types: np.ndarray,
-                       settings: TrainingSettings = TRAINING) -> pd.DataFrame:
+def leave_one_type_out(frame: pd.DataFrame, types: np.ndarray, settings: TrainingSettings = TRAINING) -> pd.DataFrame:
     """Recall of each held-out campaign type at the operating point of a model that never saw it."""
     inner = replace(settings, n_estimators=settings.inner_n_estimators, cv_folds=settings.inner_cv_folds)
     rows = []
@@ -117,18 +119,32 @@ def leave_one_type_out(frame: pd.DataFrame, types: np.ndarray,
         try:
             model = classifier.train(frame[fit].reset_index(drop=True), inner)
         except DistillguardError as failure:
-            rows.append({"campaign_type": kind, "accounts": len(evaluated), "recall": float("nan"),
-                         "threshold": float("nan"), "note": str(failure)})
+            rows.append(
+                {
+                    "campaign_type": kind,
+                    "accounts": len(evaluated),
+                    "recall": float("nan"),
+                    "threshold": float("nan"),
+                    "note": str(failure),
+                }
+            )
             continue
         flagged = model.scorer.score(evaluated) >= model.threshold.value
-        rows.append({"campaign_type": kind, "accounts": len(evaluated),
-                     "recall": float(weight[flagged].sum() / weight.sum()) if weight.sum() else float("nan"),
-                     "threshold": model.threshold.value, "note": ""})
+        rows.append(
+            {
+                "campaign_type": kind,
+                "accounts": len(evaluated),
+                "recall": float(weight[flagged].sum() / weight.sum()) if weight.sum() else float("nan"),
+                "threshold": model.threshold.value,
+                "note": "",
+            }
+        )
     return pd.DataFrame(rows, columns=["campaign_type", "accounts", "recall", "threshold", "note"])
 
 
-def _interval(values: np.ndarray, weights: np.ndarray, groups: np.ndarray,
-              settings: TrainingSettings) -> tuple[float, float, float]:
+def _interval(
+    values: np.ndarray, weights: np.ndarray, groups: np.ndarray, settings: TrainingSettings
+) -> tuple[float, float, float]:
     """Weighted mean of a 0/1 column with its group-bootstrap interval."""
     y = np.zeros(len(values), dtype=int)
 
@@ -140,34 +156,63 @@ def _interval(values: np.ndarray, weights: np.ndarray, groups: np.ndarray,
     return share(np.ones(len(values))), low, high
 
 
-def per_type_recall(rows: pd.DataFrame, flagged: np.ndarray, types: np.ndarray, groups: np.ndarray,
-                    settings: TrainingSettings) -> pd.DataFrame:
+def per_type_recall(
+    rows: pd.DataFrame, flagged: np.ndarray, types: np.ndarray, groups: np.ndarray, settings: TrainingSettings
+) -> pd.DataFrame:
     """Recall per campaign type with intervals over that type's campaign groups."""
     out = []
     for kind in sorted({t for t in types if t is not None}):
         inside = types == kind
-        recall, low, high = _interval(flagged[inside].astype(float), rows["eval_weight"].to_numpy(dtype=float)[inside],
-                                      groups[inside], settings)
-        out.append({"campaign_type": kind, "accounts": int(inside.sum()), "campaigns": len(np.unique(groups[inside])),
-                    "recall": recall, "ci_low": low, "ci_high": high})
+        recall, low, high = _interval(
+            flagged[inside].astype(float), rows["eval_weight"].to_numpy(dtype=float)[inside], groups[inside], settings
+        )
+        out.append(
+            {
+                "campaign_type": kind,
+                "accounts": int(inside.sum()),
+                "campaigns": len(np.unique(groups[inside])),
+                "recall": recall,
+                "ci_low": low,
+                "ci_high": high,
+            }
+        )
     return pd.DataFrame(out, columns=["campaign_type", "accounts", "campaigns", "recall", "ci_low", "ci_high"])
 
 
-def per_population_fpr(rows: pd.DataFrame, flagged: np.ndarray, populations: np.ndarray,
-                       settings: TrainingSettings) -> pd.DataFrame:
+def per_population_fpr(
+    rows: pd.DataFrame, flagged: np.ndarray, populations: np.ndarray, settings: TrainingSettings
+) -> pd.DataFrame:
     """Benign FPR per benign population (accounts resampled), with intervals."""
     out = []
     for name in sorted({p for p in populations if p is not None}):
         inside = populations == name
-        fpr, low, high = _interval(flagged[inside].astype(float), rows["eval_weight"].to_numpy(dtype=float)[inside],
-                                   rows["account_id"].to_numpy()[inside], settings)
-        out.append({"benign_population": name, "accounts": int(inside.sum()), "flagged": int(flagged[inside].sum()),
-                    "fpr": fpr, "ci_low": low, "ci_high": high})
+        fpr, low, high = _interval(
+            flagged[inside].astype(float),
+            rows["eval_weight"].to_numpy(dtype=float)[inside],
+            rows["account_id"].to_numpy()[inside],
+            settings,
+        )
+        out.append(
+            {
+                "benign_population": name,
+                "accounts": int(inside.sum()),
+                "flagged": int(flagged[inside].sum()),
+                "fpr": fpr,
+                "ci_low": low,
+                "ci_high": high,
+            }
+        )
     return pd.DataFrame(out, columns=["benign_population", "accounts", "flagged", "fpr", "ci_low", "ci_high"])
 
 
-def population_tables(population: pd.DataFrame, score: np.ndarray, threshold: float, truth: pd.DataFrame,
-                      trained_accounts: set[str], settings: TrainingSettings = TRAINING) -> Evaluation:
+def population_tables(
+    population: pd.DataFrame,
+    score: np.ndarray,
+    threshold: float,
+    truth: pd.DataFrame,
+    trained_accounts: set[str],
+    settings: TrainingSettings = TRAINING,
+) -> Evaluation:
     """Truth-mode census on one day: recall per type on campaigns no training row touched,
     FPR per benign population, on accounts in no training row (each weighs 1: nothing sampled)."""
     scored = population[["account_id"]].assign(score=score, eval_weight=1.0).merge(truth, on="account_id")
@@ -179,8 +224,9 @@ def population_tables(population: pd.DataFrame, score: np.ndarray, threshold: fl
     types = np.where(unseen, scored["archetype"], None)
     populations = np.where(~attack, scored["archetype"], None)
     result = Evaluation()
-    result.tables["population_recall_by_type"] = per_type_recall(scored, flagged, types,
-                                                                 scored["campaign_id"].to_numpy(), settings)
+    result.tables["population_recall_by_type"] = per_type_recall(
+        scored, flagged, types, scored["campaign_id"].to_numpy(), settings
+    )
     result.tables["population_fpr_by_benign_population"] = per_population_fpr(scored, flagged, populations, settings)
     hard = ~attack & (scored["population_kind"] == "hard_negative").to_numpy()
     for name, mask in (("population_benign_fpr", ~attack), ("population_hard_negative_fpr", hard)):
@@ -192,8 +238,13 @@ def population_tables(population: pd.DataFrame, score: np.ndarray, threshold: fl
     return result
 
 
-def evaluate_recipe(frame: pd.DataFrame, model: classifier.TrainedModel, truth: pd.DataFrame | None,
-                    settings: TrainingSettings = TRAINING, loo: bool = True) -> Evaluation:
+def evaluate_recipe(
+    frame: pd.DataFrame,
+    model: classifier.TrainedModel,
+    truth: pd.DataFrame | None,
+    settings: TrainingSettings = TRAINING,
+    loo: bool = True,
+) -> Evaluation:
     """Headline, group K-fold and (with truth) per-type and leave-one-type-out figures."""
     result = Evaluation()
     holdout = evaluation_rows(frame, HOLDOUT)
@@ -204,24 +255,40 @@ def evaluate_recipe(frame: pd.DataFrame, model: classifier.TrainedModel, truth: 
     result.metrics.update(operating_point(holdout, holdout_score, threshold, settings))
     kfold = operating_point(oof, oof["oof"].to_numpy(), threshold, settings)
     result.metrics.update({f"kfold_{name}": value for name, value in kfold.items()})
-    result.metrics.update({"threshold": threshold, "suspend_threshold": model.suspend.value,
-                           "target_fpr": settings.target_fpr, "oof_benign_fpr": model.threshold.fpr,
-                           "oof_recall_at_fpr": model.threshold.recall,
-                           "oof_target_reached": float(model.threshold.reached)})
-    summary = pd.DataFrame([
-        {"rows": "holdout (newest campaigns)", **_row(holdout, holdout_score >= threshold, result.metrics)},
-        {"rows": "group K-fold by campaign (out of fold)", **_row(oof, oof["oof"].to_numpy() >= threshold, kfold)}])
+    result.metrics.update(
+        {
+            "threshold": threshold,
+            "suspend_threshold": model.suspend.value,
+            "target_fpr": settings.target_fpr,
+            "oof_benign_fpr": model.threshold.fpr,
+            "oof_recall_at_fpr": model.threshold.recall,
+            "oof_target_reached": float(model.threshold.reached),
+        }
+    )
+    summary = pd.DataFrame(
+        [
+            {"rows": "holdout (newest campaigns)", **_row(holdout, holdout_score >= threshold, result.metrics)},
+            {"rows": "group K-fold by campaign (out of fold)", **_row(oof, oof["oof"].to_numpy() >= threshold, kfold)},
+        ]
+    )
     result.tables["operating_point"] = summary
-    result.tables["cleared_accounts_fpr"] = pd.DataFrame([
-        _cleared(name, rows, score >= threshold, truth) for name, rows, score in
-        (("holdout", holdout, holdout_score), ("group K-fold (out of fold)", oof, oof["oof"].to_numpy()))])
+    result.tables["cleared_accounts_fpr"] = pd.DataFrame(
+        [
+            _cleared(name, rows, score >= threshold, truth)
+            for name, rows, score in (
+                ("holdout", holdout, holdout_score),
+                ("group K-fold (out of fold)", oof, oof["oof"].to_numpy()),
+            )
+        ]
+    )
     if truth is None:
         result.notes.append("campaign types unknown (no --truth): leave-one-type-out and per-type tables skipped")
         return result
     for name, rows, score in (("holdout", holdout, holdout_score), ("kfold", oof, oof["oof"].to_numpy())):
         types = campaign_types(rows, truth)
-        result.tables[f"{name}_recall_by_type"] = per_type_recall(rows, score >= threshold, types,
-                                                                  rows["group_id"].to_numpy(), settings)
+        result.tables[f"{name}_recall_by_type"] = per_type_recall(
+            rows, score >= threshold, types, rows["group_id"].to_numpy(), settings
+        )
     if loo:
         table = leave_one_type_out(frame, campaign_types(frame, truth), settings)
         result.tables["leave_one_type_out"] = table
@@ -237,8 +304,12 @@ def _cleared(name: str, rows: pd.DataFrame, flagged: np.ndarray, truth: pd.DataF
     """Investigated-and-cleared accounts flagged again (each one an analyst already cleared)."""
     cleared = (rows["label_name"] == BENIGN).to_numpy()
     again = int((flagged & cleared).sum())
-    row: dict[str, object] = {"rows": name, "cleared_accounts": int(cleared.sum()), "flagged_again": again,
-                              "fpr": again / cleared.sum() if cleared.any() else float("nan")}
+    row: dict[str, object] = {
+        "rows": name,
+        "cleared_accounts": int(cleared.sum()),
+        "flagged_again": again,
+        "fpr": again / cleared.sum() if cleared.any() else float("nan"),
+    }
     if truth is not None:
         kinds = rows.loc[cleared & flagged, "account_id"].map(truth.set_index("account_id")["archetype"])
         row["flagged_by_population"] = ", ".join(f"{k} {v}" for k, v in kinds.value_counts().sort_index().items())
@@ -248,9 +319,15 @@ def _cleared(name: str, rows: pd.DataFrame, flagged: np.ndarray, truth: pd.DataF
 def _row(rows: pd.DataFrame, flagged: np.ndarray, point: dict[str, float]) -> dict[str, object]:
     y, w = rows["label"].to_numpy(dtype=int), rows["eval_weight"].to_numpy(dtype=float)
     positive = y == 1
-    return {"positive_accounts": int(positive.sum()), "campaign_groups": int(rows.loc[positive, "group_id"].nunique()),
-            "population_negatives": float(w[~positive].sum()), "recall": point["recall_at_fpr"],
-            "recall_ci": f"[{point['recall_at_fpr_ci_low']:.3f}, {point['recall_at_fpr_ci_high']:.3f}]",
-            "benign_fpr": point["benign_fpr"], "benign_fpr_ci_high": point["benign_fpr_ci_high"],
-            "precision_at_live_prevalence": float(w[flagged & positive].sum() / w[flagged].sum())
-            if w[flagged].sum() else float("nan")}
+    return {
+        "positive_accounts": int(positive.sum()),
+        "campaign_groups": int(rows.loc[positive, "group_id"].nunique()),
+        "population_negatives": float(w[~positive].sum()),
+        "recall": point["recall_at_fpr"],
+        "recall_ci": f"[{point['recall_at_fpr_ci_low']:.3f}, {point['recall_at_fpr_ci_high']:.3f}]",
+        "benign_fpr": point["benign_fpr"],
+        "benign_fpr_ci_high": point["benign_fpr_ci_high"],
+        "precision_at_live_prevalence": float(w[flagged & positive].sum() / w[flagged].sum())
+        if w[flagged].sum()
+        else float("nan"),
+    }

@@ -13,8 +13,7 @@ import numpy as np
 import pandas as pd
 
 # Categorical features in their natural order (anything else: sorted category codes).
-ORDINAL = {"kyc_tier": ("none", "basic", "verified", "enterprise"),
-           "plan": ("free", "payg", "scale", "enterprise")}
+ORDINAL = {"kyc_tier": ("none", "basic", "verified", "enterprise"), "plan": ("free", "payg", "scale", "enterprise")}
 AUDIT_COLUMNS = ("feature", "auc", "separation", "positives", "negatives", "missing_share")
 
 
@@ -23,12 +22,20 @@ def roc_auc(score: pd.Series, positive: pd.Series, weight: pd.Series | None = No
 
     NaN when either class is empty. > 0.5 means positives score higher.
     """
-    frame = pd.DataFrame({"s": pd.to_numeric(score, errors="coerce").to_numpy(dtype=float),
-                          "p": np.asarray(positive, dtype=bool),
-                          "w": 1.0 if weight is None else np.asarray(weight, dtype=float)}).dropna()
+    frame = pd.DataFrame(
+        {
+            "s": pd.to_numeric(score, errors="coerce").to_numpy(dtype=float),
+            "p": np.asarray(positive, dtype=bool),
+            "w": 1.0 if weight is None else np.asarray(weight, dtype=float),
+        }
+    ).dropna()
     frame = frame[frame["w"] > 0]
-    by_value = frame.assign(wp=frame["w"].where(frame["p"], 0.0), wn=frame["w"].where(~frame["p"], 0.0)) \
-        .groupby("s")[["wp", "wn"]].sum().sort_index()
+    by_value = (
+        frame.assign(wp=frame["w"].where(frame["p"], 0.0), wn=frame["w"].where(~frame["p"], 0.0))
+        .groupby("s")[["wp", "wn"]]
+        .sum()
+        .sort_index()
+    )
     total_p, total_n = by_value["wp"].sum(), by_value["wn"].sum()
     if total_p <= 0 or total_n <= 0:
         return float("nan")
@@ -56,10 +63,16 @@ def feature_auc(frame: pd.DataFrame, label: str, columns: Iterable[str], weight:
     for column in columns:
         values = _numeric(frame[column].rename(column))
         auc = roc_auc(values, positive, weights)
-        rows.append({"feature": column, "auc": auc, "separation": max(auc, 1.0 - auc) if auc == auc else auc,
-                     "positives": int((positive & values.notna()).sum()),
-                     "negatives": int((~positive & values.notna()).sum()),
-                     "missing_share": float(values.isna().mean()) if len(values) else float("nan")})
+        rows.append(
+            {
+                "feature": column,
+                "auc": auc,
+                "separation": max(auc, 1.0 - auc) if auc == auc else auc,
+                "positives": int((positive & values.notna()).sum()),
+                "negatives": int((~positive & values.notna()).sum()),
+                "missing_share": float(values.isna().mean()) if len(values) else float("nan"),
+            }
+        )
     table = pd.DataFrame(rows, columns=list(AUDIT_COLUMNS))
     return table.sort_values("separation", ascending=False, na_position="last").reset_index(drop=True)
 

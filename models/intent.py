@@ -50,39 +50,59 @@ _LOADED: dict[str, Any] = {}
 def labelled_accounts(incidents: DataFrame, as_of: date) -> DataFrame:
     """(account_id, label, window_start, window_end) of incidents decided by ``as_of``;
     an account in both a distillation and a benign incident counts as distillation."""
-    return (incidents.where((F.col("decided_on") <= F.lit(as_of)) & F.col("label").isin(POSITIVE, BENIGN))
-            .select("account_id", (F.col("label") == POSITIVE).cast("int").alias("label"), "window_start",
-                    F.least("window_end", F.lit(as_of)).alias("window_end")))
+    return incidents.where((F.col("decided_on") <= F.lit(as_of)) & F.col("label").isin(POSITIVE, BENIGN)).select(
+        "account_id",
+        (F.col("label") == POSITIVE).cast("int").alias("label"),
+        "window_start",
+        F.least("window_end", F.lit(as_of)).alias("window_end"),
+    )
 
 
-def training_prompts(raw: DataFrame, incidents: DataFrame, as_of: date,
-                     settings: IntentSettings = INTENT) -> DataFrame:
+def training_prompts(raw: DataFrame, incidents: DataFrame, as_of: date, settings: IntentSettings = INTENT) -> DataFrame:
     """(account_id, label, request_id, prompt_text): at most ``prompts_per_account`` prompts
     per account, each cut to ``prompt_chars``; labelled accounts within their windows,
     sampled unlabelled accounts within the last ``unlabelled_days`` before ``as_of``."""
     with_text = raw.where(F.col("prompt_text").isNotNull() & (F.col("event_date") <= F.lit(as_of)))
     labels = labelled_accounts(incidents, as_of)
-    labelled = (with_text.join(labels, "account_id")
-                .where((F.col("event_date") >= F.col("window_start")) & (F.col("event_date") <= F.col("window_end")))
-                .groupBy("account_id", "request_id", "prompt_text").agg(F.max("label").alias("label")))
+    labelled = (
+        with_text.join(labels, "account_id")
+        .where((F.col("event_date") >= F.col("window_start")) & (F.col("event_date") <= F.col("window_end")))
+        .groupBy("account_id", "request_id", "prompt_text")
+        .agg(F.max("label").alias("label"))
+    )
     known = incidents.where(F.col("decided_on") <= F.lit(as_of)).select("account_id").distinct()
-    unlabelled = (with_text.where(F.col("event_date") > F.lit(as_of - timedelta(days=settings.unlabelled_days)))
-                  .join(known, "account_id", "left_anti")
-                  .where(_hash_unit("account_id", seed=settings.sample_seed) < settings.unlabelled_sample_fraction)
-                  .select("account_id", "request_id", "prompt_text", F.lit(0).alias("label")))
+    unlabelled = (
+        with_text.where(F.col("event_date") > F.lit(as_of - timedelta(days=settings.unlabelled_days)))
+        .join(known, "account_id", "left_anti")
+        .where(_hash_unit("account_id", seed=settings.sample_seed) < settings.unlabelled_sample_fraction)
+        .select("account_id", "request_id", "prompt_text", F.lit(0).alias("label"))
+    )
     rows = labelled.unionByName(unlabelled).withColumn("pick_key", _hash_unit("request_id", seed=settings.sample_seed))
     # Sail cannot order a window by an expression: the hash is a column first.
     pick = Window.partitionBy("account_id").orderBy("pick_key", "request_id")
-    return (rows.withColumn("pick", F.row_number().over(pick)).where(F.col("pick") <= settings.prompts_per_account)
-            .select("account_id", "label", "request_id",
-                    F.substring("prompt_text", 1, settings.prompt_chars).alias("prompt_text")))
+    return (
+        rows.withColumn("pick", F.row_number().over(pick))
+        .where(F.col("pick") <= settings.prompts_per_account)
+        .select(
+            "account_id",
+            "label",
+            "request_id",
+            F.substring("prompt_text", 1, settings.prompt_chars).alias("prompt_text"),
+        )
+    )
 
 
 def pipeline(settings: IntentSettings = INTENT) -> Pipeline:
     return make_pipeline(
-        HashingVectorizer(analyzer="char_wb", ngram_range=(settings.ngram_min, settings.ngram_max),
-                          n_features=settings.hash_features, alternate_sign=False, lowercase=True),
-        LogisticRegression(C=settings.regularization_c, class_weight="balanced", max_iter=1_000))
+        HashingVectorizer(
+            analyzer="char_wb",
+            ngram_range=(settings.ngram_min, settings.ngram_max),
+            n_features=settings.hash_features,
+            alternate_sign=False,
+            lowercase=True,
+        ),
+        LogisticRegression(C=settings.regularization_c, class_weight="balanced", max_iter=1_000),
+    )
 
 
 def calibration_accounts(accounts: pd.DataFrame, settings: IntentSettings = INTENT) -> set[str]:
@@ -116,14 +136,17 @@ def fit(prompts: pd.DataFrame, settings: IntentSettings = INTENT) -> IntentFit |
     hits = pd.Series(score >= threshold, index=hold.index)
     share = hits.groupby(hold["account_id"]).mean()
     label = hold.groupby("account_id")["label"].max()
-    metrics = {"holdout_prompt_roc_auc": float(roc_auc_score(y, score)),
-               "holdout_positive_prompt_recall": float(hits[y == 1].mean()),
-               "holdout_negative_prompt_rate": float(hits[y == 0].mean()),
-               "holdout_positive_account_mean_share": float(share[label == 1].mean()),
-               "holdout_negative_account_mean_share": float(share[label == 0].mean()),
-               "train_prompts": float(len(train)), "holdout_prompts": float(len(hold)),
-               "train_accounts": float(train["account_id"].nunique()),
-               "holdout_accounts": float(hold["account_id"].nunique())}
+    metrics = {
+        "holdout_prompt_roc_auc": float(roc_auc_score(y, score)),
+        "holdout_positive_prompt_recall": float(hits[y == 1].mean()),
+        "holdout_negative_prompt_rate": float(hits[y == 0].mean()),
+        "holdout_positive_account_mean_share": float(share[label == 1].mean()),
+        "holdout_negative_account_mean_share": float(share[label == 0].mean()),
+        "train_prompts": float(len(train)),
+        "holdout_prompts": float(len(hold)),
+        "train_accounts": float(train["account_id"].nunique()),
+        "holdout_accounts": float(hold["account_id"].nunique()),
+    }
     return IntentFit(model, threshold, metrics)
 
 
@@ -139,8 +162,7 @@ def _newest(versions: list[Any], day: date) -> Any | None:
     return max(usable, key=lambda v: (v.tags[AS_OF_TAG], int(v.version)), default=None)
 
 
-def train(spark: SparkSession, lakehouse: Lakehouse, as_of: date,
-          settings: IntentSettings = INTENT) -> dict[str, Any]:
+def train(spark: SparkSession, lakehouse: Lakehouse, as_of: date, settings: IntentSettings = INTENT) -> dict[str, Any]:
     """Train, evaluate, log and register the intent model of ``as_of`` (once per ``as_of``)."""
     mlflow_client = registry.client(lakehouse)
     existing = [v for v in _versions(mlflow_client) if v.tags.get(AS_OF_TAG) == as_of.isoformat()]
@@ -149,12 +171,19 @@ def train(spark: SparkSession, lakehouse: Lakehouse, as_of: date,
     for table in (Table.RAW_REQUESTS, Table.INCIDENTS):
         if not tables.exists(lakehouse, table):
             return {"as_of": as_of.isoformat(), "version": None, "status": f"no {table.value} table"}
-    prompts = training_prompts(tables.read(spark, lakehouse, Table.RAW_REQUESTS),
-                               tables.read(spark, lakehouse, Table.INCIDENTS), as_of, settings).toPandas()
+    prompts = training_prompts(
+        tables.read(spark, lakehouse, Table.RAW_REQUESTS),
+        tables.read(spark, lakehouse, Table.INCIDENTS),
+        as_of,
+        settings,
+    ).toPandas()
     fitted = fit(prompts, settings)
     if fitted is None:
-        return {"as_of": as_of.isoformat(), "version": None,
-                "status": f"fewer than {settings.min_accounts_per_class} accounts with prompts in a class"}
+        return {
+            "as_of": as_of.isoformat(),
+            "version": None,
+            "status": f"fewer than {settings.min_accounts_per_class} accounts with prompts in a class",
+        }
     experiment = registry.experiment_id(lakehouse, mlflow_client, EXPERIMENT_NAME)
     with mlflow.start_run(experiment_id=experiment, run_name=f"intent-{as_of}") as active:
         mlflow.log_params({**{f"setting_{k}": v for k, v in asdict(settings).items()}, "as_of": as_of.isoformat()})
@@ -164,21 +193,38 @@ def train(spark: SparkSession, lakehouse: Lakehouse, as_of: date,
             mlflow_client.get_registered_model(INTENT_MODEL_NAME)
         except MlflowException:
             mlflow_client.create_registered_model(
-                INTENT_MODEL_NAME, description="Prompt-level extraction intent (hashed char n-grams, logistic "
-                                               "regression); tags as_of and threshold. Features of day D use the "
-                                               "newest version with as_of <= D.")
-        version = mlflow.register_model(info.model_uri, INTENT_MODEL_NAME, tags={
-            AS_OF_TAG: as_of.isoformat(), THRESHOLD_TAG: repr(fitted.threshold),
-            TEXT_CHARS_TAG: str(settings.prompt_chars), "run_id": active.info.run_id})
-    return {"as_of": as_of.isoformat(), "version": str(version.version), "status": "registered",
-            "threshold": fitted.threshold, "metrics": fitted.metrics}
+                INTENT_MODEL_NAME,
+                description="Prompt-level extraction intent (hashed char n-grams, logistic "
+                "regression); tags as_of and threshold. Features of day D use the "
+                "newest version with as_of <= D.",
+            )
+        version = mlflow.register_model(
+            info.model_uri,
+            INTENT_MODEL_NAME,
+            tags={
+                AS_OF_TAG: as_of.isoformat(),
+                THRESHOLD_TAG: repr(fitted.threshold),
+                TEXT_CHARS_TAG: str(settings.prompt_chars),
+                "run_id": active.info.run_id,
+            },
+        )
+    return {
+        "as_of": as_of.isoformat(),
+        "version": str(version.version),
+        "status": "registered",
+        "threshold": fitted.threshold,
+        "metrics": fitted.metrics,
+    }
 
 
-def train_every(spark: SparkSession, lakehouse: Lakehouse, days: list[date],
-                settings: IntentSettings = INTENT) -> list[dict[str, Any]]:
+def train_every(
+    spark: SparkSession, lakehouse: Lakehouse, days: list[date], settings: IntentSettings = INTENT
+) -> list[dict[str, Any]]:
     """One model as of every ``demo_every_days``-th day (from the 7th): the demo's
     stand-in for a weekly retrain, so each feature day sees only what was decided by then."""
-    return [train(spark, lakehouse, day, settings) for day in days[settings.demo_every_days - 1::settings.demo_every_days]]
+    return [
+        train(spark, lakehouse, day, settings) for day in days[settings.demo_every_days - 1 :: settings.demo_every_days]
+    ]
 
 
 def scorer_as_of(lakehouse: Lakehouse, day: date) -> IntentScorer | None:
@@ -192,5 +238,10 @@ def scorer_as_of(lakehouse: Lakehouse, day: date) -> IntentScorer | None:
     key = f"{lakehouse.mlflow_tracking_uri}|{newest.run_id}|{uri}"
     if key not in _LOADED:
         _LOADED[key] = mlflow.sklearn.load_model(uri)
-    return IntentScorer(_LOADED[key], float(newest.tags[THRESHOLD_TAG]), str(newest.version),
-                        newest.tags[AS_OF_TAG], int(newest.tags[TEXT_CHARS_TAG]))
+    return IntentScorer(
+        _LOADED[key],
+        float(newest.tags[THRESHOLD_TAG]),
+        str(newest.version),
+        newest.tags[AS_OF_TAG],
+        int(newest.tags[TEXT_CHARS_TAG]),
+    )

@@ -57,8 +57,11 @@ def calibration_error(y: np.ndarray, score: np.ndarray, weight: np.ndarray) -> f
     for b in np.unique(bins):
         inside = bins == b
         w = weight[inside].sum()
-        error += w / total * abs(np.average(y[inside], weights=weight[inside])
-                                 - np.average(score[inside], weights=weight[inside]))
+        error += (
+            w
+            / total
+            * abs(np.average(y[inside], weights=weight[inside]) - np.average(score[inside], weights=weight[inside]))
+        )
     return float(error)
 
 
@@ -91,7 +94,9 @@ def evaluate(rows: pd.DataFrame, score: np.ndarray, threshold: float, k: int) ->
         f"precision_at_{k}": precision_at_k(y, score, k),
         "calibration_error": calibration_error(y, score, w),
         "score_std": float(np.std(score)),
-        "n_positive": float(positive.sum()), "n_benign": float(benign.sum()), "n_unlabelled": float(unlabelled.sum()),
+        "n_positive": float(positive.sum()),
+        "n_benign": float(benign.sum()),
+        "n_unlabelled": float(unlabelled.sum()),
         "population_negatives": float(w[~positive].sum()),
     }
     sources = rows["source"].to_numpy()

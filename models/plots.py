@@ -15,13 +15,14 @@ from sklearn.metrics import precision_recall_curve  # noqa: E402
 from distillguard.models.metrics import CALIBRATION_BINS  # noqa: E402
 
 
-def pr_curves(y: np.ndarray, weight: np.ndarray, scores: dict[str, np.ndarray],
-              points: dict[str, tuple[float, float]]) -> Figure:
+def pr_curves(
+    y: np.ndarray, weight: np.ndarray, scores: dict[str, np.ndarray], points: dict[str, tuple[float, float]]
+) -> Figure:
     """Holdout precision-recall of each scorer, with its operating point."""
     figure, axes = plt.subplots(figsize=(6, 5))
     for name, score in scores.items():
         precision, recall, _ = precision_recall_curve(y, score, sample_weight=weight)
-        line, = axes.plot(recall, precision, label=name)
+        (line,) = axes.plot(recall, precision, label=name)
         if name in points:
             axes.plot(*points[name], "o", color=line.get_color())
     axes.set(xlabel="recall", ylabel="precision", title="Holdout precision-recall", xlim=(0, 1), ylim=(0, 1.02))
@@ -57,15 +58,25 @@ def calibration(curves: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]) ->
     for name, (y, score, weight) in curves.items():
         bins = np.clip(np.digitize(score, edges) - 1, 0, CALIBRATION_BINS - 1)
         used = [b for b in range(CALIBRATION_BINS) if (bins == b).any()]
-        axes.plot([np.average(score[bins == b], weights=weight[bins == b]) for b in used],
-                  [np.average(y[bins == b], weights=weight[bins == b]) for b in used], "o-", label=name)
+        axes.plot(
+            [np.average(score[bins == b], weights=weight[bins == b]) for b in used],
+            [np.average(y[bins == b], weights=weight[bins == b]) for b in used],
+            "o-",
+            label=name,
+        )
     axes.set(xlabel="mean calibrated score", ylabel="observed distillation rate", title="Calibration")
     axes.legend()
     return figure
 
 
-def pr_curve_band(y: np.ndarray, weight: np.ndarray, score: np.ndarray, multiplicities: list[np.ndarray],
-                  point: tuple[float, float], level: float) -> Figure:
+def pr_curve_band(
+    y: np.ndarray,
+    weight: np.ndarray,
+    score: np.ndarray,
+    multiplicities: list[np.ndarray],
+    point: tuple[float, float],
+    level: float,
+) -> Figure:
     """Population-weighted precision-recall with a pointwise band over campaign-bootstrap resamples."""
     grid = np.linspace(0, 1, 101)
 
@@ -81,11 +92,21 @@ def pr_curve_band(y: np.ndarray, weight: np.ndarray, score: np.ndarray, multipli
     tail = (1 - level) / 2 * 100
     figure, axes = plt.subplots(figsize=(6, 5))
     if len(curves):
-        axes.fill_between(grid, np.nanpercentile(curves, tail, axis=0), np.nanpercentile(curves, 100 - tail, axis=0),
-                          alpha=0.25, label=f"{level:.0%} campaign bootstrap")
+        axes.fill_between(
+            grid,
+            np.nanpercentile(curves, tail, axis=0),
+            np.nanpercentile(curves, 100 - tail, axis=0),
+            alpha=0.25,
+            label=f"{level:.0%} campaign bootstrap",
+        )
     axes.plot(grid, on_grid(weight), label="model (holdout)")
     axes.plot(*point, "o", color="black", label="operating point")
-    axes.set(xlabel="recall", ylabel="precision at live prevalence", title="Holdout precision-recall",
-             xlim=(0, 1), ylim=(0, 1.02))
+    axes.set(
+        xlabel="recall",
+        ylabel="precision at live prevalence",
+        title="Holdout precision-recall",
+        xlim=(0, 1),
+        ylim=(0, 1.02),
+    )
     axes.legend(loc="lower left")
     return figure

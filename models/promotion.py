@@ -63,12 +63,15 @@ class Decision:
         return "; ".join(self.reasons)
 
 
-def sanity_failures(model: dict[str, float], baseline: dict[str, float],
-                    settings: TrainingSettings = TRAINING) -> list[str]:
+def sanity_failures(
+    model: dict[str, float], baseline: dict[str, float], settings: TrainingSettings = TRAINING
+) -> list[str]:
     failures = []
     if not model["n_positive"] or not (model["n_benign"] + model["n_unlabelled"]):
-        failures.append(f"empty class in holdout ({model['n_positive']:.0f} positive, "
-                        f"{model['n_benign'] + model['n_unlabelled']:.0f} negative)")
+        failures.append(
+            f"empty class in holdout ({model['n_positive']:.0f} positive, "
+            f"{model['n_benign'] + model['n_unlabelled']:.0f} negative)"
+        )
     if math.isnan(model["pr_auc"]):
         failures.append("PR-AUC undefined on the holdout")
     elif not math.isnan(baseline["pr_auc"]) and model["pr_auc"] < baseline["pr_auc"]:
@@ -84,8 +87,10 @@ def fpr_failures(evidence: Evidence, settings: TrainingSettings = TRAINING) -> l
     """(a): the operating point holds out of fold and on the holdout."""
     target, failures = settings.target_fpr, []
     if not evidence.oof_reached or evidence.oof_fpr > target:
-        failures.append(f"benign FPR target {target:.4%} not reached out of fold (no threshold within it flags a "
-                        f"positive; FPR {evidence.oof_fpr:.4%})")
+        failures.append(
+            f"benign FPR target {target:.4%} not reached out of fold (no threshold within it flags a "
+            f"positive; FPR {evidence.oof_fpr:.4%})"
+        )
     holdout = evidence.holdout["benign_fpr"]
     if math.isnan(holdout) or holdout > target:
         failures.append(f"benign FPR target missed on the holdout: {holdout:.4%} > {target:.4%}")
@@ -98,18 +103,24 @@ def recall_failure(comparison: Comparison, settings: TrainingSettings = TRAINING
     if math.isnan(comparison.challenger_recall_ci_low) or math.isnan(comparison.champion_recall):
         return f"recall undefined on the {comparison.rows} rows shared with the champion"
     if comparison.challenger_recall_ci_low < floor:
-        return (f"recall lower bound {comparison.challenger_recall_ci_low:.3f} (point "
-                f"{comparison.challenger_recall:.3f}) under the champion's {comparison.champion_recall:.3f} - "
-                f"{settings.recall_tolerance} on the same {comparison.rows} rows")
+        return (
+            f"recall lower bound {comparison.challenger_recall_ci_low:.3f} (point "
+            f"{comparison.challenger_recall:.3f}) under the champion's {comparison.champion_recall:.3f} - "
+            f"{settings.recall_tolerance} on the same {comparison.rows} rows"
+        )
     return None
 
 
-def loo_failures(loo: dict[str, float], champion_loo: dict[str, float],
-                 settings: TrainingSettings = TRAINING) -> list[str]:
+def loo_failures(
+    loo: dict[str, float], champion_loo: dict[str, float], settings: TrainingSettings = TRAINING
+) -> list[str]:
     """(c): no campaign type's leave-one-out recall falls more than the tolerance."""
-    return [f"leave-one-out recall of {kind} falls {champion_loo[kind]:.3f} -> {loo[kind]:.3f} "
-            f"(more than {settings.loo_tolerance})"
-            for kind in sorted(set(loo) & set(champion_loo)) if champion_loo[kind] - loo[kind] > settings.loo_tolerance]
+    return [
+        f"leave-one-out recall of {kind} falls {champion_loo[kind]:.3f} -> {loo[kind]:.3f} "
+        f"(more than {settings.loo_tolerance})"
+        for kind in sorted(set(loo) & set(champion_loo))
+        if champion_loo[kind] - loo[kind] > settings.loo_tolerance
+    ]
 
 
 def decide(evidence: Evidence, settings: TrainingSettings = TRAINING) -> Decision:
@@ -120,7 +131,8 @@ def decide(evidence: Evidence, settings: TrainingSettings = TRAINING) -> Decisio
     fpr = fpr_failures(evidence, settings)
     checks["a_fpr_target"] = "; ".join(fpr) or (
         f"passed: out of fold {evidence.oof_fpr:.4%}, holdout {evidence.holdout['benign_fpr']:.4%} <= "
-        f"{settings.target_fpr:.4%}")
+        f"{settings.target_fpr:.4%}"
+    )
     failures = sanity + fpr
     if evidence.comparison is None:
         checks["b_recall_vs_champion"] = "not applicable: no champion"
@@ -129,17 +141,23 @@ def decide(evidence: Evidence, settings: TrainingSettings = TRAINING) -> Decisio
         c = evidence.comparison
         checks["b_recall_vs_champion"] = verdict or (
             f"passed: lower bound {c.challenger_recall_ci_low:.3f} >= {c.champion_recall:.3f} - "
-            f"{settings.recall_tolerance} on {c.rows} rows")
+            f"{settings.recall_tolerance} on {c.rows} rows"
+        )
         failures += [verdict] if verdict else []
     shared = set(evidence.loo) & set(evidence.champion_loo)
     loo = loo_failures(evidence.loo, evidence.champion_loo, settings)
-    checks["c_loo_recall"] = ("; ".join(loo) or f"passed on {len(shared)} campaign types" if shared else
-                              "not applicable: campaign types not known to both runs")
+    checks["c_loo_recall"] = (
+        "; ".join(loo) or f"passed on {len(shared)} campaign types"
+        if shared
+        else "not applicable: campaign types not known to both runs"
+    )
     failures += loo
     if failures:
         return Decision(False, failures, checks)
-    summary = (f"benign FPR {evidence.holdout['benign_fpr']:.4%} <= {settings.target_fpr:.4%} on holdout and out of "
-               f"fold, recall {evidence.holdout['recall']:.3f}")
+    summary = (
+        f"benign FPR {evidence.holdout['benign_fpr']:.4%} <= {settings.target_fpr:.4%} on holdout and out of "
+        f"fold, recall {evidence.holdout['recall']:.3f}"
+    )
     if evidence.comparison is None:
         return Decision(True, [f"first champion: sanity checks passed, {summary}"], checks)
     return Decision(True, [f"{summary}; {checks['b_recall_vs_champion']}; {checks['c_loo_recall']}"], checks)

@@ -47,8 +47,20 @@ THRESHOLD_TAG = "threshold"
 REGISTRY_ENV = "MLFLOW_REGISTRY_URI"
 EXPERIMENT_ENV = "MLFLOW_EXPERIMENT_NAME"
 
-__all__ = ["MODEL_NAME", "FEATURE_COLUMNS", "Champion", "client", "experiment_id", "register_challenger",
-           "champion", "challenger", "promote", "rollback", "load_champion", "pack"]
+__all__ = [
+    "MODEL_NAME",
+    "FEATURE_COLUMNS",
+    "Champion",
+    "client",
+    "experiment_id",
+    "register_challenger",
+    "champion",
+    "challenger",
+    "promote",
+    "rollback",
+    "load_champion",
+    "pack",
+]
 
 
 def _now() -> str:
@@ -85,7 +97,8 @@ def experiment_id(lakehouse: Lakehouse, mlflow_client: MlflowClient, name: str =
     if local:
         lakehouse.mlflow_artifacts.mkdir(parents=True, exist_ok=True)
     return mlflow_client.create_experiment(
-        name, artifact_location=lakehouse.mlflow_artifacts.as_uri() if local else None)
+        name, artifact_location=lakehouse.mlflow_artifacts.as_uri() if local else None
+    )
 
 
 def _version_or_none(mlflow_client: MlflowClient, alias: str) -> ModelVersion | None:
@@ -118,15 +131,18 @@ def register_challenger(mlflow_client: MlflowClient, model_uri: str, tags: dict[
         mlflow_client.get_registered_model(MODEL_NAME)
     except MlflowException:
         mlflow_client.create_registered_model(
-            MODEL_NAME, description="Distillation classifier: calibrated probability that an account-day "
-                                    "is adversarial distillation. Aliases: champion (scores), challenger (latest).")
+            MODEL_NAME,
+            description="Distillation classifier: calibrated probability that an account-day "
+            "is adversarial distillation. Aliases: champion (scores), challenger (latest).",
+        )
     version = mlflow.register_model(model_uri, MODEL_NAME, tags=tags)
     mlflow_client.set_registered_model_alias(MODEL_NAME, CHALLENGER, version.version)
     return version
 
 
-def promote(mlflow_client: MlflowClient, version: int | str | None, reason: str,
-            actor: str | None = None) -> ModelVersion:
+def promote(
+    mlflow_client: MlflowClient, version: int | str | None, reason: str, actor: str | None = None
+) -> ModelVersion:
     """Make ``version`` (default: the challenger) the champion, recording who, when and why; the
     previous one stays in history and the promoted version stops being challenger."""
     if version is None:
@@ -142,10 +158,15 @@ def promote(mlflow_client: MlflowClient, version: int | str | None, reason: str,
     if previous is not None and previous.version == promoted.version:
         raise DistillguardError(f"version {promoted.version} is already the champion")
     mlflow_client.set_registered_model_alias(MODEL_NAME, CHAMPION, promoted.version)
-    mlflow_client.set_registered_model_tag(MODEL_NAME, HISTORY_TAG,
-                                           json.dumps([*history(mlflow_client), int(promoted.version)]))
-    for key, value in {"promoted_at": _now(), "promoted_by": actor or getpass.getuser(), "promotion_reason": reason,
-                       "replaced_champion": previous.version if previous else "none"}.items():
+    mlflow_client.set_registered_model_tag(
+        MODEL_NAME, HISTORY_TAG, json.dumps([*history(mlflow_client), int(promoted.version)])
+    )
+    for key, value in {
+        "promoted_at": _now(),
+        "promoted_by": actor or getpass.getuser(),
+        "promotion_reason": reason,
+        "replaced_champion": previous.version if previous else "none",
+    }.items():
         mlflow_client.set_model_version_tag(MODEL_NAME, promoted.version, key, value)
     waiting = challenger(mlflow_client)
     if waiting is not None and waiting.version == promoted.version:
@@ -161,8 +182,12 @@ def rollback(mlflow_client: MlflowClient, reason: str, actor: str | None = None)
     demoted, restored = promoted[-1], promoted[-2]
     mlflow_client.set_registered_model_alias(MODEL_NAME, CHAMPION, str(restored))
     mlflow_client.set_registered_model_tag(MODEL_NAME, HISTORY_TAG, json.dumps(promoted[:-1]))
-    for key, value in {"rolled_back_at": _now(), "rolled_back_by": actor or getpass.getuser(),
-                       "rollback_reason": reason, "restored_champion": str(restored)}.items():
+    for key, value in {
+        "rolled_back_at": _now(),
+        "rolled_back_by": actor or getpass.getuser(),
+        "rollback_reason": reason,
+        "restored_champion": str(restored),
+    }.items():
         mlflow_client.set_model_version_tag(MODEL_NAME, str(demoted), key, value)
     mlflow_client.set_model_version_tag(MODEL_NAME, str(restored), "restored_at", _now())
     return mlflow_client.get_model_version(MODEL_NAME, str(restored))
@@ -205,9 +230,17 @@ def load_champion(lakehouse: Lakehouse) -> Champion:
         local = mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=folder)
         model = mlflow.pyfunc.load_model(local)
         if model.metadata.run_id != current.run_id:
-            raise DistillguardError(f"the {CHAMPION} alias of {MODEL_NAME} moved while loading version "
-                                    f"{current.version}; run again")
+            raise DistillguardError(
+                f"the {CHAMPION} alias of {MODEL_NAME} moved while loading version {current.version}; run again"
+            )
         artifact = pack(local)
     suspend = current.tags.get(SUSPEND_THRESHOLD)
-    return Champion(model, current.version, float(current.tags[THRESHOLD_TAG]), uri, current.run_id, artifact,
-                    float(suspend) if suspend is not None else None)
+    return Champion(
+        model,
+        current.version,
+        float(current.tags[THRESHOLD_TAG]),
+        uri,
+        current.run_id,
+        artifact,
+        float(suspend) if suspend is not None else None,
+    )

@@ -40,8 +40,7 @@ def encode(frame: pd.DataFrame, features: list[str]) -> np.ndarray:
 def model_input(frame: pd.DataFrame, features: list[str]) -> pd.DataFrame:
     """The columns the signature declares: strings for the ordinals, float64 for the rest
     (a nullable count or flag reaches pandas as float or object; double accepts them all)."""
-    return pd.DataFrame({name: frame[name] if name in ORDINALS else frame[name].astype("float64")
-                         for name in features})
+    return pd.DataFrame({name: frame[name] if name in ORDINALS else frame[name].astype("float64") for name in features})
 
 
 class Scorer:
@@ -72,8 +71,9 @@ class DistillationModel(mlflow.pyfunc.PythonModel):
             meta = json.load(handle)
         self.scorer = Scorer(lgb.Booster(model_file=context.artifacts["booster"]), meta)
 
-    def predict(self, context: mlflow.pyfunc.PythonModelContext, model_input: pd.DataFrame,
-                params: dict[str, Any] | None = None) -> pd.Series:
+    def predict(
+        self, context: mlflow.pyfunc.PythonModelContext, model_input: pd.DataFrame, params: dict[str, Any] | None = None
+    ) -> pd.Series:
         return pd.Series(self.scorer.score(model_input), name="score")
 
 

@@ -75,8 +75,11 @@ def _groups(rows: list[Any]) -> dict[str, str]:
 
 
 def _pairs_by_class(rows: list[Any], group_of: dict[str, str], holdout_groups: set[str]) -> dict[tuple[bool, int], int]:
-    pairs = {(r.incident_id, r.account_id, r.label, group_of[r.row_key] in holdout_groups)
-             for r in rows if r.incident_id is not None}
+    pairs = {
+        (r.incident_id, r.account_id, r.label, group_of[r.row_key] in holdout_groups)
+        for r in rows
+        if r.incident_id is not None
+    }
     counts: dict[tuple[bool, int], int] = {}
     for _, _, label, held in pairs:
         counts[(held, label)] = counts.get((held, label), 0) + 1
@@ -95,18 +98,23 @@ def choose_cutoff(rows: list[Any], group_of: dict[str, str], settings: TrainingS
         held = {g for g, d in first.items() if d >= cutoff}
         counts = _pairs_by_class(rows, group_of, held)
         positive, benign = counts.get((True, 1), 0), counts.get((True, 0), 0)
-        if (positive >= settings.holdout_min_per_class and benign >= settings.holdout_min_per_class
-                and positive + benign >= settings.holdout_min_share * total):
+        if (
+            positive >= settings.holdout_min_per_class
+            and benign >= settings.holdout_min_per_class
+            and positive + benign >= settings.holdout_min_share * total
+        ):
             return cutoff, held
     raise DistillguardError(
         f"cannot hold out {settings.holdout_min_per_class} incidents of each class and "
-        f"{settings.holdout_min_share:.0%} of {total} labelled accounts by decision date; wait for more labels")
+        f"{settings.holdout_min_share:.0%} of {total} labelled accounts by decision date; wait for more labels"
+    )
 
 
 def split(spark: SparkSession, rows: DataFrame, settings: TrainingSettings = TRAINING) -> tuple[DataFrame, SplitInfo]:
     """``rows`` with ``group_id`` and ``split`` columns, and what the split looks like."""
-    keys = rows.select("row_key", "incident_id", "account_id", "cluster_id", "label", "decided_on",
-                       "feature_date").collect()
+    keys = rows.select(
+        "row_key", "incident_id", "account_id", "cluster_id", "label", "decided_on", "feature_date"
+    ).collect()
     group_of = _groups(keys)
     cutoff, held = choose_cutoff(keys, group_of, settings)
     labelled_groups = {group_of[r.row_key] for r in keys if r.incident_id is not None}
@@ -124,12 +132,19 @@ def split(spark: SparkSession, rows: DataFrame, settings: TrainingSettings = TRA
     assignment = [(r.row_key, group_of[r.row_key], side(r)) for r in keys]
     mapping = spark.createDataFrame(assignment, "row_key string, group_id string, split string")
     counts = _pairs_by_class(keys, group_of, held)
-    train_counts = {(r.incident_id, r.account_id, r.label) for r, (_, _, s) in zip(keys, assignment)
-                    if r.incident_id is not None and s == TRAIN}
-    info = SplitInfo(cutoff=cutoff, groups=len(set(group_of.values())),
-                     holdout_positive=counts.get((True, 1), 0), holdout_benign=counts.get((True, 0), 0),
-                     train_positive=sum(1 for *_, label in train_counts if label == 1),
-                     train_benign=sum(1 for *_, label in train_counts if label == 0))
+    train_counts = {
+        (r.incident_id, r.account_id, r.label)
+        for r, (_, _, s) in zip(keys, assignment)
+        if r.incident_id is not None and s == TRAIN
+    }
+    info = SplitInfo(
+        cutoff=cutoff,
+        groups=len(set(group_of.values())),
+        holdout_positive=counts.get((True, 1), 0),
+        holdout_benign=counts.get((True, 0), 0),
+        train_positive=sum(1 for *_, label in train_counts if label == 1),
+        train_benign=sum(1 for *_, label in train_counts if label == 0),
+    )
     if not info.train_positive or not info.train_benign:
         raise DistillguardError(f"the training side would miss a class ({info}); wait for more labels")
     return rows.join(mapping, "row_key"), info

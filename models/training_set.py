@@ -41,42 +41,115 @@ UNLABELLED_SOURCE = "unlabelled_sample"
 NEGATIVES_ASSUMPTION = (
     "Negatives are investigated-and-cleared accounts (label 'benign', weight 1 per account) plus a "
     "hashed sample of accounts with no incident decided by as_of, assumed benign because attackers are "
-    "a small minority of unlabelled accounts; since some are uncaught attackers they carry a reduced weight.")
+    "a small minority of unlabelled accounts; since some are uncaught attackers they carry a reduced weight."
+)
 
-_RATES = ("intent_share", "max_tokens_hit_share", "logprobs_share", "top_logprobs_share",
-          "multi_choice_share", "stream_share", "top_p_narrowed_share", "tools_share", "temp_zero_share",
-          "batch_share", "content_filter_share", "tool_use_finish_share", "reasoning_model_share",
-          "new_model_share", "new_model_adoption_hours", "hosting_share", "proxy_share", "foreign_country_share",
-          "night_share", "refs_sent_share", "partner_prefix_share", "partner_template_share", "partner_confidence",
-          "completion_prompt_ratio", "reasoning_completion_ratio", "mean_latency_ms", "cost_per_request",
-          "error_share", "top_template_share", "hour_entropy", "interarrival_cv")
-_VOLUMES = ("requests", "spend_usd", "active_days", "coverage_days", "max_daily_distinct_templates",
-            "max_daily_distinct_prefix_fps", "max_daily_distinct_ip_prefixes", "max_daily_distinct_ip_hashes",
-            "max_daily_distinct_countries", "max_daily_distinct_user_agents", "max_daily_distinct_api_keys",
-            "max_daily_distinct_asns", "max_daily_distinct_models")
-_ACCOUNT = ("kyc_tier", "plan", "zero_data_retention", "account_age_days", "partner_payment_hit",
-            "email_domain_accounts", "email_domain_new_share",
-            "projected_monthly_spend", "unverified_over_kyc_threshold", "new_account")
-CLUSTER_FEATURES = ("cluster_size", "cluster_spend_7d", "cluster_spend_28d", "cluster_requests_28d",
-                    "cluster_new_account_share", "cluster_proxy_share", "cluster_unverified_share",
-                    "cluster_partner_hit_accounts", "cluster_template_overlap", *LINK_FEATURES)
+_RATES = (
+    "intent_share",
+    "max_tokens_hit_share",
+    "logprobs_share",
+    "top_logprobs_share",
+    "multi_choice_share",
+    "stream_share",
+    "top_p_narrowed_share",
+    "tools_share",
+    "temp_zero_share",
+    "batch_share",
+    "content_filter_share",
+    "tool_use_finish_share",
+    "reasoning_model_share",
+    "new_model_share",
+    "new_model_adoption_hours",
+    "hosting_share",
+    "proxy_share",
+    "foreign_country_share",
+    "night_share",
+    "refs_sent_share",
+    "partner_prefix_share",
+    "partner_template_share",
+    "partner_confidence",
+    "completion_prompt_ratio",
+    "reasoning_completion_ratio",
+    "mean_latency_ms",
+    "cost_per_request",
+    "error_share",
+    "top_template_share",
+    "hour_entropy",
+    "interarrival_cv",
+)
+_VOLUMES = (
+    "requests",
+    "spend_usd",
+    "active_days",
+    "coverage_days",
+    "max_daily_distinct_templates",
+    "max_daily_distinct_prefix_fps",
+    "max_daily_distinct_ip_prefixes",
+    "max_daily_distinct_ip_hashes",
+    "max_daily_distinct_countries",
+    "max_daily_distinct_user_agents",
+    "max_daily_distinct_api_keys",
+    "max_daily_distinct_asns",
+    "max_daily_distinct_models",
+)
+_ACCOUNT = (
+    "kyc_tier",
+    "plan",
+    "zero_data_retention",
+    "account_age_days",
+    "partner_payment_hit",
+    "email_domain_accounts",
+    "email_domain_new_share",
+    "projected_monthly_spend",
+    "unverified_over_kyc_threshold",
+    "new_account",
+)
+CLUSTER_FEATURES = (
+    "cluster_size",
+    "cluster_spend_7d",
+    "cluster_spend_28d",
+    "cluster_requests_28d",
+    "cluster_new_account_share",
+    "cluster_proxy_share",
+    "cluster_unverified_share",
+    "cluster_partner_hit_accounts",
+    "cluster_template_overlap",
+    *LINK_FEATURES,
+)
 FEATURE_COLUMNS: tuple[str, ...] = (
-    *(f"{name}_{w}d" for w in (7, 28) for name in _RATES + _VOLUMES), *_ACCOUNT, *CLUSTER_FEATURES)
+    *(f"{name}_{w}d" for w in (7, 28) for name in _RATES + _VOLUMES),
+    *_ACCOUNT,
+    *CLUSTER_FEATURES,
+)
 """The model's input columns, exactly as named in account_rolling and account_clusters of
 one feature_date: training and scoring both select these (the model encodes them itself)."""
-
 
 
 def model_input(df: DataFrame, keep: tuple[str, ...] = ()) -> DataFrame:
     """``keep`` (e.g. account_id) then ``FEATURE_COLUMNS`` typed as the registered model's
     signature: strings for kyc_tier and plan, double for every other column (so nullable
     counts and flags pass schema enforcement in ``mlflow.pyfunc.spark_udf``)."""
-    return df.select(*keep, *[F.col(c) if c in ("kyc_tier", "plan") else F.col(c).cast("double").alias(c)
-                              for c in FEATURE_COLUMNS])
+    return df.select(
+        *keep, *[F.col(c) if c in ("kyc_tier", "plan") else F.col(c).cast("double").alias(c) for c in FEATURE_COLUMNS]
+    )
 
 
-KEY_COLUMNS = ("row_key", "incident_id", "account_id", "feature_date", "label", "label_name", "source",
-               "window_start", "window_end", "decided_on", "weight", "population_weight", "last_day", "cluster_id")
+KEY_COLUMNS = (
+    "row_key",
+    "incident_id",
+    "account_id",
+    "feature_date",
+    "label",
+    "label_name",
+    "source",
+    "window_start",
+    "window_end",
+    "decided_on",
+    "weight",
+    "population_weight",
+    "last_day",
+    "cluster_id",
+)
 
 
 def labels_as_of(incidents: DataFrame, as_of: date) -> DataFrame:
@@ -84,10 +157,14 @@ def labels_as_of(incidents: DataFrame, as_of: date) -> DataFrame:
     or benign; of a row revised later, the version ingested last by ``as_of``."""
     if "ingested_on" in incidents.columns:  # tables written before ingestion dates have none
         latest = Window.partitionBy("incident_id", "account_id").orderBy(F.col("ingested_on").desc())
-        incidents = (incidents.where(F.col("ingested_on") <= F.lit(as_of))
-                     .withColumn("_version", F.row_number().over(latest)).where("_version = 1"))
-    return (incidents.where((F.col("decided_on") <= F.lit(as_of)) & F.col("label").isin(POSITIVE, BENIGN))
-            .select("incident_id", "account_id", "label", "window_start", "window_end", "decided_on", "source"))
+        incidents = (
+            incidents.where(F.col("ingested_on") <= F.lit(as_of))
+            .withColumn("_version", F.row_number().over(latest))
+            .where("_version = 1")
+        )
+    return incidents.where((F.col("decided_on") <= F.lit(as_of)) & F.col("label").isin(POSITIVE, BENIGN)).select(
+        "incident_id", "account_id", "label", "window_start", "window_end", "decided_on", "source"
+    )
 
 
 def labelled_rows(incidents: DataFrame, rolling: DataFrame, as_of: date) -> DataFrame:
@@ -96,14 +173,23 @@ def labelled_rows(incidents: DataFrame, rolling: DataFrame, as_of: date) -> Data
     days = rolling.select("account_id", "feature_date")
     joined = labels.join(days, "account_id").where(
         (F.col("feature_date") >= F.col("window_start"))
-        & (F.col("feature_date") <= F.least(F.col("window_end"), F.lit(as_of))))
+        & (F.col("feature_date") <= F.least(F.col("window_end"), F.lit(as_of)))
+    )
     per_label = Window.partitionBy("incident_id", "account_id")
     return joined.select(
-        "incident_id", "account_id", "feature_date",
-        F.when(F.col("label") == POSITIVE, 1).otherwise(0).alias("label"), F.col("label").alias("label_name"),
-        "source", "window_start", "window_end", "decided_on",
-        (F.lit(1.0) / F.count("*").over(per_label)).alias("weight"), F.lit(1.0).alias("population_weight"),
-        (F.col("feature_date") == F.max("feature_date").over(per_label)).alias("last_day"))
+        "incident_id",
+        "account_id",
+        "feature_date",
+        F.when(F.col("label") == POSITIVE, 1).otherwise(0).alias("label"),
+        F.col("label").alias("label_name"),
+        "source",
+        "window_start",
+        "window_end",
+        "decided_on",
+        (F.lit(1.0) / F.count("*").over(per_label)).alias("weight"),
+        F.lit(1.0).alias("population_weight"),
+        (F.col("feature_date") == F.max("feature_date").over(per_label)).alias("last_day"),
+    )
 
 
 def _hash_unit(*columns: str, seed: int) -> F.Column:
@@ -117,35 +203,56 @@ def unlabelled_population_weight(settings: TrainingSettings = TRAINING) -> float
     return 1.0 / fraction if fraction > 0 else 0.0
 
 
-def unlabelled_rows(incidents: DataFrame, rolling: DataFrame, as_of: date,
-                    settings: TrainingSettings = TRAINING) -> DataFrame:
+def unlabelled_rows(
+    incidents: DataFrame, rolling: DataFrame, as_of: date, settings: TrainingSettings = TRAINING
+) -> DataFrame:
     """The hashed sample of accounts without any incident decided by ``as_of``, one day each."""
     known = incidents.where(F.col("decided_on") <= F.lit(as_of)).select("account_id").distinct()
-    candidates = (rolling.where(F.col("feature_date") <= F.lit(as_of)).select("account_id", "feature_date")
-                  .join(known, "account_id", "left_anti")
-                  .where(_hash_unit("account_id", seed=settings.sample_seed) < settings.unlabelled_sample_fraction))
+    candidates = (
+        rolling.where(F.col("feature_date") <= F.lit(as_of))
+        .select("account_id", "feature_date")
+        .join(known, "account_id", "left_anti")
+        .where(_hash_unit("account_id", seed=settings.sample_seed) < settings.unlabelled_sample_fraction)
+    )
     # The hash is a column before the window orders by it (Sail cannot order a window by an expression).
     pick = Window.partitionBy("account_id").orderBy("pick_key", "feature_date")
-    return (candidates.withColumn("pick_key", _hash_unit("account_id", "feature_date", seed=settings.sample_seed))
-            .withColumn("pick", F.row_number().over(pick)).where(F.col("pick") == 1)
-            .select(F.lit(None).cast("string").alias("incident_id"), "account_id", "feature_date",
-                    F.lit(0).alias("label"), F.lit(UNLABELLED).alias("label_name"),
-                    F.lit(UNLABELLED_SOURCE).alias("source"), F.lit(None).cast("date").alias("window_start"),
-                    F.lit(None).cast("date").alias("window_end"), F.lit(None).cast("date").alias("decided_on"),
-                    F.lit(float(settings.unlabelled_weight)).alias("weight"),
-                    F.lit(unlabelled_population_weight(settings)).alias("population_weight"),
-                    F.lit(True).alias("last_day")))
+    return (
+        candidates.withColumn("pick_key", _hash_unit("account_id", "feature_date", seed=settings.sample_seed))
+        .withColumn("pick", F.row_number().over(pick))
+        .where(F.col("pick") == 1)
+        .select(
+            F.lit(None).cast("string").alias("incident_id"),
+            "account_id",
+            "feature_date",
+            F.lit(0).alias("label"),
+            F.lit(UNLABELLED).alias("label_name"),
+            F.lit(UNLABELLED_SOURCE).alias("source"),
+            F.lit(None).cast("date").alias("window_start"),
+            F.lit(None).cast("date").alias("window_end"),
+            F.lit(None).cast("date").alias("decided_on"),
+            F.lit(float(settings.unlabelled_weight)).alias("weight"),
+            F.lit(unlabelled_population_weight(settings)).alias("population_weight"),
+            F.lit(True).alias("last_day"),
+        )
+    )
 
 
-def build(incidents: DataFrame, rolling: DataFrame, clusters: DataFrame, as_of: date,
-          settings: TrainingSettings = TRAINING) -> DataFrame:
+def build(
+    incidents: DataFrame, rolling: DataFrame, clusters: DataFrame, as_of: date, settings: TrainingSettings = TRAINING
+) -> DataFrame:
     """Labelled and sampled rows with the model's features of their day (before the split)."""
     rows = labelled_rows(incidents, rolling, as_of).unionByName(unlabelled_rows(incidents, rolling, as_of, settings))
     rolling_columns = [c for c in FEATURE_COLUMNS if c not in CLUSTER_FEATURES]
     features = rolling.select("account_id", "feature_date", *rolling_columns)
     cluster = clusters.select("account_id", "feature_date", "cluster_id", *CLUSTER_FEATURES)
-    return (rows.join(features, ["account_id", "feature_date"])
-            .join(cluster, ["account_id", "feature_date"], "left")
-            .select(F.concat_ws("|", F.coalesce("incident_id", F.lit("-")), "account_id",
-                                F.col("feature_date").cast("string")).alias("row_key"),
-                    *KEY_COLUMNS[1:], *FEATURE_COLUMNS))
+    return (
+        rows.join(features, ["account_id", "feature_date"])
+        .join(cluster, ["account_id", "feature_date"], "left")
+        .select(
+            F.concat_ws(
+                "|", F.coalesce("incident_id", F.lit("-")), "account_id", F.col("feature_date").cast("string")
+            ).alias("row_key"),
+            *KEY_COLUMNS[1:],
+            *FEATURE_COLUMNS,
+        )
+    )

@@ -21,8 +21,15 @@ import pandas as pd
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-DRIFT_FEATURES = ("requests_28d", "spend_usd_28d", "intent_share_28d", "top_template_share_28d", "proxy_share_28d",
-                  "hour_entropy_28d", "cluster_size")
+DRIFT_FEATURES = (
+    "requests_28d",
+    "spend_usd_28d",
+    "intent_share_28d",
+    "top_template_share_28d",
+    "proxy_share_28d",
+    "hour_entropy_28d",
+    "cluster_size",
+)
 FLOOR = 1e-4
 REFERENCE_ARTIFACT = "drift/reference.json"
 REFERENCE_FORMAT = 1
@@ -43,8 +50,9 @@ def edges(values: pd.Series, bins: int) -> list[float]:
 def bin_counts(df: DataFrame, column: str, inner_edges: list[float]) -> np.ndarray:
     """Counts per bin of a Spark column (bin i = number of edges the value exceeds)."""
     index = sum((F.col(column) > F.lit(edge)).cast("int") for edge in inner_edges) if inner_edges else F.lit(0)
-    counts = {r["bin"]: r["count"] for r in df.where(F.col(column).isNotNull())
-              .groupBy(index.alias("bin")).count().collect()}
+    counts = {
+        r["bin"]: r["count"] for r in df.where(F.col(column).isNotNull()).groupBy(index.alias("bin")).count().collect()
+    }
     return np.array([counts.get(i, 0) for i in range(len(inner_edges) + 1)], dtype="float64")
 
 
@@ -63,5 +71,8 @@ def reference(training: pd.DataFrame, bins: int) -> dict[str, Any]:
 
 def drift(summary: dict[str, Any], scored: DataFrame) -> dict[str, float]:
     """PSI per feature present in both the training ``summary`` and the scored frame."""
-    return {name: psi(np.asarray(ref["counts"], dtype="float64"), bin_counts(scored, name, ref["edges"]))
-            for name, ref in summary["features"].items() if name in scored.columns}
+    return {
+        name: psi(np.asarray(ref["counts"], dtype="float64"), bin_counts(scored, name, ref["edges"]))
+        for name, ref in summary["features"].items()
+        if name in scored.columns
+    }

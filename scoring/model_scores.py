@@ -29,9 +29,18 @@ _LOADED: dict[str, Any] = {}
 
 def _reasons(contributions: np.ndarray, values: np.ndarray, features: list[str], top: int) -> list[list[dict]]:
     order = np.argsort(-contributions, axis=1)[:, :top]
-    return [[{"feature": features[j], "value": None if np.isnan(values[i, j]) else float(values[i, j]),
-              "contribution": float(contributions[i, j])}
-             for j in row if contributions[i, j] > 0] for i, row in enumerate(order)]
+    return [
+        [
+            {
+                "feature": features[j],
+                "value": None if np.isnan(values[i, j]) else float(values[i, j]),
+                "contribution": float(contributions[i, j]),
+            }
+            for j in row
+            if contributions[i, j] > 0
+        ]
+        for i, row in enumerate(order)
+    ]
 
 
 def load_packed(artifact: bytes) -> Any:
@@ -72,8 +81,14 @@ def scoring_function(artifact: bytes, top: int) -> Callable[[Iterator[pd.DataFra
         scorer = model.unwrap_python_model().scorer
         for batch in batches:
             scores, matrix, contributions = score_and_reasons(scorer, model_input(batch, scorer.features))
-            yield pd.DataFrame({"account_id": batch["account_id"], "score": scores,
-                                "top_reasons": _reasons(contributions, matrix, scorer.features, top)})
+            yield pd.DataFrame(
+                {
+                    "account_id": batch["account_id"],
+                    "score": scores,
+                    "top_reasons": _reasons(contributions, matrix, scorer.features, top),
+                }
+            )
+
     return score_batches
 
 

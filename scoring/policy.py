@@ -46,14 +46,22 @@ def lift_to_clusters(scored: DataFrame, settings: ScoringSettings = SCORING) -> 
     cluster = Window.partitionBy("cluster_id")
     top = F.max("score").over(cluster)
     lifted = F.when(_strong_cluster(settings), top * settings.cluster_lift)
-    return (scored.withColumn("cluster_score", top)
-            .withColumn("lift_source", F.min(F.when(F.col("score") == F.col("cluster_score"), F.col("account_id")))
-                        .over(cluster))
-            .withColumn("final_score", F.greatest(F.col("score"), F.coalesce(lifted, F.col("score")))))
+    return (
+        scored.withColumn("cluster_score", top)
+        .withColumn(
+            "lift_source", F.min(F.when(F.col("score") == F.col("cluster_score"), F.col("account_id"))).over(cluster)
+        )
+        .withColumn("final_score", F.greatest(F.col("score"), F.coalesce(lifted, F.col("score"))))
+    )
 
 
-def risk_tiers(scored: DataFrame, threshold: float, scoring: ScoringSettings = SCORING,
-               features: FeatureSettings = FEATURES, suspend_threshold: float | None = None) -> DataFrame:
+def risk_tiers(
+    scored: DataFrame,
+    threshold: float,
+    scoring: ScoringSettings = SCORING,
+    features: FeatureSettings = FEATURES,
+    suspend_threshold: float | None = None,
+) -> DataFrame:
     """Adds ``risk_tier`` (null when not flagged) and ``policy_reasons`` (rules that fired)."""
     longest = max(features.windows)
     pooled = _strong_cluster(scoring)
@@ -61,18 +69,47 @@ def risk_tiers(scored: DataFrame, threshold: float, scoring: ScoringSettings = S
     monthly = spend * 30.0 / longest
     links = F.array_join("link_types", ", ")
     kyc = F.col("kyc_tier").isin(*UNVERIFIED) & (monthly >= features.kyc_review_monthly_usd)
-    suspend = F.col("final_score") >= max(scoring.suspend_score if suspend_threshold is None else suspend_threshold, threshold)
+    suspend = F.col("final_score") >= max(
+        scoring.suspend_score if suspend_threshold is None else suspend_threshold, threshold
+    )
     review = F.col("final_score") >= threshold
-    reasons = F.array_compact(F.array(
-        F.when(kyc & pooled, F.format_string(
-            "cluster spend $%.0f/month (strong links: %s) at or over the $%.0f KYC review threshold "
-            "without verification", monthly, links, F.lit(features.kyc_review_monthly_usd)))
-        .when(kyc, F.format_string("spend $%.0f/month at or over the $%.0f KYC review threshold without "
-                                   "verification", monthly, F.lit(features.kyc_review_monthly_usd))),
-        F.when(F.col("final_score") > F.col("score"),
-               F.format_string("inherits %.2f from cluster member %s (score %.2f) through strong links: %s",
-                               F.col("final_score"), F.col("lift_source"), F.col("cluster_score"), links)),
-        F.when(review, F.format_string("model score %.2f at or over threshold %.2f", F.col("final_score"),
-                                       F.lit(threshold)))))
-    return scored.select("*", F.when(suspend, "suspend_recommended").when(kyc, "kyc_required")
-                         .when(review, "review").alias("risk_tier"), reasons.alias("policy_reasons"))
+    reasons = F.array_compact(
+        F.array(
+            F.when(
+                kyc & pooled,
+                F.format_string(
+                    "cluster spend $%.0f/month (strong links: %s) at or over the $%.0f KYC review threshold "
+                    "without verification",
+                    monthly,
+                    links,
+                    F.lit(features.kyc_review_monthly_usd),
+                ),
+            ).when(
+                kyc,
+                F.format_string(
+                    "spend $%.0f/month at or over the $%.0f KYC review threshold without verification",
+                    monthly,
+                    F.lit(features.kyc_review_monthly_usd),
+                ),
+            ),
+            F.when(
+                F.col("final_score") > F.col("score"),
+                F.format_string(
+                    "inherits %.2f from cluster member %s (score %.2f) through strong links: %s",
+                    F.col("final_score"),
+                    F.col("lift_source"),
+                    F.col("cluster_score"),
+                    links,
+                ),
+            ),
+            F.when(
+                review,
+                F.format_string("model score %.2f at or over threshold %.2f", F.col("final_score"), F.lit(threshold)),
+            ),
+        )
+    )
+    return scored.select(
+        "*",
+        F.when(suspend, "suspend_recommended").when(kyc, "kyc_required").when(review, "review").alias("risk_tier"),
+        reasons.alias("policy_reasons"),
+    )

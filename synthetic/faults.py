@@ -14,14 +14,20 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-INVALID = ("malformed_json", "wrong_type", "missing_required", "invalid_utf8",
-           "future_timestamp", "huge_prompt")
+INVALID = ("malformed_json", "wrong_type", "missing_required", "invalid_utf8", "future_timestamp", "huge_prompt")
 VALID = ("unknown_keys", "duplicate_same_file", "duplicate_other_file", "duplicate_other_day", "late")
 DEFAULT_RATES = {
-    "malformed_json": 0.0005, "wrong_type": 0.0005, "missing_required": 0.0003,
-    "invalid_utf8": 0.0001, "future_timestamp": 0.0001, "huge_prompt": 0.00005,
-    "unknown_keys": 0.002, "duplicate_same_file": 0.002, "duplicate_other_file": 0.001,
-    "duplicate_other_day": 0.001, "late": 0.005,
+    "malformed_json": 0.0005,
+    "wrong_type": 0.0005,
+    "missing_required": 0.0003,
+    "invalid_utf8": 0.0001,
+    "future_timestamp": 0.0001,
+    "huge_prompt": 0.00005,
+    "unknown_keys": 0.002,
+    "duplicate_same_file": 0.002,
+    "duplicate_other_file": 0.001,
+    "duplicate_other_day": 0.001,
+    "late": 0.005,
 }
 MAX_LATE_DAYS = 3
 HUGE_PROMPT = "Repeat and expand every previous answer in full detail. " * 400  # ~22,800 chars
@@ -29,12 +35,18 @@ HUGE_PROMPT = "Repeat and expand every previous answer in full detail. " * 400  
 # (pattern, replacement) per sub-variant; each class's rows are split among its variants.
 _EDITS: dict[str, list[tuple[bytes, bytes]]] = {
     "malformed_json": [(rb".{25}$", b""), (rb"\}$", b""), (rb"^\{", b"{{"), (rb'":', b'"')],
-    "wrong_type": [(rb'"status":([0-9]+)', rb'"status":"\1"'),
-                   (rb'"prompt_tokens":([0-9]+)', rb'"prompt_tokens":-\1'),
-                   (rb'"cost_usd":([0-9.e-]+)', rb'"cost_usd":"\1 USD"'),
-                   (rb'"ts":"[^"]*"', b'"ts":"yesterday 14:05"')],
-    "missing_required": [(rb'"account_id":"[^"]*",', b""), (rb',"cost_usd":[^,]*', b""),
-                         (rb'"model":"[^"]*",', b""), (rb'^\{"request_id":"[^"]*",', b"{")],
+    "wrong_type": [
+        (rb'"status":([0-9]+)', rb'"status":"\1"'),
+        (rb'"prompt_tokens":([0-9]+)', rb'"prompt_tokens":-\1'),
+        (rb'"cost_usd":([0-9.e-]+)', rb'"cost_usd":"\1 USD"'),
+        (rb'"ts":"[^"]*"', b'"ts":"yesterday 14:05"'),
+    ],
+    "missing_required": [
+        (rb'"account_id":"[^"]*",', b""),
+        (rb',"cost_usd":[^,]*', b""),
+        (rb'"model":"[^"]*",', b""),
+        (rb'^\{"request_id":"[^"]*",', b"{"),
+    ],
     "invalid_utf8": [(rb'"model":"', b'"model":"\xff\xfe')],
     "huge_prompt": [(rb'"prompt_text":"', b'"prompt_text":"' + HUGE_PROMPT.encode())],
     "unknown_keys": [(rb"^\{", b'{"gateway_region":"eu-west-1","trace":{"span":7},')],
@@ -56,8 +68,7 @@ def scaled_rates(multiplier: float) -> dict[str, float]:
     return {name: rate * multiplier for name, rate in DEFAULT_RATES.items()}
 
 
-def _apply(lines: pa.Array, rows: np.ndarray, edits: list[tuple[bytes, bytes]],
-           rng: np.random.Generator) -> pa.Array:
+def _apply(lines: pa.Array, rows: np.ndarray, edits: list[tuple[bytes, bytes]], rng: np.random.Generator) -> pa.Array:
     if rows.size == 0:
         return lines
     rows = np.sort(rows)
@@ -72,8 +83,14 @@ def _apply(lines: pa.Array, rows: np.ndarray, edits: list[tuple[bytes, bytes]],
     return pc.replace_with_mask(lines, pa.array(mask), out)
 
 
-def inject(lines: pa.Array, has_prompt: np.ndarray, far_future: bytes, rates: dict[str, float],
-           rng: np.random.Generator, frozen: np.ndarray) -> FaultedFile:
+def inject(
+    lines: pa.Array,
+    has_prompt: np.ndarray,
+    far_future: bytes,
+    rates: dict[str, float],
+    rng: np.random.Generator,
+    frozen: np.ndarray,
+) -> FaultedFile:
     """Pick disjoint rows per class (ceil(rate * n), so every enabled class shows up).
 
     ``frozen`` rows (clock-skewed ones) get no fault, so each class is counted exactly.

@@ -62,8 +62,15 @@ class Progress:
     def __init__(self, total_days: int, enabled: bool) -> None:
         self.total_days, self.enabled = total_days, enabled
         self.started = time.perf_counter()
-        self.bar = tqdm(total=total_days, desc="generate", unit="day", file=sys.stderr, leave=False,
-                        disable=None if enabled else True, dynamic_ncols=True)
+        self.bar = tqdm(
+            total=total_days,
+            desc="generate",
+            unit="day",
+            file=sys.stderr,
+            leave=False,
+            disable=None if enabled else True,
+            dynamic_ncols=True,
+        )
 
     def update(self, day_index: int, folder: date, rows: int, final: bool = False) -> None:
         if not self.enabled:
@@ -74,8 +81,14 @@ class Progress:
         self.bar.set_postfix_str(f"{folder} {rows:,} requests {rate}")
         if final:
             self.bar.close()
-            log.info("generated %s days up to %s: %s requests, %s, %.1fs", self.total_days, folder, f"{rows:,}",
-                     rate, elapsed)
+            log.info(
+                "generated %s days up to %s: %s requests, %s, %.1fs",
+                self.total_days,
+                folder,
+                f"{rows:,}",
+                rate,
+                elapsed,
+            )
 
 
 def daily_counts(pop: population.Population, day: int, folder: date, seed: int) -> np.ndarray:
@@ -127,9 +140,17 @@ def _check_target(lakehouse: Lakehouse, start: date, days: int, overwrite: bool)
         allow_list_path(lakehouse).unlink(missing_ok=True)
 
 
-def generate(lakehouse: Lakehouse, scale_name: str, start: date, days: int | None, seed: int,
-             fault_multiplier: float = 1.0, overwrite: bool = False, progress: bool = True,
-             workers: int | None = None) -> Summary:
+def generate(
+    lakehouse: Lakehouse,
+    scale_name: str,
+    start: date,
+    days: int | None,
+    seed: int,
+    fault_multiplier: float = 1.0,
+    overwrite: bool = False,
+    progress: bool = True,
+    workers: int | None = None,
+) -> Summary:
     """Generate ``days`` days from ``start`` at ``scale_name``; returns what was written."""
     if scale_name not in SCALES:
         raise DistillguardError(f"unknown scale {scale_name!r}; choose one of {', '.join(SCALES)}")
@@ -144,8 +165,14 @@ def generate(lakehouse: Lakehouse, scale_name: str, start: date, days: int | Non
     started = time.perf_counter()
     rates = faults.scaled_rates(fault_multiplier)
     pop = population.build(scale, days, seed)
-    summary = Summary(scale=scale_name, start=start.isoformat(), days=days, seed=seed,
-                      accounts=len(pop), attack_accounts=int((pop.campaign >= 0).sum()))
+    summary = Summary(
+        scale=scale_name,
+        start=start.isoformat(),
+        days=days,
+        seed=seed,
+        accounts=len(pop),
+        attack_accounts=int((pop.campaign >= 0).sum()),
+    )
     carried: dict[int, list[pa.Array]] = {d: [] for d in range(days)}
     carried_counts: dict[int, Counter] = {d: Counter() for d in range(days)}
     bar = Progress(days, progress)
@@ -156,7 +183,8 @@ def generate(lakehouse: Lakehouse, scale_name: str, start: date, days: int | Non
             folder_dir = requests_dir / f"date={folder}"
             snapshot, _ = records.account_table(pop, start, day)
             records.write_account_snapshot(
-                lakehouse.landing_dir("accounts") / f"date={folder}" / "accounts.jsonl.gz", snapshot)
+                lakehouse.landing_dir("accounts") / f"date={folder}" / "accounts.jsonl.gz", snapshot
+            )
             counts = daily_counts(pop, day, folder, seed)
             chunks = _chunks(counts, scale.rows_per_file)
             first_rows = np.r_[0, np.cumsum([counts[c].sum() for c in chunks])[:-1]]
@@ -204,7 +232,8 @@ def generate(lakehouse: Lakehouse, scale_name: str, start: date, days: int | Non
     key = get_key(lakehouse, PARTNER_HMAC_KEY_ENV)
     summary.incidents_rows = labels.write_incidents(lakehouse.landing, labels.incidents(pop, start, days, seed))
     summary.indicator_rows = labels.write_indicators(
-        lakehouse.landing, labels.partner_indicators(pop, start, days, seed, key))
+        lakehouse.landing, labels.partner_indicators(pop, start, days, seed, key)
+    )
     summary.allow_list_rows = labels.write_allow_list(allow_list_path(lakehouse), labels.allow_list(pop, start))
     summary.seconds = time.perf_counter() - started
     _write_truth(lakehouse, pop, summary)
@@ -216,7 +245,8 @@ def _write_truth(lakehouse: Lakehouse, pop: population.Population, summary: Summ
     lakehouse.truth.mkdir(parents=True, exist_ok=True)
     pq.write_table(labels.truth_table(pop, summary.days), lakehouse.truth / "accounts.parquet")
     report = {key: value for key, value in summary.__dict__.items()}
-    report["faults"] = {name: summary.faults.get(name, 0)
-                        for name in faults.INVALID + faults.VALID + ("clock_skew_next_day",)}
+    report["faults"] = {
+        name: summary.faults.get(name, 0) for name in faults.INVALID + faults.VALID + ("clock_skew_next_day",)
+    }
     report["invalid_lines"] = sum(summary.faults.get(name, 0) for name in faults.INVALID)
     (lakehouse.truth / "faults.json").write_text(json.dumps(report, indent=2, sort_keys=True))

@@ -9,9 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from isal import isal_zlib
 import pyarrow as pa
 import pyarrow.compute as pc
+from isal import isal_zlib
 
 _NEWLINE = pa.scalar(b"\n", pa.large_binary())
 _EMPTY = pa.scalar(b"", pa.large_binary())
@@ -56,7 +56,7 @@ def write_gzip(path: Path, lines: pa.Array, level: int = 1) -> int:
     body = pc.binary_join_element_wise(lines.cast(pa.large_binary()), _NEWLINE, _EMPTY)
     body = pa.concat_arrays([body]) if body.offset else body
     offsets = np.frombuffer(body.buffers()[1], dtype=np.int64)[: len(body) + 1]
-    data = memoryview(body.buffers()[2])[offsets[0]: offsets[-1]] if len(body) else b""
+    data = memoryview(body.buffers()[2])[offsets[0] : offsets[-1]] if len(body) else b""
     compressor = isal_zlib.compressobj(level, isal_zlib.DEFLATED, 31)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")

@@ -26,8 +26,7 @@ from distillguard.synthetic.prompts import FAMILY_INDEX, render
 from distillguard.synthetic.scenario import ARCHETYPES, KINDS, PREFIX_POOLS
 from distillguard.synthetic.traffic import FIRST_OCTETS
 
-INCIDENT_COLUMNS = ("incident_id", "account_id", "label", "window_start", "window_end",
-                    "decided_on", "source")
+INCIDENT_COLUMNS = ("incident_id", "account_id", "label", "window_start", "window_end", "decided_on", "source")
 INDICATOR_COLUMNS = ("indicator_type", "value", "partner", "first_seen", "confidence")
 ALLOW_LIST_COLUMNS = ("account_id", "added_by", "reason", "added_on")
 ALLOW_LIST_FILE = "allow_list.csv"
@@ -56,11 +55,17 @@ def incidents(pop: Population, start: date, days: int, seed: int) -> list[dict]:
         if incident.decided > days - 1:
             continue
         for account in incident.accounts:
-            rows.append({"incident_id": f"INC-{seed % 1000:03d}{number:06d}",
-                         "account_id": str(pop.account_id[account]),
-                         "label": incident.label, "window_start": day(incident.window_start),
-                         "window_end": day(incident.window_end), "decided_on": day(incident.decided),
-                         "source": incident.source})
+            rows.append(
+                {
+                    "incident_id": f"INC-{seed % 1000:03d}{number:06d}",
+                    "account_id": str(pop.account_id[account]),
+                    "label": incident.label,
+                    "window_start": day(incident.window_start),
+                    "window_end": day(incident.window_end),
+                    "decided_on": day(incident.decided),
+                    "source": incident.source,
+                }
+            )
     return rows
 
 
@@ -75,9 +80,15 @@ def partner_indicators(pop: Population, start: date, days: int, seed: int, key: 
 
     def share(kind: str, value: str, first_seen: int, confidence: float) -> None:
         if first_seen <= days - 1:
-            rows.append({"indicator_type": kind, "value": value, "partner": str(rng.choice(["lab_b", "lab_c"])),
-                         "first_seen": (start + timedelta(days=first_seen)).isoformat(),
-                         "confidence": round(confidence, 2)})
+            rows.append(
+                {
+                    "indicator_type": kind,
+                    "value": value,
+                    "partner": str(rng.choice(["lab_b", "lab_c"])),
+                    "first_seen": (start + timedelta(days=first_seen)).isoformat(),
+                    "confidence": round(confidence, 2),
+                }
+            )
 
     partnered = [c for c, a in enumerate(pop.campaign_archetype) if "partner" in ARCHETYPES[a].tactics]
     for campaign in partnered:
@@ -86,24 +97,42 @@ def partner_indicators(pop: Population, start: date, days: int, seed: int, key: 
         payments = np.unique(pop.payment[members][pop.payment[members] >= 0])
         tokens = hash_hex(payments, PAYMENT_SALT).to_pylist() if payments.size else []
         for token in tokens[: max(1, len(tokens) // 2)]:
-            share("payment_fingerprint_hmac", hmac.new(key, token.encode(), hashlib.sha256).hexdigest(),
-                  seen, rng.uniform(0.7, 0.95))
+            share(
+                "payment_fingerprint_hmac",
+                hmac.new(key, token.encode(), hashlib.sha256).hexdigest(),
+                seen,
+                rng.uniform(0.7, 0.95),
+            )
         # Proxy exits the partner saw: residential and VPN ranges that strangers use too.
         first = members[0]
         for draw in rng.integers(0, 1 << 40, 5):
-            share("ip_prefix", _cidr(int(pop.prefix_start[first] + (draw % pop.prefix_count[first])
-                                         * pop.prefix_stride[first])), seen, rng.uniform(0.5, 0.9))
+            share(
+                "ip_prefix",
+                _cidr(int(pop.prefix_start[first] + (draw % pop.prefix_count[first]) * pop.prefix_stride[first])),
+                seen,
+                rng.uniform(0.5, 0.9),
+            )
         families = np.array([FAMILY_INDEX[f] for f in ARCHETYPES[pop.archetype[first]].families])
-        texts = render(families, np.zeros(families.size, dtype=np.int64), pop.style[members[:families.size]]
-                       if members.size >= families.size else np.full(families.size, pop.style[first]), rng)
+        texts = render(
+            families,
+            np.zeros(families.size, dtype=np.int64),
+            pop.style[members[: families.size]]
+            if members.size >= families.size
+            else np.full(families.size, pop.style[first]),
+            rng,
+        )
         for text in texts.to_pylist():
             share("prompt_template_hash", template_fingerprint(text), seen, rng.uniform(0.6, 0.9))
     # Noise: a university NAT and a mobile carrier's CGNAT range, and an unrelated payment.
     for pool in ("university", "mobile_cgnat"):
         base, size, _ = PREFIX_POOLS[pool]
         share("ip_prefix", _cidr(base + int(rng.integers(0, size))), int(rng.integers(0, days)), 0.3)
-    share("payment_fingerprint_hmac", hmac.new(key, b"unrelated-instrument", hashlib.sha256).hexdigest(),
-          int(rng.integers(0, days)), 0.4)
+    share(
+        "payment_fingerprint_hmac",
+        hmac.new(key, b"unrelated-instrument", hashlib.sha256).hexdigest(),
+        int(rng.integers(0, days)),
+        0.4,
+    )
     return rows
 
 
@@ -112,9 +141,14 @@ def allow_list(pop: Population, start: date) -> list[dict]:
     rows = []
     for account in np.flatnonzero(pop.allow_listed):
         added = min(int(pop.active_from[account]), 0) - 3
-        rows.append({"account_id": str(pop.account_id[account]), "added_by": "contracts-team",
-                     "reason": f"synthetic-data agreement SDA-{2026}-{int(pop.org[account]) % 100:03d}",
-                     "added_on": (start + timedelta(days=added)).isoformat()})
+        rows.append(
+            {
+                "account_id": str(pop.account_id[account]),
+                "added_by": "contracts-team",
+                "reason": f"synthetic-data agreement SDA-{2026}-{int(pop.org[account]) % 100:03d}",
+                "added_on": (start + timedelta(days=added)).isoformat(),
+            }
+        )
     return rows
 
 
@@ -141,13 +175,14 @@ def truth_table(pop: Population, days: int) -> pa.Table:
     exists = pop.created_day <= days - 1
     names = np.array([a.name for a in ARCHETYPES])
     kind = np.array(KINDS)[pop.kind]
-    return pa.table({
-        "account_id": pa.array(pop.account_id[exists]),
-        "archetype": pa.array(names[pop.archetype][exists]),
-        "is_attack": pa.array((pop.campaign >= 0)[exists]),
-        "campaign_id": pa.array(np.where(pop.campaign >= 0, pop.campaign, -1)[exists]),
-        "created_day": pa.array(pop.created_day[exists]),
-        "hard_negative": pa.array((kind == "hard_negative")[exists]),
-        "population_kind": pa.array(kind[exists]),
-    })
-
+    return pa.table(
+        {
+            "account_id": pa.array(pop.account_id[exists]),
+            "archetype": pa.array(names[pop.archetype][exists]),
+            "is_attack": pa.array((pop.campaign >= 0)[exists]),
+            "campaign_id": pa.array(np.where(pop.campaign >= 0, pop.campaign, -1)[exists]),
+            "created_day": pa.array(pop.created_day[exists]),
+            "hard_negative": pa.array((kind == "hard_negative")[exists]),
+            "population_kind": pa.array(kind[exists]),
+        }
+    )

@@ -16,15 +16,38 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from distillguard.synthetic.prompts import FAMILY_INDEX, FAMILY_NAMES
-from distillguard.synthetic.scenario import (ARCHETYPES, ARCHETYPE_INDEX, COUNTRY_TZ, COUNTRY_WEIGHTS, HOUR_PROFILES,
-                                             IP_MODES, KINDS, LANGUAGES, MODEL_PRICES, NC, PREFIX_POOLS,
-                                             TIMING_MODES, USER_AGENTS, Scale, KYC_SPEND_THRESHOLD_USD_MONTH,
-                                             BENIGN_REVIEW_SHARE)
+from distillguard.synthetic.scenario import (
+    ARCHETYPE_INDEX,
+    ARCHETYPES,
+    BENIGN_REVIEW_SHARE,
+    COUNTRY_TZ,
+    COUNTRY_WEIGHTS,
+    HOUR_PROFILES,
+    IP_MODES,
+    KINDS,
+    KYC_SPEND_THRESHOLD_USD_MONTH,
+    LANGUAGES,
+    NC,
+    PREFIX_POOLS,
+    TIMING_MODES,
+    USER_AGENTS,
+    Scale,
+)
 
 KYC_TIERS = ("none", "basic", "verified", "enterprise")
 PLANS = ("free", "payg", "scale", "enterprise")
-EMAIL_DOMAINS = ("gmail.com", "outlook.com", "proton.me", "yahoo.com", "company.example",
-                 "university.example", "startup.example", "mailbox.example", "qq.com", "yandex.ru")
+EMAIL_DOMAINS = (
+    "gmail.com",
+    "outlook.com",
+    "proton.me",
+    "yahoo.com",
+    "company.example",
+    "university.example",
+    "startup.example",
+    "mailbox.example",
+    "qq.com",
+    "yandex.ru",
+)
 HOUR_NAMES = tuple(HOUR_PROFILES)
 PAYMENT_SALT = 0x5EED
 NEVER = 1 << 40
@@ -126,8 +149,7 @@ def hash_hex(values: np.ndarray, salt: int) -> pa.Array:
     z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
     z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
     z = z ^ (z >> np.uint64(31))
-    parts = [HEX4.take(pa.array(((z >> np.uint64(s)) & np.uint64(0xFFFF)).astype(np.int64)))
-             for s in (48, 32, 16, 0)]
+    parts = [HEX4.take(pa.array(((z >> np.uint64(s)) & np.uint64(0xFFFF)).astype(np.int64))) for s in (48, 32, 16, 0)]
     return pc.binary_join_element_wise(*parts, "")
 
 
@@ -157,7 +179,7 @@ def _groups(rng: np.random.Generator, members: np.ndarray, size: tuple[int, int]
     position, next_id = 0, first
     while position < members.size:
         width = int(rng.integers(size[0], size[1] + 1))
-        ids[position:position + width] = next_id
+        ids[position : position + width] = next_id
         position += width
         next_id += 1
     return ids, next_id
@@ -242,8 +264,9 @@ def build(scale: Scale, days: int, seed: int) -> Population:
         spec = ARCHETYPES[campaign_archetype[c]]
         members = np.flatnonzero((camp == c) & in_org)
         org[members], next_org = _groups(rng, members, spec.org_size, next_org)
-    hosts = np.unique(org[np.isin(arch, [ARCHETYPE_INDEX[x] for x in ("coding_agent", "app_backend",
-                                                                         "zdr_enterprise")]) & (org >= 0)])
+    hosts = np.unique(
+        org[np.isin(arch, [ARCHETYPE_INDEX[x] for x in ("coding_agent", "app_backend", "zdr_enterprise")]) & (org >= 0)]
+    )
     hidden = np.flatnonzero(tactic("inside_org"))
     if hidden.size and hosts.size:
         host_of_campaign = rng.choice(hosts, max(1, n_campaigns))
@@ -259,8 +282,9 @@ def build(scale: Scale, days: int, seed: int) -> Population:
             payment[rows] = payment[rng.permutation(rows)[np.arange(rows.size) // 2 * 2]]
     pool_size = np.maximum(1, np.bincount(camp_safe, minlength=max(1, n_campaigns)) // 6).clip(max=16)
     attack_share = share & is_attack
-    payment = np.where(attack_share, 2_000_000 + camp_safe * 16 + rng.integers(0, 1 << 20, n) % pool_size[camp_safe],
-                       payment)
+    payment = np.where(
+        attack_share, 2_000_000 + camp_safe * 16 + rng.integers(0, 1 << 20, n) % pool_size[camp_safe], payment
+    )
     org_payment = 5_000_000 + org
     spread = tactic("orgs") & (rng.random(n) < 0.3)
     payment = np.where(org >= 0, np.where(spread, 2_000_000 + camp_safe * 16, org_payment), payment)
@@ -288,9 +312,11 @@ def build(scale: Scale, days: int, seed: int) -> Population:
 
     has_system = _bernoulli(rng, arch, "system_prompt")
     common_system = _bernoulli(rng, arch, "common_system")
-    system_prompt = np.where(common_system, rng.integers(0, 12, n),
-                             np.where(is_attack, 500_000 + camp_safe,
-                                      np.where(org >= 0, 800_000 + org, 1_000 + np.arange(n))))
+    system_prompt = np.where(
+        common_system,
+        rng.integers(0, 12, n),
+        np.where(is_attack, 500_000 + camp_safe, np.where(org >= 0, 800_000 + org, 1_000 + np.arange(n))),
+    )
     system_prompt = np.where(has_system, system_prompt, -1)
 
     timing = _draw(rng, arch, TIMING_MODES, "timing")
@@ -307,8 +333,11 @@ def build(scale: Scale, days: int, seed: int) -> Population:
     # The new model: early adopters within a day of launch, others over the next weeks.
     early = _bernoulli(rng, arch, "early_adopter")
     later = rng.random(n) < 0.5
-    adopt = np.where(early, launch_second + rng.uniform(0, 24 * 3600, n),
-                     np.where(later, launch_second + rng.exponential(6 * 86_400, n), NEVER))
+    adopt = np.where(
+        early,
+        launch_second + rng.uniform(0, 24 * 3600, n),
+        np.where(later, launch_second + rng.exponential(6 * 86_400, n), NEVER),
+    )
     pivot = tactic("pivot")
     adopt = np.where(pivot, launch_second + rng.uniform(3600, 20 * 3600, n), adopt).astype(np.int64)
     new_model_share = np.where(pivot, 0.95, rng.uniform(0.3, 0.9, n))
@@ -321,25 +350,70 @@ def build(scale: Scale, days: int, seed: int) -> Population:
     shift_day = np.where(tactic("shift"), (np.maximum(active_from, 0) + days) // 2, -NEVER)
 
     pop = Population(
-        account_id=_account_ids(rng.permutation(n) + 10_000_000), archetype=arch, campaign=camp,
-        created_day=created_day, created_second=rng.integers(0, 86_400, n), active_from=active_from,
-        active_until=active_until, daily_rate=rate, active_share=active_share, weekend=_spec("weekend")[arch],
-        hours=hours, tz_offset=tz_offset, country=country, billing_country=billing, ip_mode=ip_mode,
-        prefix_start=prefix_start, prefix_count=prefix_count, prefix_stride=prefix_stride, host=host, ipv6=ipv6,
-        user_agent=agent, second_agent=rng.choice(len(USER_AGENTS), n, p=_agent_weights()),
-        second_agent_share=np.where(rng.random(n) < 0.3, rng.uniform(0.02, 0.3, n), 0.0), many_agents=many_agents,
-        payment=payment, email_domain=email, org=org, kyc=kyc,
-        plan=plan, zdr=zdr, keys=keys, key_period=key_period, system_prompt=system_prompt,
-        style=rng.integers(0, 1 << 20, n), timing=timing, jitter_s=jitter_s, tool_share=tool_share,
-        temp0=temp0, temperature=temperature, batch_share=batch_share, logprobs=logprobs, n_gt1=n_gt1,
+        account_id=_account_ids(rng.permutation(n) + 10_000_000),
+        archetype=arch,
+        campaign=camp,
+        created_day=created_day,
+        created_second=rng.integers(0, 86_400, n),
+        active_from=active_from,
+        active_until=active_until,
+        daily_rate=rate,
+        active_share=active_share,
+        weekend=_spec("weekend")[arch],
+        hours=hours,
+        tz_offset=tz_offset,
+        country=country,
+        billing_country=billing,
+        ip_mode=ip_mode,
+        prefix_start=prefix_start,
+        prefix_count=prefix_count,
+        prefix_stride=prefix_stride,
+        host=host,
+        ipv6=ipv6,
+        user_agent=agent,
+        second_agent=rng.choice(len(USER_AGENTS), n, p=_agent_weights()),
+        second_agent_share=np.where(rng.random(n) < 0.3, rng.uniform(0.02, 0.3, n), 0.0),
+        many_agents=many_agents,
+        payment=payment,
+        email_domain=email,
+        org=org,
+        kyc=kyc,
+        plan=plan,
+        zdr=zdr,
+        keys=keys,
+        key_period=key_period,
+        system_prompt=system_prompt,
+        style=rng.integers(0, 1 << 20, n),
+        timing=timing,
+        jitter_s=jitter_s,
+        tool_share=tool_share,
+        temp0=temp0,
+        temperature=temperature,
+        batch_share=batch_share,
+        logprobs=logprobs,
+        n_gt1=n_gt1,
         verbosity=rng.lognormal(0.0, 0.8, n),
-        traveller=traveller, reasoning_share=reasoning_share, adopt_second=adopt, new_model_share=new_model_share,
-        language=language, multilingual=multilingual, continuation=continuation, replay=replay,
-        shift_day=shift_day, replacement=replacement, campaign_archetype=campaign_archetype,
-        campaign_start=campaign_start, launch_second=launch_second, days=days)
+        traveller=traveller,
+        reasoning_share=reasoning_share,
+        adopt_second=adopt,
+        new_model_share=new_model_share,
+        language=language,
+        multilingual=multilingual,
+        continuation=continuation,
+        replay=replay,
+        shift_day=shift_day,
+        replacement=replacement,
+        campaign_archetype=campaign_archetype,
+        campaign_start=campaign_start,
+        launch_second=launch_second,
+        days=days,
+    )
     _decide(pop, rng, days)
-    pop.payment = np.where((pop.plan == PLANS.index("free")) & (pop.org < 0), -1,
-                           np.where(pop.payment < 0, 1_000_000 + np.arange(n), pop.payment))
+    pop.payment = np.where(
+        (pop.plan == PLANS.index("free")) & (pop.org < 0),
+        -1,
+        np.where(pop.payment < 0, 1_000_000 + np.arange(n), pop.payment),
+    )
     _scale_volumes(pop, scale, days, rng)
     pop.allow_listed = np.isin(arch, [ARCHETYPE_INDEX[a.name] for a in ARCHETYPES if a.name == "synthetic_vendor"])
     return pop
@@ -351,8 +425,9 @@ def _agent_weights() -> np.ndarray:
     return weights / weights.sum()
 
 
-def _infrastructure(rng: np.random.Generator, mode: np.ndarray, country: np.ndarray, org: np.ndarray,
-                    arch: np.ndarray) -> tuple[np.ndarray, ...]:
+def _infrastructure(
+    rng: np.random.Generator, mode: np.ndarray, country: np.ndarray, org: np.ndarray, arch: np.ndarray
+) -> tuple[np.ndarray, ...]:
     """Per account: first prefix, how many, the stride between them, and the host octet.
 
     A stride of NC keeps an account in one country; 1 walks across countries (VPN exits,
@@ -393,14 +468,18 @@ def _infrastructure(rng: np.random.Generator, mode: np.ndarray, country: np.ndar
     host[r] = 20 + company % 200
     base, size = pool("cloud")
     r = rows("cloud")
-    start[r], count[r] = base + rng.integers(0, size // NC - 4, r.size) * NC + rng.integers(0, NC, r.size), \
-        rng.integers(1, 5, r.size)
+    start[r], count[r] = (
+        base + rng.integers(0, size // NC - 4, r.size) * NC + rng.integers(0, NC, r.size),
+        rng.integers(1, 5, r.size),
+    )
     r = rows("cloud_wide")
     start[r], count[r], stride[r] = base + rng.integers(0, size - 60, r.size), rng.integers(10, 40, r.size), 1
     base, size = pool("hosting_rented")
     r = rows("rented")
-    start[r], count[r] = base + rng.integers(0, size // NC - 4, r.size) * NC + rng.integers(0, NC, r.size), \
-        rng.integers(1, 5, r.size)
+    start[r], count[r] = (
+        base + rng.integers(0, size // NC - 4, r.size) * NC + rng.integers(0, NC, r.size),
+        rng.integers(1, 5, r.size),
+    )
     base, size = pool("residential")
     for name in ("resproxy", "resproxy_sticky"):
         r = rows(name)
@@ -464,20 +543,24 @@ def _decide(pop: Population, rng: np.random.Generator, days: int) -> None:
             window_end = min(last - 1, begin + int(rng.integers(0, max(1, days // 4))))
             decided = window_end + int(rng.integers(1, max(2, days // 5) + 1))
             if decided <= last:
-                pop.incidents.append(Incident(np.array([account]), "benign", begin, window_end, decided,
-                                              "enforcement_review"))
+                pop.incidents.append(
+                    Incident(np.array([account]), "benign", begin, window_end, decided, "enforcement_review")
+                )
     devs = np.flatnonzero(pop.archetype == ARCHETYPE_INDEX["dev"])
     for account in devs[rng.random(devs.size) < 0.002]:
         begin = int(rng.integers(0, max(1, last)))
         if begin + 1 <= last:
-            pop.incidents.append(Incident(np.array([account]), "other_abuse", begin, begin, begin + 1,
-                                          "enforcement_review"))
+            pop.incidents.append(
+                Incident(np.array([account]), "other_abuse", begin, begin, begin + 1, "enforcement_review")
+            )
 
 
 def expected_cost(pop: Population) -> np.ndarray:
     """Expected USD per request of each account, by the same price and token model as traffic.py."""
-    completion = np.minimum(_spec("completion_median")[pop.archetype] * pop.verbosity * 1.28,
-                            np.array([np.mean(a.max_tokens) for a in ARCHETYPES])[pop.archetype])
+    completion = np.minimum(
+        _spec("completion_median")[pop.archetype] * pop.verbosity * 1.28,
+        np.array([np.mean(a.max_tokens) for a in ARCHETYPES])[pop.archetype],
+    )
     r = pop.reasoning_share
     price_in = r * 17.0 + (1 - r) * 2.1
     price_out = r * 82.0 + (1 - r) * 10.6
@@ -495,8 +578,10 @@ def _scale_volumes(pop: Population, scale: Scale, days: int, rng: np.random.Gene
     monthly = KYC_SPEND_THRESHOLD_USD_MONTH * rng.uniform(0.4, 0.8, pacing.size)
     pop.daily_rate = np.where(pacing, monthly / 30 / expected_cost(pop), pop.daily_rate)
     paced = float((pop.daily_rate * pop.active_share * active_days)[pacing].sum())
-    for group, target in ((~is_attack, scale.benign_requests_per_day * days),
-                          (is_attack & ~pacing, max(0.0, scale.attack_requests_per_day * days - paced))):
+    for group, target in (
+        (~is_attack, scale.benign_requests_per_day * days),
+        (is_attack & ~pacing, max(0.0, scale.attack_requests_per_day * days - paced)),
+    ):
         expected = float((pop.daily_rate * pop.active_share * active_days)[group].sum())
         if expected > 0:
             pop.daily_rate[group] *= target / expected

@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from distillguard.synthetic.jsonl import as_json, field, obj, write_gzip
-from distillguard.synthetic.population import EMAIL_DOMAINS, KYC_TIERS, PLANS, PAYMENT_SALT, Population, hash_hex
+from distillguard.synthetic.population import EMAIL_DOMAINS, KYC_TIERS, PAYMENT_SALT, PLANS, Population, hash_hex
 from distillguard.synthetic.scenario import COUNTRIES
 
 
@@ -26,23 +26,42 @@ def request_lines(table: pa.Table, rng: np.random.Generator) -> pa.Array:
     col = table.column
     logprobs = col("logprobs").combine_chunks()
     tools = col("tools").combine_chunks()
-    params = obj([
-        field("temperature", col("temperature"), first=True),
-        field("max_tokens", col("max_tokens")),
-        field("n", col("n")),
-        field("logprobs", logprobs),
-        field("top_logprobs", pc.if_else(logprobs, 5, pa.scalar(None, pa.int64()))),
-        field("stream", col("stream")),
-        field("tools", pc.if_else(pc.greater(tools, 0), tools, pa.scalar(None, pa.int64()))),
-    ])
+    params = obj(
+        [
+            field("temperature", col("temperature"), first=True),
+            field("max_tokens", col("max_tokens")),
+            field("n", col("n")),
+            field("logprobs", logprobs),
+            field("top_logprobs", pc.if_else(logprobs, 5, pa.scalar(None, pa.int64()))),
+            field("stream", col("stream")),
+            field("tools", pc.if_else(pc.greater(tools, 0), tools, pa.scalar(None, pa.int64()))),
+        ]
+    )
     params = pc.if_else(col("has_params"), params, pa.scalar(None, pa.string()))
     refs = pc.binary_join_element_wise("[", as_json(col("reasoning_refs_sent").combine_chunks()), "]", "")
     ts = rfc3339(col("ts_ms").to_numpy(), rng.random(table.num_rows) < 0.03)
     fragments = [field("request_id", col("request_id"), first=True), field("ts", ts)]
-    fragments += [field(name, col(name)) for name in (
-        "account_id", "api_key_id", "model", "endpoint", "status", "prompt_tokens",
-        "completion_tokens", "cost_usd", "org_id", "reasoning_tokens", "latency_ms", "client_ip",
-        "asn", "asn_kind", "country", "user_agent")]
+    fragments += [
+        field(name, col(name))
+        for name in (
+            "account_id",
+            "api_key_id",
+            "model",
+            "endpoint",
+            "status",
+            "prompt_tokens",
+            "completion_tokens",
+            "cost_usd",
+            "org_id",
+            "reasoning_tokens",
+            "latency_ms",
+            "client_ip",
+            "asn",
+            "asn_kind",
+            "country",
+            "user_agent",
+        )
+    ]
     fragments += [
         pc.fill_null(pc.binary_join_element_wise(',"params":', params, ""), ""),
         field("system_prompt_sha256", col("system_prompt_sha256"), explicit_null=True),
@@ -65,27 +84,36 @@ def account_table(pop: Population, start: date, day: int) -> tuple[pa.Table, np.
     day0_ms = int(np.datetime64(start, "ms").astype(np.int64))
     created_ms = day0_ms + (pop.created_day[rows] * 86_400 + pop.created_second[rows]) * 1000
     payment = pop.payment[rows]
-    return pa.table({
-        "account_id": pa.array(pop.account_id[rows]),
-        "org_id": pc.if_else(pa.array(pop.org[rows] >= 0),
-                             pc.binary_join_element_wise("org", pa.array(pop.org[rows]).cast(pa.string()), "_"),
-                             pa.scalar(None, pa.string())),
-        "created_at": rfc3339(created_ms),
-        "signup_country": _strings(COUNTRIES, pop.country[rows]),
-        "billing_country": _strings(COUNTRIES, pop.billing_country[rows], payment >= 0),
-        "kyc_tier": _strings(KYC_TIERS, pop.kyc[rows]),
-        "plan": _strings(PLANS, pop.plan[rows]),
-        "payment_fingerprint": pc.if_else(pa.array(payment >= 0), hash_hex(payment, PAYMENT_SALT),
-                                          pa.scalar(None, pa.string())),
-        "email_domain": _strings(EMAIL_DOMAINS, pop.email_domain[rows]),
-        "zero_data_retention": pa.array(pop.zdr[rows]),
-    }), rows
+    return pa.table(
+        {
+            "account_id": pa.array(pop.account_id[rows]),
+            "org_id": pc.if_else(
+                pa.array(pop.org[rows] >= 0),
+                pc.binary_join_element_wise("org", pa.array(pop.org[rows]).cast(pa.string()), "_"),
+                pa.scalar(None, pa.string()),
+            ),
+            "created_at": rfc3339(created_ms),
+            "signup_country": _strings(COUNTRIES, pop.country[rows]),
+            "billing_country": _strings(COUNTRIES, pop.billing_country[rows], payment >= 0),
+            "kyc_tier": _strings(KYC_TIERS, pop.kyc[rows]),
+            "plan": _strings(PLANS, pop.plan[rows]),
+            "payment_fingerprint": pc.if_else(
+                pa.array(payment >= 0), hash_hex(payment, PAYMENT_SALT), pa.scalar(None, pa.string())
+            ),
+            "email_domain": _strings(EMAIL_DOMAINS, pop.email_domain[rows]),
+            "zero_data_retention": pa.array(pop.zdr[rows]),
+        }
+    ), rows
 
 
 def account_lines(table: pa.Table) -> pa.Array:
     names = table.column_names
-    return obj([field(name, table.column(name).combine_chunks(), first=(i == 0), explicit_null=True)
-                for i, name in enumerate(names)])
+    return obj(
+        [
+            field(name, table.column(name).combine_chunks(), first=(i == 0), explicit_null=True)
+            for i, name in enumerate(names)
+        ]
+    )
 
 
 def write_account_snapshot(path: Path, table: pa.Table) -> int:

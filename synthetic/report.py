@@ -20,6 +20,5 @@ def render_summary(summary: Summary, lakehouse: Lakehouse) -> str:
     for group, names in (("invalid", faults.INVALID), ("valid", faults.VALID + ("clock_skew_next_day",))):
         for name in names:
             lines.append(f"  {group:8s} {name:22s} {summary.faults.get(name, 0):>10,}")
-    lines += [f"landing zone: {lakehouse.landing}",
-              f"ground truth (evaluation only): {lakehouse.truth}"]
+    lines += [f"landing zone: {lakehouse.landing}", f"ground truth (evaluation only): {lakehouse.truth}"]
     return "\n".join(lines)

@@ -10,14 +10,29 @@ import pyarrow.compute as pc
 
 from distillguard.synthetic.population import Population, family_cdf, hash_hex
 from distillguard.synthetic.prompts import FAMILY_INDEX, render
-from distillguard.synthetic.scenario import (ARCHETYPES, ARCHETYPE_INDEX, ASN_KINDS, COUNTRIES, HOUR_PROFILES,
-                                             IP_MODES, LANGUAGES, MODEL_PRICES, MODELS, NC, NEW_MODEL,
-                                             PREFIX_POOLS, USER_AGENTS)
+from distillguard.synthetic.scenario import (
+    ARCHETYPE_INDEX,
+    ARCHETYPES,
+    ASN_KINDS,
+    COUNTRIES,
+    HOUR_PROFILES,
+    IP_MODES,
+    LANGUAGES,
+    MODEL_PRICES,
+    MODELS,
+    NC,
+    NEW_MODEL,
+    PREFIX_POOLS,
+    USER_AGENTS,
+)
 
 _FAMILY_CDF = family_cdf()
 _HOUR_CDF = np.cumsum(np.array([np.array(w, float) / sum(w) for w in HOUR_PROFILES.values()]), axis=1)
-_LANG_CDF = np.cumsum(np.array([[a.languages.get(name, 0.0) for name in LANGUAGES] for a in ARCHETYPES])
-                      / np.array([[sum(a.languages.values())] for a in ARCHETYPES]), axis=1)
+_LANG_CDF = np.cumsum(
+    np.array([[a.languages.get(name, 0.0) for name in LANGUAGES] for a in ARCHETYPES])
+    / np.array([[sum(a.languages.values())] for a in ARCHETYPES]),
+    axis=1,
+)
 FIRST_OCTETS = np.array([23, 37, 45, 51, 62, 77, 81, 89])
 _HEX4 = pa.array([f"{i:x}" for i in range(1 << 16)])  # unpadded, as IPv6 hextets are written
 _POOL_STARTS = np.array([start for start, _, _ in PREFIX_POOLS.values()])
@@ -100,8 +115,9 @@ def _sha_hex(ids: np.ndarray) -> pa.Array:
     return pc.binary_join_element_wise(*[hash_hex(ids, salt) for salt in (11, 12, 13, 14)], "")
 
 
-def _previous_in_group(values: pa.Array, group: np.ndarray, ts_ms: np.ndarray, acct: np.ndarray,
-                       same_account: bool) -> pa.Array:
+def _previous_in_group(
+    values: pa.Array, group: np.ndarray, ts_ms: np.ndarray, acct: np.ndarray, same_account: bool
+) -> pa.Array:
     """For each row, ``values`` of the latest earlier non-null row of its group, else null.
 
     With ``same_account`` False that row must come from another account of the group:
@@ -144,8 +160,15 @@ def _seconds(pop: Population, acct: np.ndarray, day_index: int, rng: np.random.G
     return np.select([timing == 0, timing == 1], [human, sessioned], cron) % 86_400
 
 
-def day_requests(pop: Population, day: date, accounts: np.ndarray, counts: np.ndarray, first_row: int,
-                 rng: np.random.Generator, day_index: int) -> pa.Table:
+def day_requests(
+    pop: Population,
+    day: date,
+    accounts: np.ndarray,
+    counts: np.ndarray,
+    first_row: int,
+    rng: np.random.Generator,
+    day_index: int,
+) -> pa.Table:
     """Requests of ``accounts`` (``counts`` each) on ``day`` (window day ``day_index``), by timestamp."""
     acct = np.repeat(accounts, counts)
     m = acct.size
@@ -171,12 +194,16 @@ def day_requests(pop: Population, day: date, accounts: np.ndarray, counts: np.nd
     endpoint = np.where(batch, 2, np.where(rng.random(m) < 0.1, 1, 0))
     status = np.select([rng.random(m) < 0.01, rng.random(m) < 0.005], [429, 500], 200)
     max_tokens = _pick(_MAX_TOKENS, arch, rng).astype(np.int64)
-    temperature = np.where(pop.temp0[acct] & (rng.random(m) < 0.9), 0.0,
-                           np.where(rng.random(m) < 0.8, pop.temperature[acct], rng.choice([0.3, 0.7, 1.0], m)))
+    temperature = np.where(
+        pop.temp0[acct] & (rng.random(m) < 0.9),
+        0.0,
+        np.where(rng.random(m) < 0.8, pop.temperature[acct], rng.choice([0.3, 0.7, 1.0], m)),
+    )
     logprobs = pop.logprobs[acct] & (rng.random(m) < 0.6)
     n_choices = np.where(pop.n_gt1[acct] & (rng.random(m) < 0.3), rng.integers(2, 5, m), 1)
-    tools = np.where(rng.random(m) < pop.tool_share[acct] * np.where(family == _AGENTIC, 1.5, 1.0),
-                     rng.integers(1, 13, m), 0)
+    tools = np.where(
+        rng.random(m) < pop.tool_share[acct] * np.where(family == _AGENTIC, 1.5, 1.0), rng.integers(1, 13, m), 0
+    )
 
     # How much: tokens, finish reason, cost.
     length_hit = rng.random(m) < _arch_attr("length_share")[arch]
@@ -190,8 +217,9 @@ def day_requests(pop: Population, day: date, accounts: np.ndarray, counts: np.nd
     finish = np.where(failed, 4, finish)
     has_system = pop.system_prompt[acct] >= 0
     text_len = pc.utf8_length(text).to_numpy()
-    prompt_tokens = (text_len // 3 + 1 + np.where(has_system, 350, 0) + tools * 120
-                     + rng.lognormal(4.5, 1.0, m).astype(np.int64))
+    prompt_tokens = (
+        text_len // 3 + 1 + np.where(has_system, 350, 0) + tools * 120 + rng.lognormal(4.5, 1.0, m).astype(np.int64)
+    )
     reasoning_tokens = np.where(_REASONING[model], (completion * rng.uniform(0.3, 0.7, m)).astype(np.int64), -1)
     cost = (prompt_tokens * _PRICE_IN[model] + completion * n_choices * _PRICE_OUT[model]) / 1e6
     cost = np.round(np.where(batch, cost * 0.5, cost), 6)
@@ -214,54 +242,64 @@ def day_requests(pop: Population, day: date, accounts: np.ndarray, counts: np.nd
     geo_known = rng.random(m) > 0.02
 
     request_id = pc.binary_join_element_wise(
-        f"req_{day:%Y%m%d}", pc.utf8_lpad(pa.array(first_row + np.arange(m)).cast(pa.string()), 10, "0"),
-        pa.array(rng.integers(0, 1 << 16, m)).cast(pa.string()), "_")
+        f"req_{day:%Y%m%d}",
+        pc.utf8_lpad(pa.array(first_row + np.arange(m)).cast(pa.string()), 10, "0"),
+        pa.array(rng.integers(0, 1 << 16, m)).cast(pa.string()),
+        "_",
+    )
     issued = _nullable(pc.binary_join_element_wise("rs", request_id, "_"), _REASONING[model] & ~failed)
     own_ref = _previous_in_group(issued, acct, ts_ms, acct, same_account=True)
     group = np.where(is_attack, pop.campaign[acct], np.where(pop.org[acct] >= 0, 1_000_000 + pop.org[acct], -1 - acct))
     replay_ref = _previous_in_group(issued, group, ts_ms, acct, same_account=False)
     wants_replay = rng.random(m) < pop.replay[acct]
     wants_own = rng.random(m) < pop.continuation[acct]
-    sent = pc.if_else(pa.array(wants_replay), replay_ref,
-                      pc.if_else(pa.array(wants_own), own_ref, pa.scalar(None, pa.string())))
+    sent = pc.if_else(
+        pa.array(wants_replay), replay_ref, pc.if_else(pa.array(wants_own), own_ref, pa.scalar(None, pa.string()))
+    )
 
     account_id = pa.array(pop.account_id).take(pa.array(acct))
     generation = day_index // pop.key_period[acct]
-    key_suffix = pc.binary_join_element_wise(pa.array(generation).cast(pa.string()),
-                                             pa.array(draw % pop.keys[acct]).cast(pa.string()), "_")
+    key_suffix = pc.binary_join_element_wise(
+        pa.array(generation).cast(pa.string()), pa.array(draw % pop.keys[acct]).cast(pa.string()), "_"
+    )
     agent = np.where(rng.random(m) < pop.second_agent_share[acct], pop.second_agent[acct], pop.user_agent[acct])
     agent = np.where(pop.many_agents[acct], rng.integers(0, len(USER_AGENTS), m), agent)
-    table = pa.table({
-        "request_id": request_id,
-        "ts_ms": pa.array(ts_ms),
-        "account_id": account_id,
-        "api_key_id": pc.binary_join_element_wise(pc.replace_substring(account_id, "acct_", "key_"), key_suffix, "_"),
-        "model": pa.array(MODELS).take(pa.array(model)),
-        "endpoint": pa.array(["messages", "completions", "batch"]).take(pa.array(endpoint)),
-        "status": pa.array(status),
-        "prompt_tokens": pa.array(prompt_tokens),
-        "completion_tokens": pa.array(completion),
-        "cost_usd": pa.array(cost),
-        "org_id": _nullable(pc.binary_join_element_wise("org", pa.array(pop.org[acct]).cast(pa.string()), "_"),
-                            pop.org[acct] >= 0),
-        "reasoning_tokens": _nullable(pa.array(reasoning_tokens), reasoning_tokens >= 0),
-        "latency_ms": _nullable(pa.array(latency), ~failed),
-        "client_ip": _nullable(_ip_strings(prefix, host, pop.ipv6[acct] & ~abroad), geo_known),
-        "asn": _nullable(pa.array(asn), geo_known),
-        "asn_kind": _nullable(pa.array(ASN_KINDS).take(pa.array(_POOL_KIND[pool])), geo_known),
-        "country": _nullable(pa.array(COUNTRIES).take(pa.array(offset % NC)), geo_known),
-        "user_agent": _nullable(pa.array(USER_AGENTS).take(pa.array(agent)), rng.random(m) > 0.02),
-        "temperature": pa.array(temperature),
-        "max_tokens": pa.array(max_tokens),
-        "n": pa.array(n_choices),
-        "logprobs": pa.array(logprobs),
-        "tools": pa.array(tools),
-        "stream": pa.array(rng.random(m) < 0.4),
-        "has_params": pa.array(rng.random(m) > 0.05),
-        "system_prompt_sha256": _nullable(_sha_hex(np.maximum(pop.system_prompt[acct], 0)), has_system),
-        "prompt_text": _nullable(text, ~pop.zdr[acct]),
-        "finish_reason": pa.array(["stop", "length", "tool_use", "content_filter", "error"]).take(pa.array(finish)),
-        "reasoning_ref_issued": issued,
-        "reasoning_refs_sent": sent,
-    })
+    table = pa.table(
+        {
+            "request_id": request_id,
+            "ts_ms": pa.array(ts_ms),
+            "account_id": account_id,
+            "api_key_id": pc.binary_join_element_wise(
+                pc.replace_substring(account_id, "acct_", "key_"), key_suffix, "_"
+            ),
+            "model": pa.array(MODELS).take(pa.array(model)),
+            "endpoint": pa.array(["messages", "completions", "batch"]).take(pa.array(endpoint)),
+            "status": pa.array(status),
+            "prompt_tokens": pa.array(prompt_tokens),
+            "completion_tokens": pa.array(completion),
+            "cost_usd": pa.array(cost),
+            "org_id": _nullable(
+                pc.binary_join_element_wise("org", pa.array(pop.org[acct]).cast(pa.string()), "_"), pop.org[acct] >= 0
+            ),
+            "reasoning_tokens": _nullable(pa.array(reasoning_tokens), reasoning_tokens >= 0),
+            "latency_ms": _nullable(pa.array(latency), ~failed),
+            "client_ip": _nullable(_ip_strings(prefix, host, pop.ipv6[acct] & ~abroad), geo_known),
+            "asn": _nullable(pa.array(asn), geo_known),
+            "asn_kind": _nullable(pa.array(ASN_KINDS).take(pa.array(_POOL_KIND[pool])), geo_known),
+            "country": _nullable(pa.array(COUNTRIES).take(pa.array(offset % NC)), geo_known),
+            "user_agent": _nullable(pa.array(USER_AGENTS).take(pa.array(agent)), rng.random(m) > 0.02),
+            "temperature": pa.array(temperature),
+            "max_tokens": pa.array(max_tokens),
+            "n": pa.array(n_choices),
+            "logprobs": pa.array(logprobs),
+            "tools": pa.array(tools),
+            "stream": pa.array(rng.random(m) < 0.4),
+            "has_params": pa.array(rng.random(m) > 0.05),
+            "system_prompt_sha256": _nullable(_sha_hex(np.maximum(pop.system_prompt[acct], 0)), has_system),
+            "prompt_text": _nullable(text, ~pop.zdr[acct]),
+            "finish_reason": pa.array(["stop", "length", "tool_use", "content_filter", "error"]).take(pa.array(finish)),
+            "reasoning_ref_issued": issued,
+            "reasoning_refs_sent": sent,
+        }
+    )
     return table.take(pa.array(np.argsort(ts_ms, kind="stable")))

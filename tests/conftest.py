@@ -15,9 +15,9 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
-from typing import Iterator
 
 import pyspark
 import pytest
@@ -51,11 +51,28 @@ def apache_spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SparkSess
     port = _free_port()
     log = tmp_path_factory.mktemp("spark") / "connect-server.log"
     server = subprocess.Popen(
-        [str(spark_home / "bin" / "spark-submit"), "--class", "org.apache.spark.sql.connect.service.SparkConnectServer",
-         "--master", "local[2]", "--driver-memory", "2g", "--conf", f"spark.connect.grpc.binding.port={port}",
-         "--conf", "spark.ui.enabled=false", "--conf", "spark.sql.session.timeZone=UTC",
-         "--conf", "spark.sql.shuffle.partitions=4", "spark-internal"],
-        env={**os.environ, "SPARK_HOME": str(spark_home)}, stdout=log.open("w"), stderr=subprocess.STDOUT)
+        [
+            str(spark_home / "bin" / "spark-submit"),
+            "--class",
+            "org.apache.spark.sql.connect.service.SparkConnectServer",
+            "--master",
+            "local[2]",
+            "--driver-memory",
+            "2g",
+            "--conf",
+            f"spark.connect.grpc.binding.port={port}",
+            "--conf",
+            "spark.ui.enabled=false",
+            "--conf",
+            "spark.sql.session.timeZone=UTC",
+            "--conf",
+            "spark.sql.shuffle.partitions=4",
+            "spark-internal",
+        ],
+        env={**os.environ, "SPARK_HOME": str(spark_home)},
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+    )
     deadline = time.monotonic() + 180
     while True:
         try:

@@ -10,17 +10,40 @@ import json
 import re
 from datetime import date, datetime, timedelta
 
-REQUIRED = {"request_id": str, "ts": str, "account_id": str, "api_key_id": str, "model": str,
-            "endpoint": str, "status": int, "prompt_tokens": int, "completion_tokens": int,
-            "cost_usd": (int, float)}
-OPTIONAL = {"org_id": str, "reasoning_tokens": int, "latency_ms": int, "client_ip": str, "asn": int,
-            "asn_kind": str, "country": str, "user_agent": str, "params": dict,
-            "system_prompt_sha256": str, "prompt_text": str, "finish_reason": str,
-            "reasoning_ref_issued": str, "reasoning_refs_sent": list}
+REQUIRED = {
+    "request_id": str,
+    "ts": str,
+    "account_id": str,
+    "api_key_id": str,
+    "model": str,
+    "endpoint": str,
+    "status": int,
+    "prompt_tokens": int,
+    "completion_tokens": int,
+    "cost_usd": (int, float),
+}
+OPTIONAL = {
+    "org_id": str,
+    "reasoning_tokens": int,
+    "latency_ms": int,
+    "client_ip": str,
+    "asn": int,
+    "asn_kind": str,
+    "country": str,
+    "user_agent": str,
+    "params": dict,
+    "system_prompt_sha256": str,
+    "prompt_text": str,
+    "finish_reason": str,
+    "reasoning_ref_issued": str,
+    "reasoning_refs_sent": list,
+}
 NON_NEGATIVE = ("prompt_tokens", "completion_tokens", "cost_usd", "reasoning_tokens", "latency_ms")
-ENUMS = {"endpoint": {"messages", "completions", "batch"},
-         "asn_kind": {"residential", "mobile", "hosting", "proxy_vpn", "unknown"},
-         "finish_reason": {"stop", "length", "tool_use", "content_filter", "error"}}
+ENUMS = {
+    "endpoint": {"messages", "completions", "batch"},
+    "asn_kind": {"residential", "mobile", "hosting", "proxy_vpn", "unknown"},
+    "finish_reason": {"stop", "length", "tool_use", "content_filter", "error"},
+}
 RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$")
 PROMPT_LIMIT = 4_000
 FUTURE_TOLERANCE = timedelta(days=1)

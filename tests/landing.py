@@ -26,10 +26,20 @@ def prompt(day: date, file: int, line: int) -> str:
 
 
 def request_line(day: date, file: int, line: int) -> bytes:
-    record = {"request_id": f"r-{day.isoformat()}-{file}-{line}", "ts": f"{day.isoformat()}T10:{line % 60:02d}:00Z",
-              "account_id": ACCOUNTS[line % len(ACCOUNTS)], "api_key_id": "k1", "model": "m-1",
-              "endpoint": "messages", "status": 200, "prompt_tokens": 10, "completion_tokens": 20,
-              "cost_usd": 0.01, "client_ip": ip(day, file, line), "prompt_text": prompt(day, file, line)}
+    record = {
+        "request_id": f"r-{day.isoformat()}-{file}-{line}",
+        "ts": f"{day.isoformat()}T10:{line % 60:02d}:00Z",
+        "account_id": ACCOUNTS[line % len(ACCOUNTS)],
+        "api_key_id": "k1",
+        "model": "m-1",
+        "endpoint": "messages",
+        "status": 200,
+        "prompt_tokens": 10,
+        "completion_tokens": 20,
+        "cost_usd": 0.01,
+        "client_ip": ip(day, file, line),
+        "prompt_text": prompt(day, file, line),
+    }
     return json.dumps(record).encode() + b"\n"
 
 
@@ -38,10 +48,24 @@ def request_file(day: date, file: int, per_file: int) -> bytes:
 
 
 def accounts_file(day: date) -> bytes:
-    return b"".join(json.dumps({
-        "account_id": account, "org_id": None, "created_at": "2026-10-01T00:00:00Z", "signup_country": "US",
-        "billing_country": "US", "kyc_tier": "basic", "plan": "payg", "payment_fingerprint": f"pf-{account}",
-        "email_domain": "example.com", "zero_data_retention": False}).encode() + b"\n" for account in ACCOUNTS)
+    return b"".join(
+        json.dumps(
+            {
+                "account_id": account,
+                "org_id": None,
+                "created_at": "2026-10-01T00:00:00Z",
+                "signup_country": "US",
+                "billing_country": "US",
+                "kyc_tier": "basic",
+                "plan": "payg",
+                "payment_fingerprint": f"pf-{account}",
+                "email_domain": "example.com",
+                "zero_data_retention": False,
+            }
+        ).encode()
+        + b"\n"
+        for account in ACCOUNTS
+    )
 
 
 def write_day(landing: Path, day: date, files: int = 2, per_file: int = 5) -> None:
@@ -66,6 +90,10 @@ def build(landing: Path, days: list[date], files: int = 2, per_file: int = 5) ->
     """Request files and snapshots of ``days``, one incident and one indicator file."""
     for day in days:
         write_day(landing, day, files, per_file)
-    write_csv(landing, "incidents", "incidents-001.csv",
-              ["inc-1,acct-a,distillation,2026-11-01,2026-11-02,2026-11-02,enforcement_review"])
+    write_csv(
+        landing,
+        "incidents",
+        "incidents-001.csv",
+        ["inc-1,acct-a,distillation,2026-11-01,2026-11-02,2026-11-02,enforcement_review"],
+    )
     write_csv(landing, "partner_indicators", "partner-001.csv", ["ip_prefix,203.1.0.0/24,lab-x,2026-11-01,0.9"])

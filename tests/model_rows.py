@@ -24,12 +24,12 @@ def training_frame(n: int = 120, seed: int = 1) -> pd.DataFrame:
     frame["intent_share_28d"] = np.clip(np.where(y == 1, 0.65, 0.35) + rng.normal(0, 0.15, n), 0, 1)
     frame["top_template_share_28d"] = rng.random(n)
     frame["kyc_tier"], frame["plan"] = "basic", "payg"
-    return frame.assign(label=y, weight=1.0, population_weight=1.0, last_day=True,
-                        group_id=[f"g{i % 40}" for i in range(n)])
+    return frame.assign(
+        label=y, weight=1.0, population_weight=1.0, last_day=True, group_id=[f"g{i % 40}" for i in range(n)]
+    )
 
 
-def register(lakehouse: Lakehouse, client: mlflow.MlflowClient, threshold: float, seed: int = 1,
-             trees: int = 5) -> str:
+def register(lakehouse: Lakehouse, client: mlflow.MlflowClient, threshold: float, seed: int = 1, trees: int = 5) -> str:
     """Train, log (as jobs/train.py does) and register a challenger; returns its version."""
     model = classifier.train(training_frame(seed=seed), replace(TRAINING, n_estimators=trees, cv_folds=2))
     model.threshold = replace(model.threshold, value=threshold)
@@ -40,5 +40,4 @@ def register(lakehouse: Lakehouse, client: mlflow.MlflowClient, threshold: float
 
 def spark_schema() -> str:
     """account_id plus every model feature (strings for the ordinals, doubles for the rest)."""
-    return ", ".join(["account_id string",
-                      *(f"{c} {'string' if c in STRINGS else 'double'}" for c in FEATURE_COLUMNS)])
+    return ", ".join(["account_id string", *(f"{c} {'string' if c in STRINGS else 'double'}" for c in FEATURE_COLUMNS)])

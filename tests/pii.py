@@ -52,8 +52,7 @@ def _strings(column: pa.ChunkedArray) -> list[str]:
 
 def _non_raw_tables(lakehouse: Lakehouse) -> list[Path]:
     root = lakehouse.tables_root
-    return sorted(log.parent for log in root.rglob("_delta_log")
-                  if log.parent.relative_to(root).parts[0] != "raw")
+    return sorted(log.parent for log in root.rglob("_delta_log") if log.parent.relative_to(root).parts[0] != "raw")
 
 
 def _hits(text: str, ips: set[str], prefixes: dict[str, str], short: set[str]) -> list[str]:
@@ -61,7 +60,7 @@ def _hits(text: str, ips: set[str], prefixes: dict[str, str], short: set[str]) -
     if text in short:
         found.append("prompt_text (whole)")
     for start in range(0, max(0, len(text) - PREFIX_CHARS) + 1):
-        window = text[start:start + PREFIX_CHARS]
+        window = text[start : start + PREFIX_CHARS]
         if window in prefixes:
             found.append(f"prompt_text starting {window!r}")
             break

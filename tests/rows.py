@@ -16,19 +16,48 @@ RAW_SCHEMA = (
     "reasoning_ref_issued string, reasoning_refs_sent array<string>"
 )
 FIELDS = [f.strip().split(" ")[0] for f in RAW_SCHEMA.split(", ")]
-DEFAULTS = dict(api_key_id="k1", model="atlas-4", endpoint="messages", status=200, prompt_tokens=100,
-                completion_tokens=200, cost_usd=0.01, org_id=None, reasoning_tokens=None, latency_ms=900,
-                client_ip="23.1.2.3", asn=7000, asn_kind="residential", country="US",
-                user_agent="openai-python/1.55.3", temperature=0.7, top_p=None, max_tokens=1024, n=1,
-                logprobs=False, top_logprobs=None, stream=False, tools=0, system_prompt_sha256=None,
-                prompt_text="hello there", finish_reason="stop", reasoning_ref_issued=None,
-                reasoning_refs_sent=None)
+DEFAULTS = dict(
+    api_key_id="k1",
+    model="atlas-4",
+    endpoint="messages",
+    status=200,
+    prompt_tokens=100,
+    completion_tokens=200,
+    cost_usd=0.01,
+    org_id=None,
+    reasoning_tokens=None,
+    latency_ms=900,
+    client_ip="23.1.2.3",
+    asn=7000,
+    asn_kind="residential",
+    country="US",
+    user_agent="openai-python/1.55.3",
+    temperature=0.7,
+    top_p=None,
+    max_tokens=1024,
+    n=1,
+    logprobs=False,
+    top_logprobs=None,
+    stream=False,
+    tools=0,
+    system_prompt_sha256=None,
+    prompt_text="hello there",
+    finish_reason="stop",
+    reasoning_ref_issued=None,
+    reasoning_refs_sent=None,
+)
 
 
 def request(request_id: str, account_id: str, ts: str, **values: object) -> dict:
     stamp = datetime.fromisoformat(ts)
-    row = {**DEFAULTS, **values, "request_id": request_id, "account_id": account_id, "ts": stamp,
-           "event_date": stamp.date()}
+    row = {
+        **DEFAULTS,
+        **values,
+        "request_id": request_id,
+        "account_id": account_id,
+        "ts": stamp,
+        "event_date": stamp.date(),
+    }
     return row
 
 

@@ -16,8 +16,10 @@ from tests.rows import DAY, raw_frame, request
 
 COT = "Solve the following problem. Show your complete reasoning step by step: {}"
 CHAT = "what is game theory in plain words"
-ACCOUNTS = "account_id string, created_at timestamp, billing_country string, kyc_tier string, " \
-           "plan string, zero_data_retention boolean, payment_fingerprint_hmac string, email_domain string"
+ACCOUNTS = (
+    "account_id string, created_at timestamp, billing_country string, kyc_tier string, "
+    "plan string, zero_data_retention boolean, payment_fingerprint_hmac string, email_domain string"
+)
 INDICATORS = "indicator_type string, value string, first_seen date, confidence double"
 MODEL_DAILY = "feature_date date, model string, first_ts timestamp, requests long, reasoning_requests long"
 # Intent as the scorer would have marked it (the scorer itself is tested in test_request_signals).
@@ -27,41 +29,101 @@ INTENT_HITS = {"r1": True, "r2": False, "r4": False}
 def models_reference(spark: SparkSession, signals: DataFrame) -> DataFrame:
     """Data since 2026-10-24; orion-2 first appears the evening before DAY and returns
     reasoning tokens; atlas-4-reasoning never does (a name proves nothing)."""
-    history = spark.createDataFrame([
-        (date(2026, 10, 24), "atlas-4", datetime(2026, 10, 24, 0, 5), 500, 0),
-        (date(2026, 10, 24), "atlas-4-reasoning", datetime(2026, 10, 24, 1), 50, 0),
-        (date(2026, 11, 2), "orion-2", datetime(2026, 11, 2, 22), 40, 40),
-    ], MODEL_DAILY)
+    history = spark.createDataFrame(
+        [
+            (date(2026, 10, 24), "atlas-4", datetime(2026, 10, 24, 0, 5), 500, 0),
+            (date(2026, 10, 24), "atlas-4-reasoning", datetime(2026, 10, 24, 1), 50, 0),
+            (date(2026, 11, 2), "orion-2", datetime(2026, 11, 2, 22), 40, 40),
+        ],
+        MODEL_DAILY,
+    )
     return models_as_of(history.unionByName(model_daily(signals, DAY)), DAY)
 
 
 def _daily(spark: SparkSession) -> dict:
-    raw = raw_frame(spark, [
-        request("r1", "A", "2026-11-03T10:00:00", prompt_text=COT.format("12 * 7 - 5"), cost_usd=0.10,
-                asn_kind="proxy_vpn", temperature=0.0, logprobs=True, top_logprobs=5, finish_reason="length",
-                completion_tokens=1024, max_tokens=1024, model="orion-2", reasoning_tokens=800, latency_ms=3000),
-        request("r2", "A", "2026-11-03T10:00:10", prompt_text=COT.format("3 * 4 - 1"), cost_usd=0.10,
-                asn_kind="hosting", country="DE", client_ip="23.1.9.9", temperature=0.0, n=2, top_p=0.5,
-                model="orion-2", reasoning_tokens=100, latency_ms=1000),
-        request("r3", "A", "2026-11-03T10:00:20", prompt_text=None, cost_usd=0.05, status=500,
-                client_ip="23.1.2.4", completion_tokens=0, finish_reason="content_filter", latency_ms=None,
-                model="atlas-4-reasoning"),
-        request("r4", "B", "2026-11-03T01:00:00", prompt_text=CHAT, cost_usd=0.02, api_key_id="k2",
-                user_agent="curl/8.5.0", stream=True, asn=8000),
-        request("r5", "B", "2026-11-03T13:30:00", prompt_text="Implement a trie in rust", cost_usd=0.03, stream=True),
-    ])
-    accounts = spark.createDataFrame([
-        ("A", datetime(2026, 10, 24, 8), "US", "none", "payg", False, "h1", "swarm.example"),
-        ("B", datetime(2025, 11, 3, 8), "DE", "verified", "scale", False, "h2", "mail.example"),
-        ("C", datetime(2026, 10, 30, 8), "US", "none", "free", False, None, "swarm.example"),
-        ("D", datetime(2026, 11, 1, 8), "US", "none", "free", False, None, "mail.example"),
-    ], ACCOUNTS)
-    indicators = spark.createDataFrame([
-        ("payment_fingerprint_hmac", "h1", date(2026, 11, 1), 0.9),
-        ("ip_prefix", "23.1.9.0/24", date(2026, 11, 2), 0.6),
-        ("ip_prefix", "23.1.9.0/24", date(2026, 11, 2), 0.7),
-        ("prompt_template_hash", template_fingerprint(CHAT), date(2026, 11, 3), 0.4),
-    ], INDICATORS)
+    raw = raw_frame(
+        spark,
+        [
+            request(
+                "r1",
+                "A",
+                "2026-11-03T10:00:00",
+                prompt_text=COT.format("12 * 7 - 5"),
+                cost_usd=0.10,
+                asn_kind="proxy_vpn",
+                temperature=0.0,
+                logprobs=True,
+                top_logprobs=5,
+                finish_reason="length",
+                completion_tokens=1024,
+                max_tokens=1024,
+                model="orion-2",
+                reasoning_tokens=800,
+                latency_ms=3000,
+            ),
+            request(
+                "r2",
+                "A",
+                "2026-11-03T10:00:10",
+                prompt_text=COT.format("3 * 4 - 1"),
+                cost_usd=0.10,
+                asn_kind="hosting",
+                country="DE",
+                client_ip="23.1.9.9",
+                temperature=0.0,
+                n=2,
+                top_p=0.5,
+                model="orion-2",
+                reasoning_tokens=100,
+                latency_ms=1000,
+            ),
+            request(
+                "r3",
+                "A",
+                "2026-11-03T10:00:20",
+                prompt_text=None,
+                cost_usd=0.05,
+                status=500,
+                client_ip="23.1.2.4",
+                completion_tokens=0,
+                finish_reason="content_filter",
+                latency_ms=None,
+                model="atlas-4-reasoning",
+            ),
+            request(
+                "r4",
+                "B",
+                "2026-11-03T01:00:00",
+                prompt_text=CHAT,
+                cost_usd=0.02,
+                api_key_id="k2",
+                user_agent="curl/8.5.0",
+                stream=True,
+                asn=8000,
+            ),
+            request(
+                "r5", "B", "2026-11-03T13:30:00", prompt_text="Implement a trie in rust", cost_usd=0.03, stream=True
+            ),
+        ],
+    )
+    accounts = spark.createDataFrame(
+        [
+            ("A", datetime(2026, 10, 24, 8), "US", "none", "payg", False, "h1", "swarm.example"),
+            ("B", datetime(2025, 11, 3, 8), "DE", "verified", "scale", False, "h2", "mail.example"),
+            ("C", datetime(2026, 10, 30, 8), "US", "none", "free", False, None, "swarm.example"),
+            ("D", datetime(2026, 11, 1, 8), "US", "none", "free", False, None, "mail.example"),
+        ],
+        ACCOUNTS,
+    )
+    indicators = spark.createDataFrame(
+        [
+            ("payment_fingerprint_hmac", "h1", date(2026, 11, 1), 0.9),
+            ("ip_prefix", "23.1.9.0/24", date(2026, 11, 2), 0.6),
+            ("ip_prefix", "23.1.9.0/24", date(2026, 11, 2), 0.7),
+            ("prompt_template_hash", template_fingerprint(CHAT), date(2026, 11, 3), 0.4),
+        ],
+        INDICATORS,
+    )
     hit = F.lit(None).cast("boolean")
     for request_id, value in INTENT_HITS.items():
         hit = F.when(F.col("request_id") == request_id, F.lit(value)).otherwise(hit)
@@ -74,17 +136,45 @@ def test_counts_and_spend(engine: SparkSession) -> None:
     got = _daily(engine)
     a, b = got["A"], got["B"]
     assert a["feature_date"] == DAY
-    assert {k: a[k] for k in ("requests", "ok_requests", "prompt_requests", "max_tokens_hits", "logprobs_requests",
-                              "multi_choice_requests", "temp_zero_requests", "hosting_requests",
-                              "proxy_requests", "foreign_country_requests", "night_requests",
-                              "partner_prefix_requests", "partner_template_requests")} == {
-        "requests": 3, "ok_requests": 2, "prompt_requests": 2, "max_tokens_hits": 1, "logprobs_requests": 1,
-        "multi_choice_requests": 1, "temp_zero_requests": 2, "hosting_requests": 1, "proxy_requests": 1,
-        "foreign_country_requests": 1, "night_requests": 0, "partner_prefix_requests": 1,
-        "partner_template_requests": 0}
+    assert {
+        k: a[k]
+        for k in (
+            "requests",
+            "ok_requests",
+            "prompt_requests",
+            "max_tokens_hits",
+            "logprobs_requests",
+            "multi_choice_requests",
+            "temp_zero_requests",
+            "hosting_requests",
+            "proxy_requests",
+            "foreign_country_requests",
+            "night_requests",
+            "partner_prefix_requests",
+            "partner_template_requests",
+        )
+    } == {
+        "requests": 3,
+        "ok_requests": 2,
+        "prompt_requests": 2,
+        "max_tokens_hits": 1,
+        "logprobs_requests": 1,
+        "multi_choice_requests": 1,
+        "temp_zero_requests": 2,
+        "hosting_requests": 1,
+        "proxy_requests": 1,
+        "foreign_country_requests": 1,
+        "night_requests": 0,
+        "partner_prefix_requests": 1,
+        "partner_template_requests": 0,
+    }
     assert a["spend_usd"] == pytest.approx(0.25)
-    assert (b["requests"], b["night_requests"], b["partner_template_requests"],
-            b["foreign_country_requests"]) == (2, 1, 1, 2)
+    assert (b["requests"], b["night_requests"], b["partner_template_requests"], b["foreign_country_requests"]) == (
+        2,
+        1,
+        1,
+        2,
+    )
     assert b["spend_usd"] == pytest.approx(0.05)
 
 
@@ -98,10 +188,22 @@ def test_intent_share_counts_only_scored_prompts(engine: SparkSession) -> None:
 def test_metadata_signals(engine: SparkSession) -> None:
     got = _daily(engine)
     a, b = got["A"], got["B"]
-    assert {k: a[k] for k in ("top_logprobs_requests", "stream_requests", "top_p_narrowed_requests",
-                              "content_filter_requests", "latency_requests")} == {
-        "top_logprobs_requests": 1, "stream_requests": 0, "top_p_narrowed_requests": 1,
-        "content_filter_requests": 1, "latency_requests": 2}
+    assert {
+        k: a[k]
+        for k in (
+            "top_logprobs_requests",
+            "stream_requests",
+            "top_p_narrowed_requests",
+            "content_filter_requests",
+            "latency_requests",
+        )
+    } == {
+        "top_logprobs_requests": 1,
+        "stream_requests": 0,
+        "top_p_narrowed_requests": 1,
+        "content_filter_requests": 1,
+        "latency_requests": 2,
+    }
     assert (b["stream_share"], b["top_logprobs_share"], b["content_filter_share"]) == (1.0, 0.0, 0.0)
     assert a["reasoning_completion_ratio"] == pytest.approx(900 / 1224)
     assert (a["mean_latency_ms"], b["mean_latency_ms"]) == (2000.0, 900.0)
@@ -112,7 +214,11 @@ def test_model_pivot_from_the_logs_not_the_names(engine: SparkSession) -> None:
     got = _daily(engine)
     a, b = got["A"], got["B"]
     # orion-2 is reasoning-capable and new; atlas-4-reasoning is neither.
-    assert (a["reasoning_model_requests"], a["new_model_requests"], a["new_model_share"]) == (2, 2, pytest.approx(2 / 3))
+    assert (a["reasoning_model_requests"], a["new_model_requests"], a["new_model_share"]) == (
+        2,
+        2,
+        pytest.approx(2 / 3),
+    )
     assert a["new_model_adoption_hours"] == pytest.approx(12.0)
     assert (b["reasoning_model_requests"], b["new_model_requests"], b["new_model_adoption_hours"]) == (0, 0, None)
 
@@ -120,8 +226,14 @@ def test_model_pivot_from_the_logs_not_the_names(engine: SparkSession) -> None:
 def test_diversity_rhythm_and_shares(engine: SparkSession) -> None:
     got = _daily(engine)
     a, b = got["A"], got["B"]
-    assert (a["distinct_templates"], a["distinct_ip_prefixes"], a["distinct_ip_hashes"], a["distinct_countries"],
-            a["distinct_user_agents"], a["distinct_api_keys"]) == (1, 2, 3, 2, 1, 1)
+    assert (
+        a["distinct_templates"],
+        a["distinct_ip_prefixes"],
+        a["distinct_ip_hashes"],
+        a["distinct_countries"],
+        a["distinct_user_agents"],
+        a["distinct_api_keys"],
+    ) == (1, 2, 3, 2, 1, 1)
     assert (b["distinct_templates"], b["distinct_api_keys"], b["distinct_user_agents"]) == (2, 2, 2)
     assert (a["hour_entropy"], a["active_hours"], a["interarrival_cv"]) == (0.0, 1, 0.0)
     assert (b["hour_entropy"], b["active_hours"], b["interarrival_cv"]) == (1.0, 2, None)

@@ -68,8 +68,12 @@ def test_merged_bundle_matches_official_schema() -> None:
 def test_one_file_per_job_and_each_file_is_valid() -> None:
     files = {path.name: yaml.safe_load(path.read_text()) for path in _included()}
     job_files = {name: set(part["resources"]["jobs"]) for name, part in files.items() if "jobs" in part["resources"]}
-    assert job_files == {"daily.yml": {"distillguard_daily"}, "weekly_retrain.yml": {"distillguard_weekly_retrain"},
-                         "backfill.yml": {"distillguard_backfill"}, "maintain.yml": {"distillguard_maintain"}}
+    assert job_files == {
+        "daily.yml": {"distillguard_daily"},
+        "weekly_retrain.yml": {"distillguard_weekly_retrain"},
+        "backfill.yml": {"distillguard_backfill"},
+        "maintain.yml": {"distillguard_maintain"},
+    }
     assert "resources" not in yaml.safe_load((ROOT / "databricks.yml").read_text())
     for name, part in files.items():
         errors = [leaf for error in _validator().iter_errors(part) for leaf in _leaf_errors(error)]
@@ -79,8 +83,9 @@ def test_one_file_per_job_and_each_file_is_valid() -> None:
 def test_daily_tasks_are_the_local_dag_steps_chained_in_order() -> None:
     tasks = load_bundle()["resources"]["jobs"]["distillguard_daily"]["tasks"]
     assert tuple(t["task_key"] for t in tasks) == STEP_NAMES
-    assert [[d["task_key"] for d in t.get("depends_on", [])] for t in tasks] == \
-        [[]] + [[previous] for previous in STEP_NAMES[:-1]]
+    assert [[d["task_key"] for d in t.get("depends_on", [])] for t in tasks] == [[]] + [
+        [previous] for previous in STEP_NAMES[:-1]
+    ]
     assert [t["python_wheel_task"]["parameters"][0] for t in tasks] == list(STEP_NAMES)
 
 
@@ -92,9 +97,14 @@ def test_daily_job_processes_yesterdays_finished_folder() -> None:
         parameters = task["python_wheel_task"]["parameters"]
         assert parameters[1:5] == ["--date", "{{job.parameters.date}}", "--today", "{{job.start_time.iso_date}}"]
         # A run started 2026-11-04 02:30 (or retried after midnight) processes 2026-11-03.
-        args = build_parser().parse_args([p.replace("{{job.parameters.date}}", "yesterday")
-                                          .replace("{{job.start_time.iso_date}}", "2026-11-04")
-                                          .replace("${var.enforcement_group}", "g") for p in parameters])
+        args = build_parser().parse_args(
+            [
+                p.replace("{{job.parameters.date}}", "yesterday")
+                .replace("{{job.start_time.iso_date}}", "2026-11-04")
+                .replace("${var.enforcement_group}", "g")
+                for p in parameters
+            ]
+        )
         _resolve_days(args)
         assert str(args.date) == "2026-11-03"
 
@@ -106,22 +116,36 @@ def test_targets_isolate_dev_and_run_prod_as_a_service_principal() -> None:
     assert dev["variables"]["experiment_dir"].startswith("/Workspace/Users/${workspace.current_user.userName}/")
     assert prod["run_as"] == {"service_principal_name": "${var.service_principal}"}
     assert {p["level"] for p in prod["permissions"]} == {"CAN_MANAGE"}
-    assert {"catalog", "schema", "volume", "landing_dir", "experiment_dir", "enforcement_group",
-            "node_type_id", "spark_version"} <= set(bundle["variables"])
+    assert {
+        "catalog",
+        "schema",
+        "volume",
+        "landing_dir",
+        "experiment_dir",
+        "enforcement_group",
+        "node_type_id",
+        "spark_version",
+    } <= set(bundle["variables"])
 
 
 def test_catalog_resources_and_grants() -> None:
     resources = load_bundle()["resources"]
     assert resources["schemas"]["distillguard"]["name"] == "${var.schema}"
-    enforcement = [g for g in resources["schemas"]["distillguard"]["grants"]
-                   if g["principal"] == "${var.enforcement_group}"]
+    enforcement = [
+        g for g in resources["schemas"]["distillguard"]["grants"] if g["principal"] == "${var.enforcement_group}"
+    ]
     assert enforcement == [{"principal": "${var.enforcement_group}", "privileges": ["USE_SCHEMA"]}]
     model = resources["registered_models"]["distillation"]
     assert (model["catalog_name"], model["schema_name"], model["name"]) == (
-        "${var.catalog}", "${resources.schemas.distillguard.name}", "distillguard_distillation")
+        "${var.catalog}",
+        "${resources.schemas.distillguard.name}",
+        "distillguard_distillation",
+    )
     assert "${var.enforcement_group}" not in {g["principal"] for g in model["grants"]}
     assert {e["name"] for e in resources["experiments"].values()} == {
-        "${var.experiment_dir}/distillguard-train", "${var.experiment_dir}/distillguard-score"}
+        "${var.experiment_dir}/distillguard-train",
+        "${var.experiment_dir}/distillguard-score",
+    }
     export = next(t for _, t in _tasks() if t["python_wheel_task"]["parameters"][0] == "export")
     assert export["python_wheel_task"]["parameters"][-2:] == ["--grant-to", "${var.enforcement_group}"]
     granting = [t["task_key"] for _, t in _tasks() if "--grant-to" in t["python_wheel_task"]["parameters"]]
@@ -139,8 +163,9 @@ def test_every_job_cluster_names_its_catalog_and_secrets() -> None:
     assert env["DISTILLGUARD_CATALOG"] == "${var.catalog}"
     assert env["DISTILLGUARD_SCHEMA"] == "${resources.schemas.distillguard.name}"
     assert env["DISTILLGUARD_MODEL"] == "${resources.registered_models.distillation.name}"
-    assert env["DISTILLGUARD_HOME"] == ("/Volumes/${var.catalog}/${resources.schemas.distillguard.name}/"
-                                        "${resources.volumes.lakehouse.name}")
+    assert env["DISTILLGUARD_HOME"] == (
+        "/Volumes/${var.catalog}/${resources.schemas.distillguard.name}/${resources.volumes.lakehouse.name}"
+    )
     assert env["MLFLOW_TRACKING_URI"] == "databricks"
     assert env["DISTILLGUARD_PSEUDONYM_KEY"].startswith("{{secrets/")
     for job in jobs.values():
@@ -157,7 +182,8 @@ def test_backfill_takes_a_date_range() -> None:
     assert "schedule" not in job
     assert [p["name"] for p in job["parameters"]] == ["start", "end"]
     assert [t["python_wheel_task"]["parameters"] for t in job["tasks"]] == [
-        ["features", "--start", "{{job.parameters.start}}", "--end", "{{job.parameters.end}}"]]
+        ["features", "--start", "{{job.parameters.start}}", "--end", "{{job.parameters.end}}"]
+    ]
 
 
 @pytest.mark.parametrize("job_name, task", _tasks(), ids=lambda v: v if isinstance(v, str) else v["task_key"])
@@ -167,6 +193,7 @@ def test_every_task_runs_a_real_cli_command(job_name: str, task: dict) -> None:
     assert (wheel_task["package_name"], wheel_task["entry_point"]) == ("distillguard", "distillguard")
     parameters = wheel_task["parameters"]
     assert parameters[0] in _commands()
-    args = build_parser().parse_args([PLACEHOLDER.sub("2026-11-03", p).replace("${var.enforcement_group}", "g")
-                                      for p in parameters])
+    args = build_parser().parse_args(
+        [PLACEHOLDER.sub("2026-11-03", p).replace("${var.enforcement_group}", "g") for p in parameters]
+    )
     assert args.command == parameters[0] and callable(args.handler)

@@ -24,11 +24,13 @@ from distillguard.jobs import daily
 CONSOLE_SCRIPT = Path(sys.executable).with_name("distillguard")
 # What a Databricks python_wheel_task does: load the package's entry point, call it with the
 # task parameters in sys.argv, and ignore what it returns.
-WHEEL_TASK = ("import sys\n"
-              "from importlib.metadata import entry_points\n"
-              "(entry,) = entry_points(group='console_scripts', name='distillguard')\n"
-              "sys.argv = ['distillguard', *sys.argv[1:]]\n"
-              "entry.load()()\n")
+WHEEL_TASK = (
+    "import sys\n"
+    "from importlib.metadata import entry_points\n"
+    "(entry,) = entry_points(group='console_scripts', name='distillguard')\n"
+    "sys.argv = ['distillguard', *sys.argv[1:]]\n"
+    "entry.load()()\n"
+)
 
 
 def _commands() -> list[str]:
@@ -45,15 +47,19 @@ def test_every_command_has_help(argv: list[str], capsys: pytest.CaptureFixture) 
     assert "usage: distillguard" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["generate", "--start", "2026-13-01"], "not an ISO date"),
-    (["generate", "--scale", "huge"], "invalid choice: 'huge'"),
-    (["generate", "--days", "0"], "must be at least 1"),
-    (["generate", "--fault-rate", "-1"], "must be >= 0"),
-    (["frobnicate"], "invalid choice: 'frobnicate'"),
-])
-def test_bad_arguments_exit_2_with_one_line(argv: list[str], message: str, tmp_path: Path,
-                                            capsys: pytest.CaptureFixture) -> None:
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["generate", "--start", "2026-13-01"], "not an ISO date"),
+        (["generate", "--scale", "huge"], "invalid choice: 'huge'"),
+        (["generate", "--days", "0"], "must be at least 1"),
+        (["generate", "--fault-rate", "-1"], "must be >= 0"),
+        (["frobnicate"], "invalid choice: 'frobnicate'"),
+    ],
+)
+def test_bad_arguments_exit_2_with_one_line(
+    argv: list[str], message: str, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
     with pytest.raises(SystemExit) as exit_info:
         main(["--home", str(tmp_path / "h")] + argv)
     assert exit_info.value.code == 2
@@ -77,13 +83,16 @@ def test_generate_refuses_to_overwrite_without_flag(tmp_path: Path, capsys: pyte
     assert "invalid  malformed_json" in out and "ground truth (evaluation only)" in out
     part = tmp_path / "h" / "landing" / "request_logs" / "date=2026-11-01" / "part-00000.jsonl.gz"
     before = part.read_bytes()
-    refused = pytest.raises(SystemExit, main, ["generate", "--scale", "tiny", "--days", "1", "--home", home,
-                                               "--quiet", "--seed", "9"])
+    refused = pytest.raises(
+        SystemExit, main, ["generate", "--scale", "tiny", "--days", "1", "--home", home, "--quiet", "--seed", "9"]
+    )
     assert refused.value.code == 1
     assert "already holds files; pass --overwrite" in capsys.readouterr().err
     assert part.read_bytes() == before
-    assert main(["generate", "--scale", "tiny", "--days", "1", "--home", home, "--quiet",
-                 "--seed", "9", "--overwrite"]) == 0
+    assert (
+        main(["generate", "--scale", "tiny", "--days", "1", "--home", home, "--quiet", "--seed", "9", "--overwrite"])
+        == 0
+    )
     assert part.read_bytes() != before
 
 
@@ -99,8 +108,14 @@ def test_version() -> None:
 
 
 def _wheel_task(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", WHEEL_TASK, *args], capture_output=True, text=True, cwd=cwd,
-                          env={**os.environ, "DISTILLGUARD_LOG_LEVEL": "ERROR"}, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-c", WHEEL_TASK, *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env={**os.environ, "DISTILLGUARD_LOG_LEVEL": "ERROR"},
+        timeout=300,
+    )
 
 
 def test_wheel_entry_point_fails_through_system_exit(tmp_path: Path) -> None:
@@ -109,24 +124,30 @@ def test_wheel_entry_point_fails_through_system_exit(tmp_path: Path) -> None:
     failed = _wheel_task(["--home", home, "features", "--date", "2026-11-03"], tmp_path)
     assert failed.returncode == 1
     assert failed.stderr.strip().splitlines() == [
-        "distillguard: error: no ingested requests for 2026-11-03; run `distillguard ingest --date 2026-11-03` first"]
-    contradicting = _wheel_task(["--home", home, "features", "--date", "2026-11-03", "--start", "2026-11-01"],
-                                tmp_path)
+        "distillguard: error: no ingested requests for 2026-11-03; run `distillguard ingest --date 2026-11-03` first"
+    ]
+    contradicting = _wheel_task(["--home", home, "features", "--date", "2026-11-03", "--start", "2026-11-01"], tmp_path)
     assert contradicting.returncode == 2
     assert contradicting.stderr.strip() == "distillguard: error: give either --date or --start/--end, not both"
     assert _wheel_task(["--version"], tmp_path).returncode == 0
 
 
-def test_failed_gate_exits_1_from_the_console_script(sail: SparkSession, tiny_landing: Lakehouse,
-                                                     tmp_path: Path) -> None:
+def test_failed_gate_exits_1_from_the_console_script(
+    sail: SparkSession, tiny_landing: Lakehouse, tmp_path: Path
+) -> None:
     """Day 2's accounts snapshot cut to 10 accounts: the ingest gate refuses it, exit code 1."""
     shutil.copytree(tiny_landing.home, tmp_path / "lakehouse")
     home = Lakehouse.resolve(tmp_path / "lakehouse")
     daily.run(sail, home, date(2026, 11, 1), steps=("ingest",), echo=lambda line: None)
     snapshot = home.landing_dir("accounts") / "date=2026-11-02" / "accounts.jsonl.gz"
     snapshot.write_bytes(gzip.compress(b"\n".join(gzip.decompress(snapshot.read_bytes()).splitlines()[:10]) + b"\n"))
-    done = subprocess.run([CONSOLE_SCRIPT, "--home", str(home.home), "--log-format", "json", "ingest",
-                           "--date", "2026-11-02"], capture_output=True, text=True, cwd=tmp_path, timeout=600)
+    done = subprocess.run(
+        [CONSOLE_SCRIPT, "--home", str(home.home), "--log-format", "json", "ingest", "--date", "2026-11-02"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=600,
+    )
     assert done.returncode == 1
     assert done.stdout == ""
     lines = done.stderr.strip().splitlines()
@@ -135,17 +156,22 @@ def test_failed_gate_exits_1_from_the_console_script(sail: SparkSession, tiny_la
     # Every other stderr line is one JSON log event.
     assert all(json.loads(line)["level"] in {"INFO", "WARNING", "ERROR"} for line in lines[:-1])
     runs = DeltaTable(home.table_path(Table.INGEST_RUNS)).to_pandas()
-    assert sorted(zip(runs.landing_date.astype(str), runs.status)) == [("2026-11-01", "succeeded"),
-                                                                       ("2026-11-02", "failed_gate")]
+    assert sorted(zip(runs.landing_date.astype(str), runs.status)) == [
+        ("2026-11-01", "succeeded"),
+        ("2026-11-02", "failed_gate"),
+    ]
 
 
-@pytest.mark.parametrize("options, expected", [
-    (["--date", "2026-11-03"], "2026-11-03"),
-    (["--date", "yesterday", "--today", "2026-11-04"], "2026-11-03"),
-    (["--date", "today", "--today", "2026-11-04"], "2026-11-04"),
-    (["--days-ago", "1", "--today", "2026-03-01"], "2026-02-28"),
-    (["--days-ago", "0", "--today", "2026-11-04"], "2026-11-04"),
-])
+@pytest.mark.parametrize(
+    "options, expected",
+    [
+        (["--date", "2026-11-03"], "2026-11-03"),
+        (["--date", "yesterday", "--today", "2026-11-04"], "2026-11-03"),
+        (["--date", "today", "--today", "2026-11-04"], "2026-11-04"),
+        (["--days-ago", "1", "--today", "2026-03-01"], "2026-02-28"),
+        (["--days-ago", "0", "--today", "2026-11-04"], "2026-11-04"),
+    ],
+)
 def test_relative_dates(options: list[str], expected: str) -> None:
     for command in ("ingest", "features", "score", "export", "report"):
         args = build_parser().parse_args([command, *options])
@@ -156,13 +182,16 @@ def test_relative_dates(options: list[str], expected: str) -> None:
     assert args.date == date.fromisoformat(expected)
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["ingest", "--date", "2026-11-03", "--days-ago", "1"], "not allowed with argument --date"),
-    (["ingest", "--days-ago", "-1"], "must be >= 0"),
-    (["ingest", "--date", "tomorrow"], "not an ISO date"),
-    (["ingest"], "one of the arguments --date --days-ago is required"),
-    (["--log-level", "chatty", "ingest", "--date", "2026-11-03"], "invalid choice: 'CHATTY'"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["ingest", "--date", "2026-11-03", "--days-ago", "1"], "not allowed with argument --date"),
+        (["ingest", "--days-ago", "-1"], "must be >= 0"),
+        (["ingest", "--date", "tomorrow"], "not an ISO date"),
+        (["ingest"], "one of the arguments --date --days-ago is required"),
+        (["--log-level", "chatty", "ingest", "--date", "2026-11-03"], "invalid choice: 'CHATTY'"),
+    ],
+)
 def test_bad_date_options_exit_2(argv: list[str], message: str, capsys: pytest.CaptureFixture) -> None:
     assert pytest.raises(SystemExit, main, argv).value.code == 2
     assert message in capsys.readouterr().err

@@ -41,8 +41,9 @@ def _versions(lakehouse: Lakehouse) -> dict[Table, int]:
     return {table: maintenance.version(lakehouse, table) for table in BUILT}
 
 
-def test_steps_run_in_order_then_skip_then_force(sail: SparkSession, home: Lakehouse,
-                                                 capsys: pytest.CaptureFixture) -> None:
+def test_steps_run_in_order_then_skip_then_force(
+    sail: SparkSession, home: Lakehouse, capsys: pytest.CaptureFixture
+) -> None:
     lines: list[str] = []
     first = daily.run(sail, home, D1, steps=("features", "ingest"), echo=lines.append)
     assert [(o["step"], o["status"]) for o in first] == [("ingest", "ran"), ("features", "ran")]
@@ -62,19 +63,23 @@ def test_steps_run_in_order_then_skip_then_force(sail: SparkSession, home: Lakeh
 
     # Day 2 ingested alone: the next run skips ingest and builds only its features.
     assert [o["status"] for o in daily.run(sail, home, D2, steps=("ingest",), echo=lines.append)] == ["ran"]
-    assert [(o["step"], o["status"]) for o in daily.run(sail, home, D2, steps=("ingest", "features"),
-                                                        echo=lines.append)] == \
-        [("ingest", "skipped"), ("features", "ran")]
+    assert [
+        (o["step"], o["status"]) for o in daily.run(sail, home, D2, steps=("ingest", "features"), echo=lines.append)
+    ] == [("ingest", "skipped"), ("features", "ran")]
 
     # The whole DAG through the CLI: done steps skipped, scoring without a champion stops it.
     built = _versions(home)
     capsys.readouterr()
-    assert pytest.raises(SystemExit, main, ["--home", str(home.home), "run", "daily", "--date", "2026-11-02"]).value.code == 1
+    assert (
+        pytest.raises(SystemExit, main, ["--home", str(home.home), "run", "daily", "--date", "2026-11-02"]).value.code
+        == 1
+    )
     out, err = capsys.readouterr()
     assert "ingest   skipped" in out and "features skipped" in out and "score    running" in out
     assert err.strip().splitlines()[-1] == (
         "distillguard: error: daily 2026-11-02 stopped at score: no champion for distillguard_distillation; run "
-        "`distillguard train` or `distillguard promote` (later steps not run)")
+        "`distillguard train` or `distillguard promote` (later steps not run)"
+    )
     assert _versions(home) == built
     assert not home.exports.exists() and not home.reports.exists()
     assert not Path(home.table_path(Table.FLAGGED_ACCOUNTS)).exists()
@@ -87,13 +92,18 @@ def test_a_failed_gate_stops_the_dag(sail: SparkSession, home: Lakehouse, monkey
     daily.run(sail, home, D1, steps=("ingest",), echo=lambda line: None)
     snapshot = home.landing_dir("accounts") / f"date={D2}" / "accounts.jsonl.gz"
     snapshot.write_bytes(gzip.compress(b"\n".join(gzip.decompress(snapshot.read_bytes()).splitlines()[:10]) + b"\n"))
-    with pytest.raises(daily.StepFailed, match=r"^daily 2026-11-02 stopped at ingest: quality gate failed .*"
-                                               r"accounts: expect_table_row_count_to_be_between"):
+    with pytest.raises(
+        daily.StepFailed,
+        match=r"^daily 2026-11-02 stopped at ingest: quality gate failed .*"
+        r"accounts: expect_table_row_count_to_be_between",
+    ):
         daily.run(sail, home, D2, steps=("ingest", "features"), echo=lambda line: None)
     assert not Path(home.table_path(Table.ACCOUNT_DAILY)).exists()
     runs = DeltaTable(home.table_path(Table.INGEST_RUNS)).to_pandas()
-    assert sorted(zip(runs.landing_date.astype(str), runs.status)) == [("2026-11-01", "succeeded"),
-                                                                       ("2026-11-02", "failed_gate")]
+    assert sorted(zip(runs.landing_date.astype(str), runs.status)) == [
+        ("2026-11-01", "succeeded"),
+        ("2026-11-02", "failed_gate"),
+    ]
 
 
 def test_unknown_step_is_refused(sail: SparkSession, home: Lakehouse) -> None:
@@ -107,7 +117,8 @@ def test_demo_refuses_a_lakehouse_with_other_data(tmp_path: Path, capsys: pytest
     assert pytest.raises(SystemExit, main, ["--home", str(real), "demo"]).value.code == 1
     assert capsys.readouterr().err.strip().splitlines() == [
         f"distillguard: error: {real} holds data and is not a demo lakehouse (no {DEMO_MARKER} marker); the demo "
-        "only runs in an empty folder or an earlier demo: pass --home NEW_DIR"]
+        "only runs in an empty folder or an earlier demo: pass --home NEW_DIR"
+    ]
     assert sorted(p.name for p in real.iterdir()) == ["tables"] and not (real / "landing").exists()
 
     landing = tmp_path / "landing" / "request_logs"

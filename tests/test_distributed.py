@@ -36,20 +36,21 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from distillguard import tables
-from distillguard.secrets import seal_demo
 from distillguard.config import SCORING, TRAINING, Lakehouse, Table
+from distillguard.enforcement import allow_list, flags
 from distillguard.engine import configure, start_sail
 from distillguard.errors import DistillguardError
-from distillguard.enforcement import allow_list, flags
 from distillguard.jobs import demo, features, score
 from distillguard.models import registry
 from distillguard.models.training_set import model_input
 from distillguard.scoring.model_scores import score_accounts
+from distillguard.secrets import seal_demo
 
 START, DAYS = date(2026, 11, 1), 3
 LAST = START + timedelta(days=DAYS - 1)
-SETTINGS = replace(TRAINING, n_estimators=30, cv_folds=3, holdout_min_per_class=3, holdout_min_share=0.2,
-                   max_calibration_error=0.5)
+SETTINGS = replace(
+    TRAINING, n_estimators=30, cv_folds=3, holdout_min_per_class=3, holdout_min_share=0.2, max_calibration_error=0.5
+)
 FLAG_KEY = ["account_id", "risk_tier", "score", "cluster_id"]
 
 
@@ -60,15 +61,32 @@ def _case_review(lakehouse: Lakehouse) -> None:
     rows: list[dict[str, str]] = []
     for i, (campaign, group) in enumerate(truth[truth.is_attack].groupby("campaign_id", sort=True)):
         decided = START + timedelta(days=1 + i % 2)
-        rows += [{"incident_id": f"CASE-A{campaign}", "account_id": a, "label": "distillation",
-                  "window_start": START.isoformat(), "window_end": (decided - timedelta(days=1)).isoformat(),
-                  "decided_on": decided.isoformat(), "source": "enforcement_review"} for a in group.account_id]
+        rows += [
+            {
+                "incident_id": f"CASE-A{campaign}",
+                "account_id": a,
+                "label": "distillation",
+                "window_start": START.isoformat(),
+                "window_end": (decided - timedelta(days=1)).isoformat(),
+                "decided_on": decided.isoformat(),
+                "source": "enforcement_review",
+            }
+            for a in group.account_id
+        ]
     benign = truth[~truth.is_attack].account_id.tolist()[::10]
     for i, account in enumerate(benign):
         decided = START + timedelta(days=1 + i % 2)
-        rows.append({"incident_id": f"CASE-B{i:03d}", "account_id": account, "label": "benign",
-                     "window_start": START.isoformat(), "window_end": (decided - timedelta(days=1)).isoformat(),
-                     "decided_on": decided.isoformat(), "source": "enforcement_review"})
+        rows.append(
+            {
+                "incident_id": f"CASE-B{i:03d}",
+                "account_id": account,
+                "label": "benign",
+                "window_start": START.isoformat(),
+                "window_end": (decided - timedelta(days=1)).isoformat(),
+                "decided_on": decided.isoformat(),
+                "source": "enforcement_review",
+            }
+        )
     with open(lakehouse.landing_dir("incidents") / "incidents_case_review.csv", "w", newline="") as out:
         writer = csv.DictWriter(out, fieldnames=list(rows[0]))
         writer.writeheader()
@@ -123,8 +141,10 @@ def cluster_run(sail_cluster: SparkSession, landing: Path, tmp_path_factory: pyt
 
 def _flags(spark: SparkSession, lakehouse: Lakehouse) -> list[tuple]:
     flagged = tables.read(spark, lakehouse, Table.FLAGGED_ACCOUNTS).where(F.col("flag_date") == F.lit(LAST))
-    return sorted((r.account_id, r.risk_tier, Close(r.score), r.cluster_id)
-                  for r in flagged.select("account_id", "risk_tier", "score", "cluster_id").collect())
+    return sorted(
+        (r.account_id, r.risk_tier, Close(r.score), r.cluster_id)
+        for r in flagged.select("account_id", "risk_tier", "score", "cluster_id").collect()
+    )
 
 
 def _tiers_at(spark: SparkSession, lakehouse: Lakehouse, threshold: float | None = None) -> list[tuple]:
@@ -135,14 +155,26 @@ def _tiers_at(spark: SparkSession, lakehouse: Lakehouse, threshold: float | None
     scores = score_accounts(model_input(frame, keep=("account_id",)), champion.artifact, SCORING.top_reasons)
     if threshold is None:
         threshold = float(scores.agg(F.percentile_approx("score", 0.5, 10_000)).first()[0])
-    rows = flags.flagged_rows(scores, flags.evidence(frame), None, allow_list.active_on(spark, lakehouse, LAST), LAST,
-                              threshold, {"model_version": "x"})
-    return sorted((r.account_id, Close(r.score), r.risk_tier) for r in scores.join(
-        rows.select("account_id", "risk_tier"), "account_id", "left").select("account_id", "score", "risk_tier").collect())
+    rows = flags.flagged_rows(
+        scores,
+        flags.evidence(frame),
+        None,
+        allow_list.active_on(spark, lakehouse, LAST),
+        LAST,
+        threshold,
+        {"model_version": "x"},
+    )
+    return sorted(
+        (r.account_id, Close(r.score), r.risk_tier)
+        for r in scores.join(rows.select("account_id", "risk_tier"), "account_id", "left")
+        .select("account_id", "score", "risk_tier")
+        .collect()
+    )
 
 
-def test_local_cluster_flags_what_local_flags(sail: SparkSession, sail_cluster: SparkSession,
-                                              local_run, cluster_run) -> None:
+def test_local_cluster_flags_what_local_flags(
+    sail: SparkSession, sail_cluster: SparkSession, local_run, cluster_run
+) -> None:
     (local, local_result), (cluster, cluster_result) = local_run, cluster_run
     assert _flags(sail_cluster, cluster) == _flags(sail, local)
     assert cluster_result["by_tier"] == local_result["by_tier"]
@@ -156,8 +188,7 @@ def test_local_cluster_flags_what_local_flags(sail: SparkSession, sail_cluster: 
     assert _tiers_at(sail_cluster, cluster, threshold) == _tiers_at(sail, local, threshold)
 
 
-def test_features_and_scores_do_not_depend_on_partitioning(sail: SparkSession, local_run,
-                                                           tmp_path: Path) -> None:
+def test_features_and_scores_do_not_depend_on_partitioning(sail: SparkSession, local_run, tmp_path: Path) -> None:
     """Raw requests as many small files, 64 shuffle partitions: same features and flags."""
     local, _ = local_run
     shutil.copytree(local.home, tmp_path / "lakehouse")
@@ -173,9 +204,11 @@ def test_features_and_scores_do_not_depend_on_partitioning(sail: SparkSession, l
 
     features.backfill(spark, lakehouse, START, LAST)
     score.run(spark, lakehouse, LAST)
-    for table, key in ((Table.ACCOUNT_DAILY, ["feature_date", "account_id"]),
-                       (Table.ACCOUNT_ROLLING, ["feature_date", "account_id"]),
-                       (Table.ACCOUNT_CLUSTERS, ["feature_date", "account_id"])):
+    for table, key in (
+        (Table.ACCOUNT_DAILY, ["feature_date", "account_id"]),
+        (Table.ACCOUNT_ROLLING, ["feature_date", "account_id"]),
+        (Table.ACCOUNT_CLUSTERS, ["feature_date", "account_id"]),
+    ):
         assert _table(spark, lakehouse, table, key) == _table(sail, local, table, key), table.value
     assert _flags(spark, lakehouse) == _flags(sail, local)
     threshold = float(sorted(s for _, s, _ in _tiers_at(sail, local))[0])  # every account gets its tier
@@ -234,8 +267,9 @@ def test_kubernetes_manifests() -> None:
 
     docs = _manifests()
     kustomization = docs[("Kustomization", "kustomization")]
-    assert sorted(kustomization["resources"]) == sorted(p.name for p in DEPLOY.glob("*.yaml")
-                                                         if p.name != "kustomization.yaml")
+    assert sorted(kustomization["resources"]) == sorted(
+        p.name for p in DEPLOY.glob("*.yaml") if p.name != "kustomization.yaml"
+    )
     server = docs[("Deployment", "sail-server")]["spec"]["template"]["spec"]
     env = _env(server["containers"][0])
     assert env["SAIL_MODE"] == "kubernetes-cluster"
@@ -248,8 +282,11 @@ def test_kubernetes_manifests() -> None:
     template = json.loads(env["SAIL_KUBERNETES__WORKER_POD_TEMPLATE"])
     worker = template["spec"]["containers"][0]
     assert worker["name"] == "worker"
-    claims = {v["name"]: v["persistentVolumeClaim"]["claimName"] for v in template["spec"]["volumes"]
-              if "persistentVolumeClaim" in v}
+    claims = {
+        v["name"]: v["persistentVolumeClaim"]["claimName"]
+        for v in template["spec"]["volumes"]
+        if "persistentVolumeClaim" in v
+    }
     mounts = {m["mountPath"]: claims.get(m["name"]) for m in worker["volumeMounts"]}
     assert mounts["/lakehouse"] == "lakehouse"
     assert {m["mountPath"] for m in server["containers"][0]["volumeMounts"]} == {"/lakehouse"}

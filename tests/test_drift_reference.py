@@ -22,8 +22,14 @@ from tests.model_rows import register, training_frame
 from tests.training_rows import day, synthetic_tables
 
 # Training: requests 1..10 (median 5.5), every cluster of size 1, intent share only in training.
-TRAINING = pd.DataFrame({"requests_28d": [float(v) for v in range(1, 11)], "cluster_size": [1] * 10,
-                         "intent_share_28d": [0.1] * 10, "unrelated": [7.0] * 10})
+TRAINING = pd.DataFrame(
+    {
+        "requests_28d": [float(v) for v in range(1, 11)],
+        "cluster_size": [1] * 10,
+        "intent_share_28d": [0.1] * 10,
+        "unrelated": [7.0] * 10,
+    }
+)
 # Scored: requests 2 | 7 8 9 10 (one null), clusters 1 1 1 1 | 2 2 (one null).
 SCORED = [(2.0, 1), (7.0, 1), (8.0, 1), (9.0, 1), (10.0, 2), (None, 2), (3.0, None)]
 
@@ -36,14 +42,21 @@ def no_mlflow_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_reference_is_edges_and_counts() -> None:
     summary = drift.reference(TRAINING, bins=2)
-    assert summary == {"format": 1, "bins": 2, "rows": 10, "features": {
-        "requests_28d": {"edges": [5.5], "counts": [5, 5]},
-        "intent_share_28d": {"edges": [0.1], "counts": [10, 0]},
-        "cluster_size": {"edges": [1.0], "counts": [10, 0]}}}
+    assert summary == {
+        "format": 1,
+        "bins": 2,
+        "rows": 10,
+        "features": {
+            "requests_28d": {"edges": [5.5], "counts": [5, 5]},
+            "intent_share_28d": {"edges": [0.1], "counts": [10, 0]},
+            "cluster_size": {"edges": [1.0], "counts": [10, 0]},
+        },
+    }
 
 
-def test_reference_round_trips_through_mlflow_with_full_sample_psi(engine: SparkSession, lakehouse: Lakehouse,
-                                                                   no_mlflow_env: None) -> None:
+def test_reference_round_trips_through_mlflow_with_full_sample_psi(
+    engine: SparkSession, lakehouse: Lakehouse, no_mlflow_env: None
+) -> None:
     client = registry.client(lakehouse)
     with mlflow.start_run(experiment_id=registry.experiment_id(lakehouse, client)) as run:
         mlflow.log_dict(drift.reference(TRAINING, bins=2), drift.REFERENCE_ARTIFACT)
@@ -53,8 +66,10 @@ def test_reference_round_trips_through_mlflow_with_full_sample_psi(engine: Spark
     got = drift.drift(loaded, scored)
     # requests: training shares (1/2, 1/2), scored (2/6, 4/6 above 5.5): (1/6) ln 2.
     # clusters: training (1, 0 -> floor 1e-4), scored (4/6, 2/6 above 1).
-    expected = {"requests_28d": math.log(2) / 6,
-                "cluster_size": (4 / 6 - 1) * math.log(4 / 6) + (2 / 6 - 1e-4) * math.log((2 / 6) / 1e-4)}
+    expected = {
+        "requests_28d": math.log(2) / 6,
+        "cluster_size": (4 / 6 - 1) * math.log(4 / 6) + (2 / 6 - 1e-4) * math.log((2 / 6) / 1e-4),
+    }
     assert got.keys() == expected.keys()  # intent share is not in the scored frame
     for name, value in expected.items():
         assert got[name] == pytest.approx(value, rel=1e-12)
@@ -117,9 +132,16 @@ def test_score_job_reads_the_logged_reference(sail: SparkSession, lakehouse: Lak
     registry.promote(client, register(lakehouse, client, 0.5, seed=5, trees=8), "test", actor="test")
     champion = registry.champion(client)
     on_day = F.col("feature_date") == F.lit(target)
-    features = (tables.read(sail, lakehouse, Table.ACCOUNT_ROLLING).where(on_day)
-                .join(tables.read(sail, lakehouse, Table.ACCOUNT_CLUSTERS).where(on_day).drop("feature_date"),
-                      "account_id", "left").toPandas())
+    features = (
+        tables.read(sail, lakehouse, Table.ACCOUNT_ROLLING)
+        .where(on_day)
+        .join(
+            tables.read(sail, lakehouse, Table.ACCOUNT_CLUSTERS).where(on_day).drop("feature_date"),
+            "account_id",
+            "left",
+        )
+        .toPandas()
+    )
     summary = drift.reference(features, bins=4)
     assert len(summary["features"]) >= 3
     client.log_dict(champion.run_id, summary, drift.REFERENCE_ARTIFACT)

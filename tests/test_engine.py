@@ -54,16 +54,22 @@ def test_mode_comes_from_the_environment_and_is_checked(monkeypatch) -> None:
     monkeypatch.setenv(engine.MODE_ENV, "local-cluster")
     assert engine.sail_mode() == "local-cluster" and engine.sail_mode("local") == "local"
     monkeypatch.setenv(engine.MODE_ENV, "cluster")
-    with pytest.raises(DistillguardError, match=r"^unknown Sail mode 'cluster' \(SAIL_MODE or --mode\): use one of "
-                                                r"local, local-cluster, kubernetes-cluster$"):
+    with pytest.raises(
+        DistillguardError,
+        match=r"^unknown Sail mode 'cluster' \(SAIL_MODE or --mode\): use one of "
+        r"local, local-cluster, kubernetes-cluster$",
+    ):
         engine.sail_mode()
 
 
 def test_mode_option_is_refused_with_a_remote_session(monkeypatch) -> None:
     monkeypatch.setattr(engine, "_active_session", lambda: None)
     monkeypatch.setenv(engine.REMOTE_ENV, "sc://spark.example:15002")
-    with pytest.raises(DistillguardError, match=r"^--mode local-cluster applies to the embedded Sail engine, but the "
-                                                r"session comes from SPARK_REMOTE=sc://spark.example:15002"):
+    with pytest.raises(
+        DistillguardError,
+        match=r"^--mode local-cluster applies to the embedded Sail engine, but the "
+        r"session comes from SPARK_REMOTE=sc://spark.example:15002",
+    ):
         engine.get_spark("local-cluster")
 
 
@@ -73,22 +79,36 @@ def test_write_barrier_only_in_cluster_mode(sail: SparkSession, sail_cluster: Sp
     for spark in (sail, sail_cluster):
         df = spark.createDataFrame([("Ab",), ("CD",)], ["s"]).select(F.lower("s").alias("s"))
         engine.write_barrier(df).write.format("delta").save(str(tmp_path / engine.engine_name(spark)))
-        assert sorted(r.s for r in spark.read.format("delta").load(str(tmp_path / engine.engine_name(spark)))
-                      .collect()) == ["ab", "cd"]
+        assert sorted(
+            r.s for r in spark.read.format("delta").load(str(tmp_path / engine.engine_name(spark))).collect()
+        ) == ["ab", "cd"]
     assert engine.write_barrier(df) is not df
     local = sail.createDataFrame([("Ab",)], ["s"])
     assert engine.write_barrier(local) is local
 
 
-LINES = [('{"a":1,"b":{"c":[1,2]}}', False), ("{}", False), (' { "k" : "v" } ', False), ('{"a":null}', False),
-         ('{"a":1.5e3,"b":true}', False), ("[1]", True), ("null", True), ('{"a":', True), ('{"a":1} trailing', True),
-         ('{"a":tru}', True), ('"str"', True), ("", True), ("{a:1}", True)]
+LINES = [
+    ('{"a":1,"b":{"c":[1,2]}}', False),
+    ("{}", False),
+    (' { "k" : "v" } ', False),
+    ('{"a":null}', False),
+    ('{"a":1.5e3,"b":true}', False),
+    ("[1]", True),
+    ("null", True),
+    ('{"a":', True),
+    ('{"a":1} trailing', True),
+    ('{"a":tru}', True),
+    ('"str"', True),
+    ("", True),
+    ("{a:1}", True),
+]
 
 
 def _malformed(spark: SparkSession) -> list[tuple[str, bool]]:
     df = spark.createDataFrame(LINES, "line string, expected boolean")
-    return [(r.line, r.malformed) for r in df.select("line", not_a_json_object(F.col("line")).alias("malformed"))
-            .collect()]
+    return [
+        (r.line, r.malformed) for r in df.select("line", not_a_json_object(F.col("line")).alias("malformed")).collect()
+    ]
 
 
 def test_not_a_json_object(engine: SparkSession) -> None:
@@ -102,13 +122,17 @@ def test_not_a_json_object_in_local_cluster_mode(sail_cluster: SparkSession) -> 
 def test_known_cluster_gaps_still_exist(sail: SparkSession, sail_cluster: SparkSession, tmp_path: Path) -> None:
     """The reproductions of docs/engine-compat.md: they work in local mode and fail in
     local-cluster mode. When an upgrade fixes one, this fails: drop its workaround."""
+
     def gaps(spark: SparkSession) -> list[str]:
         df = spark.createDataFrame([('{"a": 1}',)], ["s"])
         failed = []
         for name, action in (
-                ("json_object_keys", lambda: df.select(F.json_object_keys("s")).collect()),
-                ("lower in a Delta write", lambda: df.select(F.lower("s")).write.format("delta")
-                 .save(str(tmp_path / engine.engine_name(spark))))):
+            ("json_object_keys", lambda: df.select(F.json_object_keys("s")).collect()),
+            (
+                "lower in a Delta write",
+                lambda: df.select(F.lower("s")).write.format("delta").save(str(tmp_path / engine.engine_name(spark))),
+            ),
+        ):
             try:
                 action()
             except PySparkException as error:
@@ -132,5 +156,6 @@ def test_demo_mode_option(monkeypatch, tmp_path: Path, capsys: pytest.CaptureFix
     assert main(["--home", str(tmp_path / "demo"), "demo", "--mode", "local-cluster"]) == 2
     assert capsys.readouterr().err.strip() == (
         "distillguard: error: --mode local-cluster applies to the embedded Sail engine, but the session comes from "
-        "SPARK_REMOTE=sc://spark.example:15002; set the mode on that server, or unset SPARK_REMOTE")
+        "SPARK_REMOTE=sc://spark.example:15002; set the mode on that server, or unset SPARK_REMOTE"
+    )
     assert not (tmp_path / "demo").exists()

@@ -28,8 +28,12 @@ def test_bootstrap_resamples_whole_groups_within_strata() -> None:
     # Recall where campaign A (5 rows) is all caught and B, C missed: by rows 5/8, by campaign
     # anything from 0 to 1. The interval spans the campaign uncertainty, not the row count.
     flagged = np.array([True] * 5 + [False] * 3 + [False] * 3)
-    low, high = bootstrap.intervals({"recall": lambda m: float((m * flagged * y).sum() / (m * y).sum())},
-                                    groups, y, replace(TRAINING, bootstrap_samples=400))["recall"]
+    low, high = bootstrap.intervals(
+        {"recall": lambda m: float((m * flagged * y).sum() / (m * y).sum())},
+        groups,
+        y,
+        replace(TRAINING, bootstrap_samples=400),
+    )["recall"]
     assert low == 0.0 and high == 1.0
 
 
@@ -54,24 +58,41 @@ def test_leave_one_type_out_never_trains_on_the_held_out_type() -> None:
         assert not (frame["split"][fit] == "excluded").any()
     hydra_fit = folds[1][1]
     assert not (frame["group_id"][hydra_fit] == hydra_group).any()
-    table = evaluation.leave_one_type_out(frame, types, replace(TRAINING, inner_n_estimators=10, inner_cv_folds=2,
-                                                                 target_fpr=0.05))
+    table = evaluation.leave_one_type_out(
+        frame, types, replace(TRAINING, inner_n_estimators=10, inner_cv_folds=2, target_fpr=0.05)
+    )
     assert table["campaign_type"].tolist() == ["bulk", "hydra", "paraphraser"]
-    assert table["accounts"].tolist() == [int(((types == k) & (frame["split"] != "excluded")).sum())
-                                          for k in ("bulk", "hydra", "paraphraser")]
+    assert table["accounts"].tolist() == [
+        int(((types == k) & (frame["split"] != "excluded")).sum()) for k in ("bulk", "hydra", "paraphraser")
+    ]
     assert table["recall"].between(0, 1).all()
 
 
-GOOD = {"pr_auc": 0.80, "recall": 0.7, "benign_fpr": 0.0008, "n_positive": 10, "n_benign": 5, "n_unlabelled": 20,
-        "calibration_error": 0.05, "score_std": 0.3}
+GOOD = {
+    "pr_auc": 0.80,
+    "recall": 0.7,
+    "benign_fpr": 0.0008,
+    "n_positive": 10,
+    "n_benign": 5,
+    "n_unlabelled": 20,
+    "calibration_error": 0.05,
+    "score_std": 0.3,
+}
 BASE = {"pr_auc": 0.60}
 
 
 def test_gate_refuses_a_pr_auc_win_that_misses_the_fpr_target() -> None:
-    champion_rows = promotion.Comparison(rows=40, challenger_recall=0.9, challenger_recall_ci_low=0.8,
-                                         champion_recall=0.7, challenger_pr_auc=0.95, champion_pr_auc=0.80)
-    noisy = promotion.Evidence(GOOD | {"pr_auc": 0.95, "benign_fpr": 0.004}, BASE, oof_fpr=0.0009, oof_reached=True,
-                               comparison=champion_rows)
+    champion_rows = promotion.Comparison(
+        rows=40,
+        challenger_recall=0.9,
+        challenger_recall_ci_low=0.8,
+        champion_recall=0.7,
+        challenger_pr_auc=0.95,
+        champion_pr_auc=0.80,
+    )
+    noisy = promotion.Evidence(
+        GOOD | {"pr_auc": 0.95, "benign_fpr": 0.004}, BASE, oof_fpr=0.0009, oof_reached=True, comparison=champion_rows
+    )
     decision = promotion.decide(noisy, TRAINING)
     assert not decision.promote
     assert decision.reasons == ["benign FPR target missed on the holdout: 0.4000% > 0.1000%"]
@@ -84,40 +105,65 @@ def test_gate_refuses_a_pr_auc_win_that_misses_the_fpr_target() -> None:
     refused = promotion.decide(replace(noisy, holdout=GOOD, comparison=weak), TRAINING)
     assert not refused.promote and "recall lower bound 0.600" in refused.reason and "same 40 rows" in refused.reason
     # (c) a campaign type's leave-one-out recall falling by more than 0.10 blocks it.
-    dropped = promotion.decide(replace(noisy, holdout=GOOD, loo={"hydra": 0.5, "bulk": 0.9},
-                                       champion_loo={"hydra": 0.65, "bulk": 0.9}), TRAINING)
+    dropped = promotion.decide(
+        replace(noisy, holdout=GOOD, loo={"hydra": 0.5, "bulk": 0.9}, champion_loo={"hydra": 0.65, "bulk": 0.9}),
+        TRAINING,
+    )
     assert not dropped.promote and dropped.reasons == [
-        "leave-one-out recall of hydra falls 0.650 -> 0.500 (more than 0.1)"]
+        "leave-one-out recall of hydra falls 0.650 -> 0.500 (more than 0.1)"
+    ]
 
 
 def test_sanity_checks_block_even_the_first_champion() -> None:
     assert promotion.decide(promotion.Evidence(GOOD, BASE, 0.0005, True), TRAINING).promote
-    bad = promotion.decide(promotion.Evidence(GOOD | {"n_benign": 0, "n_unlabelled": 0, "calibration_error": 0.3,
-                                                      "score_std": 0.0, "pr_auc": 0.5}, BASE, 0.0005, True), TRAINING)
+    bad = promotion.decide(
+        promotion.Evidence(
+            GOOD | {"n_benign": 0, "n_unlabelled": 0, "calibration_error": 0.3, "score_std": 0.0, "pr_auc": 0.5},
+            BASE,
+            0.0005,
+            True,
+        ),
+        TRAINING,
+    )
     assert not bad.promote and len(bad.reasons) == 4
 
 
 def test_days_to_detection_on_two_campaigns() -> None:
     d = lambda n: date(2026, 11, n)  # noqa: E731
-    campaigns = pd.DataFrame({"account_id": ["a1", "a2", "b1"], "campaign_id": ["A", "A", "B"],
-                              "campaign_type": ["hydra", "hydra", "low_and_slow"]})
+    campaigns = pd.DataFrame(
+        {
+            "account_id": ["a1", "a2", "b1"],
+            "campaign_id": ["A", "A", "B"],
+            "campaign_type": ["hydra", "hydra", "low_and_slow"],
+        }
+    )
     # A starts on the 3rd (a1) and a2 is flagged on the 5th: 2 days. B starts on the 4th, never flagged.
     first = pd.DataFrame({"account_id": ["a1", "a2", "b1", "n1"], "first_date": [d(3), d(4), d(4), d(1)]})
-    flags = pd.DataFrame({"account_id": ["a1", "a2", "a1", "a2", "b1", "n1", "b1", "n1"],
-                          "feature_date": [d(5), d(5), d(6), d(6), d(5), d(5), d(6), d(6)],
-                          "flagged": [False, True, True, True, False, True, False, False]})
+    flags = pd.DataFrame(
+        {
+            "account_id": ["a1", "a2", "a1", "a2", "b1", "n1", "b1", "n1"],
+            "feature_date": [d(5), d(5), d(6), d(6), d(5), d(5), d(6), d(6)],
+            "flagged": [False, True, True, True, False, True, False, False],
+        }
+    )
     per, summary = backtest.days_to_detection(flags, campaigns, first, replay_end=d(10), within=3)
     assert per[["campaign_id", "days_to_detection", "caught"]].values.tolist() == [["A", 2, True], ["B", 7, False]]
     assert per["first_flag"].tolist()[0] == d(5)
     # B is censored at the replay end + 1 (11th) - 4th = 7 days: p50 2, p90 7; caught within 3 days: A only.
-    assert summary == {"days_to_detection_p50": 2.0, "days_to_detection_p90": 7.0, "caught_within_3d_share": 0.5,
-                       "backtest_campaigns": 2.0, "backtest_campaigns_caught": 1.0}
+    assert summary == {
+        "days_to_detection_p50": 2.0,
+        "days_to_detection_p90": 7.0,
+        "caught_within_3d_share": 0.5,
+        "backtest_campaigns": 2.0,
+        "backtest_campaigns_caught": 1.0,
+    }
     assert backtest.false_flags_per_day(flags, {"a1", "a2", "b1"}) == 0.5  # n1 once over two days
 
 
 def test_population_weighted_fpr_and_recall_with_intervals() -> None:
-    rows = pd.DataFrame({"label": [1, 1, 0, 0, 0], "eval_weight": [1.0, 1.0, 1.0, 4.0, 4.0],
-                         "group_id": ["c1", "c2", "b1", "u1", "u2"]})
+    rows = pd.DataFrame(
+        {"label": [1, 1, 0, 0, 0], "eval_weight": [1.0, 1.0, 1.0, 4.0, 4.0], "group_id": ["c1", "c2", "b1", "u1", "u2"]}
+    )
     point = evaluation.operating_point(rows, np.array([0.9, 0.2, 0.1, 0.8, 0.3]), 0.5, TRAINING)
     # One of 9 live benign accounts-weight flagged: a sampled account standing for 4 -> 4/9.
     assert point["benign_fpr"] == pytest.approx(4 / 9) and point["recall_at_fpr"] == 0.5

@@ -24,24 +24,49 @@ FEATURE_TABLES = (Table.ACCOUNT_DAILY, Table.ACCOUNT_ROLLING, Table.ACCOUNT_CLUS
 
 
 def _request(request_id: str, account: str, ts: str, ip: str = "23.1.2.3") -> dict:
-    return {"request_id": request_id, "ts": ts, "account_id": account, "api_key_id": f"key_{account}",
-            "model": "atlas-4", "endpoint": "messages", "status": 200, "prompt_tokens": 50,
-            "completion_tokens": 100, "cost_usd": 0.01, "client_ip": ip, "asn": 7000,
-            "asn_kind": "residential", "country": "US", "user_agent": "curl/8.5.0",
-            "params": {"temperature": 0.5, "max_tokens": 512}, "system_prompt_sha256": None,
-            "prompt_text": f"explain topic {request_id}", "finish_reason": "stop"}
+    return {
+        "request_id": request_id,
+        "ts": ts,
+        "account_id": account,
+        "api_key_id": f"key_{account}",
+        "model": "atlas-4",
+        "endpoint": "messages",
+        "status": 200,
+        "prompt_tokens": 50,
+        "completion_tokens": 100,
+        "cost_usd": 0.01,
+        "client_ip": ip,
+        "asn": 7000,
+        "asn_kind": "residential",
+        "country": "US",
+        "user_agent": "curl/8.5.0",
+        "params": {"temperature": 0.5, "max_tokens": 512},
+        "system_prompt_sha256": None,
+        "prompt_text": f"explain topic {request_id}",
+        "finish_reason": "stop",
+    }
 
 
 def _account(account: str, created: str, kyc: str = "basic") -> dict:
-    return {"account_id": account, "org_id": None, "created_at": created, "signup_country": "US",
-            "billing_country": "US", "kyc_tier": kyc, "plan": "payg", "payment_fingerprint": f"pay_{account}",
-            "email_domain": "example.com", "zero_data_retention": False}
+    return {
+        "account_id": account,
+        "org_id": None,
+        "created_at": created,
+        "signup_country": "US",
+        "billing_country": "US",
+        "kyc_tier": kyc,
+        "plan": "payg",
+        "payment_fingerprint": f"pay_{account}",
+        "email_domain": "example.com",
+        "zero_data_retention": False,
+    }
 
 
 def _drop(lakehouse: Lakehouse, folder: date, requests: list[dict], accounts: list[dict]) -> None:
     def write(path, rows):
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(gzip.compress("".join(json.dumps(r) + "\n" for r in rows).encode()))
+
     write(lakehouse.landing_dir("request_logs") / f"date={folder}" / "part-00000.jsonl.gz", requests)
     write(lakehouse.landing_dir("accounts") / f"date={folder}" / "accounts.jsonl.gz", accounts)
 
@@ -61,10 +86,22 @@ def built(sail: SparkSession, lakehouse: Lakehouse, monkeypatch: pytest.MonkeyPa
     monkeypatch.setenv(PARTNER_HMAC_KEY_ENV, "test-partner-key")
     monkeypatch.setenv(PSEUDONYM_KEY_ENV, "test-pseudonym-key")
     accounts = [_account("A", "2026-10-01T08:00:00Z"), _account("B", "2026-10-20T08:00:00Z")]
-    _drop(lakehouse, D1, [_request("r1", "A", "2026-11-01T10:00:00Z"), _request("r2", "B", "2026-11-01T11:00:00Z"),
-                          _request("r3", "A", "2026-11-01T12:00:00Z")], accounts)
-    _drop(lakehouse, D2, [_request("r4", "A", "2026-11-02T09:00:00Z"), _request("r5", "B", "2026-11-02T10:00:00Z")],
-          accounts)
+    _drop(
+        lakehouse,
+        D1,
+        [
+            _request("r1", "A", "2026-11-01T10:00:00Z"),
+            _request("r2", "B", "2026-11-01T11:00:00Z"),
+            _request("r3", "A", "2026-11-01T12:00:00Z"),
+        ],
+        accounts,
+    )
+    _drop(
+        lakehouse,
+        D2,
+        [_request("r4", "A", "2026-11-02T09:00:00Z"), _request("r5", "B", "2026-11-02T10:00:00Z")],
+        accounts,
+    )
     _ingest_and_build(sail, lakehouse, D1)
     _ingest_and_build(sail, lakehouse, D2)
     return lakehouse
@@ -72,46 +109,72 @@ def built(sail: SparkSession, lakehouse: Lakehouse, monkeypatch: pytest.MonkeyPa
 
 def test_data_after_d_leaves_d_unchanged(sail: SparkSession, built: Lakehouse) -> None:
     before = {t: _rows(sail, built, t, D1) for t in FEATURE_TABLES}
-    daily = {r.account_id: r.requests for r in tables.read(sail, built, Table.ACCOUNT_DAILY)
-             .where(F.col("feature_date") == F.lit(D1)).collect()}
+    daily = {
+        r.account_id: r.requests
+        for r in tables.read(sail, built, Table.ACCOUNT_DAILY).where(F.col("feature_date") == F.lit(D1)).collect()
+    }
     assert daily == {"A": 2, "B": 1}
     # Future: a new request, a changed account snapshot and a partner indicator, all on D3.
-    _drop(built, D3, [_request("r6", "A", "2026-11-03T09:00:00Z", ip="45.6.7.8")],
-          [_account("A", "2026-10-01T08:00:00Z"), _account("B", "2026-10-20T08:00:00Z", kyc="verified")])
+    _drop(
+        built,
+        D3,
+        [_request("r6", "A", "2026-11-03T09:00:00Z", ip="45.6.7.8")],
+        [_account("A", "2026-10-01T08:00:00Z"), _account("B", "2026-10-20T08:00:00Z", kyc="verified")],
+    )
     indicators = built.landing_dir("partner_indicators")
     indicators.mkdir(parents=True)
     (indicators / "indicators_2026-11-03.csv").write_text(
-        "indicator_type,value,partner,first_seen,confidence\nip_prefix,23.1.2.0/24,lab_b,2026-11-03,0.9\n")
+        "indicator_type,value,partner,first_seen,confidence\nip_prefix,23.1.2.0/24,lab_b,2026-11-03,0.9\n"
+    )
     summary = _ingest_and_build(sail, built, D3)
     assert list(summary["daily_dates"]) == ["2026-11-03"]
     assert {t: _rows(sail, built, t, D1) for t in FEATURE_TABLES} == before
     features.backfill(sail, built, D1, D1)
     assert {t: _rows(sail, built, t, D1) for t in FEATURE_TABLES} == before
-    rolling_d3 = {r.account_id: r for r in tables.read(sail, built, Table.ACCOUNT_ROLLING)
-                  .where(F.col("feature_date") == F.lit(D3)).collect()}
+    rolling_d3 = {
+        r.account_id: r
+        for r in tables.read(sail, built, Table.ACCOUNT_ROLLING).where(F.col("feature_date") == F.lit(D3)).collect()
+    }
     assert rolling_d3["A"].requests_7d == 4 and rolling_d3["B"].kyc_tier == "verified"
 
 
 def test_late_event_changes_exactly_its_day_and_windows(sail: SparkSession, built: Lakehouse) -> None:
-    _drop(built, D3, [_request("r6", "A", "2026-11-03T09:00:00Z")],
-          [_account("A", "2026-10-01T08:00:00Z"), _account("B", "2026-10-20T08:00:00Z")])
+    _drop(
+        built,
+        D3,
+        [_request("r6", "A", "2026-11-03T09:00:00Z")],
+        [_account("A", "2026-10-01T08:00:00Z"), _account("B", "2026-10-20T08:00:00Z")],
+    )
     _ingest_and_build(sail, built, D3)
     before = {(t, d): _rows(sail, built, t, d) for t in FEATURE_TABLES for d in (D1, D2, D3)}
-    _drop(built, D4, [_request("r7", "B", "2026-11-02T15:00:00Z"), _request("r8", "A", "2026-11-04T08:00:00Z")],
-          [_account("A", "2026-10-01T08:00:00Z"), _account("B", "2026-10-20T08:00:00Z")])
+    _drop(
+        built,
+        D4,
+        [_request("r7", "B", "2026-11-02T15:00:00Z"), _request("r8", "A", "2026-11-04T08:00:00Z")],
+        [_account("A", "2026-10-01T08:00:00Z"), _account("B", "2026-10-20T08:00:00Z")],
+    )
     summary = _ingest_and_build(sail, built, D4)
     assert list(summary["daily_dates"]) == ["2026-11-02", "2026-11-04"]
     assert [w["date"] for w in summary["window_dates"]] == ["2026-11-02", "2026-11-03", "2026-11-04"]
     after = {(t, d): _rows(sail, built, t, d) for t in FEATURE_TABLES for d in (D1, D2, D3)}
     changed = {key for key in before if before[key] != after[key]}
     # D2's daily row, and the windows (rolling and cluster sums) of D2 and D3 that cover it.
-    assert changed == {(Table.ACCOUNT_DAILY, D2), (Table.ACCOUNT_ROLLING, D2), (Table.ACCOUNT_ROLLING, D3),
-                       (Table.ACCOUNT_CLUSTERS, D2), (Table.ACCOUNT_CLUSTERS, D3)}
-    daily_d2 = {r.account_id: r.requests for r in tables.read(sail, built, Table.ACCOUNT_DAILY)
-                .where(F.col("feature_date") == F.lit(D2)).collect()}
+    assert changed == {
+        (Table.ACCOUNT_DAILY, D2),
+        (Table.ACCOUNT_ROLLING, D2),
+        (Table.ACCOUNT_ROLLING, D3),
+        (Table.ACCOUNT_CLUSTERS, D2),
+        (Table.ACCOUNT_CLUSTERS, D3),
+    }
+    daily_d2 = {
+        r.account_id: r.requests
+        for r in tables.read(sail, built, Table.ACCOUNT_DAILY).where(F.col("feature_date") == F.lit(D2)).collect()
+    }
     assert daily_d2 == {"A": 1, "B": 2}
-    rolling_d3 = {r.account_id: r.requests_7d for r in tables.read(sail, built, Table.ACCOUNT_ROLLING)
-                  .where(F.col("feature_date") == F.lit(D3)).collect()}
+    rolling_d3 = {
+        r.account_id: r.requests_7d
+        for r in tables.read(sail, built, Table.ACCOUNT_ROLLING).where(F.col("feature_date") == F.lit(D3)).collect()
+    }
     assert rolling_d3 == {"A": 4, "B": 3}
     signals_d2 = tables.read(sail, built, Table.REQUEST_SIGNALS).where(F.col("event_date") == F.lit(D2))
     assert sorted(r.request_id for r in signals_d2.collect()) == ["r4", "r5", "r7"]
@@ -124,6 +187,11 @@ def test_features_need_ingested_requests(sail: SparkSession, lakehouse: Lakehous
 
 def test_feature_tables_hold_no_personal_data(built: Lakehouse) -> None:
     scanned = scanned_tables(built)
-    assert {"refined/request_signals", "features/account_daily", "features/account_rolling",
-            "features/account_clusters", "features/account_keys_daily"} <= set(scanned)
+    assert {
+        "refined/request_signals",
+        "features/account_daily",
+        "features/account_rolling",
+        "features/account_clusters",
+        "features/account_keys_daily",
+    } <= set(scanned)
     assert find_pii(built) == []

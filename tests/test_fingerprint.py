@@ -9,8 +9,8 @@ from pyspark.sql import SparkSession
 from distillguard.features.fingerprint import normalize, template_fingerprint, template_fingerprint_column
 
 TEXTS = [
-    'Solve: 3033 * 1245 - 4536. Show  your reasoning\tstep by step',
-    'Solve: 12 * 7 - 5. Show your reasoning step by step',
+    "Solve: 3033 * 1245 - 4536. Show  your reasoning\tstep by step",
+    "Solve: 12 * 7 - 5. Show your reasoning step by step",
     'Summarize this review: "great service, will buy again"',
     "Why does parse_row12 throw `KeyError` in Python?",
     None,

@@ -13,28 +13,41 @@ from distillguard import quality
 from distillguard.config import Lakehouse
 from distillguard.scoring.policy import TIERS
 
-SCHEMA = ("flag_date date, account_id string, score double, risk_tier string, model_name string, "
-          "model_version string, scoring_run_id string, reason_count int")
+SCHEMA = (
+    "flag_date date, account_id string, score double, risk_tier string, model_name string, "
+    "model_version string, scoring_run_id string, reason_count int"
+)
 D = date(2026, 11, 28)
-GOOD = [(D, "a", 0.99, "suspend_recommended", "m", "3", "run-1", 3), (D, "b", 0.0, "review", "m", "3", "run-1", 1),
-        (D, "c", 1.0, "kyc_required", "m", "3", "run-1", 2)]
+GOOD = [
+    (D, "a", 0.99, "suspend_recommended", "m", "3", "run-1", 3),
+    (D, "b", 0.0, "review", "m", "3", "run-1", 1),
+    (D, "c", 1.0, "kyc_required", "m", "3", "run-1", 2),
+]
 BAD = {
     "score above 1": ((D, "x", 1.2, "review", "m", "3", "run-1", 1), "expect_column_values_to_be_between(score)"),
     "score below 0": ((D, "x", -0.1, "review", "m", "3", "run-1", 1), "expect_column_values_to_be_between(score)"),
     "no score": ((D, "x", None, "review", "m", "3", "run-1", 1), "expect_column_values_to_not_be_null(score)"),
     "unknown tier": ((D, "x", 0.5, "ban", "m", "3", "run-1", 1), "expect_column_values_to_be_in_set(risk_tier)"),
-    "no model version": ((D, "x", 0.5, "review", "m", None, "run-1", 1),
-                         "expect_column_values_to_not_be_null(model_version)"),
+    "no model version": (
+        (D, "x", 0.5, "review", "m", None, "run-1", 1),
+        "expect_column_values_to_not_be_null(model_version)",
+    ),
     "no run": ((D, "x", 0.5, "review", "m", "3", None, 1), "expect_column_values_to_not_be_null(scoring_run_id)"),
-    "duplicate": ((D, "a", 0.5, "review", "m", "3", "run-1", 1), "expect_column_values_to_be_unique(account_id)",
-                  'expect_compound_columns_to_be_unique(["flag_date", "account_id"])'),
+    "duplicate": (
+        (D, "a", 0.5, "review", "m", "3", "run-1", 1),
+        "expect_column_values_to_be_unique(account_id)",
+        'expect_compound_columns_to_be_unique(["flag_date", "account_id"])',
+    ),
 }
 
 
 def test_the_tier_set_is_the_policys() -> None:
     for suite in ("flagged_accounts", "exports"):
-        tiers = [e["kwargs"]["value_set"] for e in quality.suite_json(suite)["expectations"]
-                 if e["kwargs"].get("column") == "risk_tier" and "value_set" in e["kwargs"]]
+        tiers = [
+            e["kwargs"]["value_set"]
+            for e in quality.suite_json(suite)["expectations"]
+            if e["kwargs"].get("column") == "risk_tier" and "value_set" in e["kwargs"]
+        ]
         assert tiers == [list(TIERS)]
         assert len(quality.load_suite(suite).expectations) == len(quality.suite_json(suite)["expectations"])
 
@@ -46,8 +59,9 @@ def _failures(sail: SparkSession, lakehouse: Lakehouse, suite: str, rows: list[t
 
 
 @pytest.mark.parametrize("suite", ["flagged_accounts", "exports"])
-def test_good_rows_pass_and_each_bad_row_fails_its_expectation(sail: SparkSession, lakehouse: Lakehouse,
-                                                               suite: str) -> None:
+def test_good_rows_pass_and_each_bad_row_fails_its_expectation(
+    sail: SparkSession, lakehouse: Lakehouse, suite: str
+) -> None:
     assert _failures(sail, lakehouse, suite, GOOD) == []
     for name, (row, *expectations) in BAD.items():
         assert _failures(sail, lakehouse, suite, GOOD + [row]) == expectations, name
@@ -56,4 +70,5 @@ def test_good_rows_pass_and_each_bad_row_fails_its_expectation(sail: SparkSessio
 def test_export_needs_a_reason(sail: SparkSession, lakehouse: Lakehouse) -> None:
     no_reason = (D, "x", 0.5, "review", "m", "3", "run-1", 0)
     assert _failures(sail, lakehouse, "exports", GOOD + [no_reason]) == [
-        "expect_column_values_to_be_between(reason_count)"]
+        "expect_column_values_to_be_between(reason_count)"
+    ]

@@ -14,8 +14,8 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from distillguard.config import Lakehouse
-from distillguard.synthetic.faults import INVALID
 from distillguard.synthetic import population
+from distillguard.synthetic.faults import INVALID
 from distillguard.synthetic.generate import allow_list_path, daily_counts, generate
 from distillguard.synthetic.scenario import ARCHETYPES, SCALES
 from tests.contract import classify, parse_ts
@@ -52,8 +52,9 @@ def test_every_line_meets_the_contract_except_the_counted_faults(tiny_landing: L
     assert {name: classes[name] for name in INVALID} == {name: truth["faults"][name] for name in INVALID}
     assert all(truth["faults"][name] >= 1 for name in INVALID)
     duplicates = sum(count - 1 for count in seen.values())
-    assert duplicates == sum(truth["faults"][k] for k in
-                             ("duplicate_same_file", "duplicate_other_file", "duplicate_other_day"))
+    assert duplicates == sum(
+        truth["faults"][k] for k in ("duplicate_same_file", "duplicate_other_file", "duplicate_other_day")
+    )
     # Re-deliveries on a later day also carry an earlier event date.
     assert late == truth["faults"]["late"] + truth["faults"]["duplicate_other_day"]
     assert truth["faults"]["late"] > 0
@@ -62,8 +63,9 @@ def test_every_line_meets_the_contract_except_the_counted_faults(tiny_landing: L
 
 
 def test_unknown_keys_are_valid_lines(tiny_landing: Lakehouse) -> None:
-    with_unknown = sum(1 for folder, _, raw in _lines(tiny_landing)
-                       if b'"gateway_region"' in raw and classify(raw, folder)[0] is None)
+    with_unknown = sum(
+        1 for folder, _, raw in _lines(tiny_landing) if b'"gateway_region"' in raw and classify(raw, folder)[0] is None
+    )
     assert with_unknown >= _truth(tiny_landing)["faults"]["unknown_keys"] > 0
 
 
@@ -73,14 +75,19 @@ def test_same_seed_same_files_other_seed_other_files(tmp_path: Path) -> None:
         generate(home, "tiny", START, 2, seed, progress=False)
 
     def content(home: Lakehouse) -> dict[str, bytes]:
-        return {str(p.relative_to(home.landing)): gzip.decompress(p.read_bytes()) if p.suffix == ".gz"
-                else p.read_bytes() for p in sorted(home.landing.rglob("*")) if p.is_file()}
+        return {
+            str(p.relative_to(home.landing)): gzip.decompress(p.read_bytes()) if p.suffix == ".gz" else p.read_bytes()
+            for p in sorted(home.landing.rglob("*"))
+            if p.is_file()
+        }
 
     assert content(homes[0]).keys() == content(homes[1]).keys()
     first, second, other = (content(h) for h in homes)
     assert all(first[k] == second[k] for k in first if "partner_indicators" not in k)
-    assert first["request_logs/date=2026-11-01/part-00000.jsonl.gz"] != \
-        other["request_logs/date=2026-11-01/part-00000.jsonl.gz"]
+    assert (
+        first["request_logs/date=2026-11-01/part-00000.jsonl.gz"]
+        != other["request_logs/date=2026-11-01/part-00000.jsonl.gz"]
+    )
 
 
 def test_accounts_snapshot_follows_the_contract(tiny_landing: Lakehouse) -> None:
@@ -90,8 +97,18 @@ def test_accounts_snapshot_follows_the_contract(tiny_landing: Lakehouse) -> None
     created = {r["account_id"] for r in truth if r["created_day"] <= 2}
     assert {r["account_id"] for r in rows} == created
     for row in rows:
-        assert set(row) == {"account_id", "org_id", "created_at", "signup_country", "billing_country",
-                            "kyc_tier", "plan", "payment_fingerprint", "email_domain", "zero_data_retention"}
+        assert set(row) == {
+            "account_id",
+            "org_id",
+            "created_at",
+            "signup_country",
+            "billing_country",
+            "kyc_tier",
+            "plan",
+            "payment_fingerprint",
+            "email_domain",
+            "zero_data_retention",
+        }
         assert row["kyc_tier"] in {"none", "basic", "verified", "enterprise"}
         assert row["plan"] in {"free", "payg", "scale", "enterprise"}
         assert parse_ts(row["created_at"]).date() <= date(2026, 11, 3)
@@ -100,8 +117,11 @@ def test_accounts_snapshot_follows_the_contract(tiny_landing: Lakehouse) -> None
 
 def test_incidents_label_a_subset_after_the_behaviour(tiny_landing: Lakehouse) -> None:
     truth = {r["account_id"]: r for r in pq.read_table(tiny_landing.truth / "accounts.parquet").to_pylist()}
-    rows = [row for path in sorted(tiny_landing.landing_dir("incidents").glob("*.csv"))
-            for row in csv.DictReader(path.open())]
+    rows = [
+        row
+        for path in sorted(tiny_landing.landing_dir("incidents").glob("*.csv"))
+        for row in csv.DictReader(path.open())
+    ]
     assert rows
     for row in rows:
         assert row["window_start"] <= row["window_end"] < row["decided_on"] <= "2026-11-03"
@@ -141,8 +161,15 @@ def test_allow_list_names_the_contracted_vendor(tiny_landing: Lakehouse) -> None
 
 def test_truth_marks_hard_negatives(tiny_landing: Lakehouse) -> None:
     truth = pd.read_parquet(tiny_landing.truth / "accounts.parquet")
-    assert list(truth.columns) == ["account_id", "archetype", "is_attack", "campaign_id", "created_day",
-                                   "hard_negative", "population_kind"]
+    assert list(truth.columns) == [
+        "account_id",
+        "archetype",
+        "is_attack",
+        "campaign_id",
+        "created_day",
+        "hard_negative",
+        "population_kind",
+    ]
     assert (truth.is_attack == (truth.population_kind == "attack")).all()
     assert (truth.hard_negative == (truth.population_kind == "hard_negative")).all()
     assert set(truth.archetype) == {a.name for a in ARCHETYPES}

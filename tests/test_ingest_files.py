@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import zlib
 import json
+import zlib
 from datetime import date
 from pathlib import Path
 
@@ -49,10 +49,17 @@ def test_inspect_names_each_fault_and_counts_lines_before_it(tmp_path: Path) -> 
     readable, corrupt = files.inspect(sorted(tmp_path.iterdir()), tmp_path, "request_logs")
     assert [p.name for p in readable] == ["good.jsonl.gz"]
     found = {item.path: (item.reason, item.size_bytes, item.sha256) for item in corrupt}
-    assert found == {name: (reason, len(cases[name]), hashlib.sha256(cases[name]).hexdigest()) for name, reason in {
-        "cut.jsonl.gz": "truncated_gzip", "plain.jsonl.gz": "not_gzip", "empty.jsonl.gz": "truncated_gzip",
-        "nul.jsonl.gz": "nul_byte", "gz-named-plain.jsonl": "gzip_not_named_gz",
-        "crc.jsonl.gz": "corrupt_gzip"}.items()}
+    assert found == {
+        name: (reason, len(cases[name]), hashlib.sha256(cases[name]).hexdigest())
+        for name, reason in {
+            "cut.jsonl.gz": "truncated_gzip",
+            "plain.jsonl.gz": "not_gzip",
+            "empty.jsonl.gz": "truncated_gzip",
+            "nul.jsonl.gz": "nul_byte",
+            "gz-named-plain.jsonl": "gzip_not_named_gz",
+            "crc.jsonl.gz": "corrupt_gzip",
+        }.items()
+    }
     recovered = {item.path: item.lines_recovered for item in corrupt}
     decompressed = zlib.decompressobj(wbits=31).decompress(whole[: len(whole) // 2])
     assert recovered["cut.jsonl.gz"] == decompressed.count(b"\n") and 0 < recovered["cut.jsonl.gz"] < 200
@@ -60,7 +67,9 @@ def test_inspect_names_each_fault_and_counts_lines_before_it(tmp_path: Path) -> 
 
 
 def test_csv_without_the_contract_header_is_corrupt(tmp_path: Path) -> None:
-    good = hand.write_csv(tmp_path, "incidents", "a.csv", ["inc-1,acct-a,benign,2026-11-01,2026-11-01,2026-11-02,red_team"])
+    good = hand.write_csv(
+        tmp_path, "incidents", "a.csv", ["inc-1,acct-a,benign,2026-11-01,2026-11-01,2026-11-02,red_team"]
+    )
     bad = tmp_path / "incidents" / "b.csv"
     bad.write_bytes(b"\xff\xfe garbage,,\n1,2\n")
     readable, corrupt = files.inspect([good, bad], tmp_path, "incidents", header=hand.INCIDENT_HEADER)
@@ -90,8 +99,11 @@ def test_the_rest_of_the_day_ingests_and_the_run_says_so(broken_day: tuple[Lakeh
     mine = raw[raw.landing_date == D2]
     assert sorted(mine.request_id) == sorted(f"r-{D2}-{f}-{n}" for f in (0, 2) for n in range(6))
     record = _table(lakehouse, Table.QUARANTINED_FILES).sort_values("path")
-    assert list(record.path) == [f"accounts/date={D2}/accounts.jsonl.gz", "incidents/incidents-002.csv",
-                                 f"request_logs/date={D2}/part-00001.jsonl.gz"]
+    assert list(record.path) == [
+        f"accounts/date={D2}/accounts.jsonl.gz",
+        "incidents/incidents-002.csv",
+        f"request_logs/date={D2}/part-00001.jsonl.gz",
+    ]
     assert list(record.reason) == ["not_gzip", "gzip_not_named_gz", "truncated_gzip"]
     assert record.size_bytes.iloc[2] == 60
     cut = lakehouse.landing / record.path.iloc[2]
@@ -102,7 +114,10 @@ def test_the_rest_of_the_day_ingests_and_the_run_says_so(broken_day: tuple[Lakeh
     stored = runs[runs.landing_date == D2].iloc[0]
     assert stored.status == "succeeded" and "3 unreadable file(s) quarantined whole" in stored.message
     assert {item["reason"] for item in json.loads(stored.quarantined_files)} == {
-        "not_gzip", "gzip_not_named_gz", "truncated_gzip"}
+        "not_gzip",
+        "gzip_not_named_gz",
+        "truncated_gzip",
+    }
 
 
 def test_last_good_snapshot_and_labels_are_kept(broken_day: tuple[Lakehouse, dict]) -> None:
@@ -117,9 +132,11 @@ def test_last_good_snapshot_and_labels_are_kept(broken_day: tuple[Lakehouse, dic
 def test_redelivery_clears_the_record(broken_day: tuple[Lakehouse, dict], sail: SparkSession) -> None:
     lakehouse, _ = broken_day
     (lakehouse.landing / "request_logs" / f"date={D2}" / "part-00001.jsonl.gz").write_bytes(
-        gzip.compress(hand.request_file(D2, 1, 6)))
+        gzip.compress(hand.request_file(D2, 1, 6))
+    )
     (lakehouse.landing / "accounts" / f"date={D2}" / "accounts.jsonl.gz").write_bytes(
-        gzip.compress(hand.accounts_file(D2)))
+        gzip.compress(hand.accounts_file(D2))
+    )
     (lakehouse.landing / "incidents" / "incidents-002.csv").unlink()
     row = ingest.run(sail, lakehouse, D2)
     assert (row["accepted"], row["accepted_before"], row["files_quarantined"]) == (18, 12, 0)
@@ -128,8 +145,9 @@ def test_redelivery_clears_the_record(broken_day: tuple[Lakehouse, dict], sail: 
     assert _table(lakehouse, Table.ACCOUNTS).groupby("snapshot_date").size().to_dict() == {D1: 3, D2: 3}
 
 
-def test_every_file_corrupt_is_one_line_error(tmp_path: Path, capsys: pytest.CaptureFixture,
-                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_every_file_corrupt_is_one_line_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv(PARTNER_HMAC_KEY_ENV, "test-key")
     landing = tmp_path / "landing"
     hand.build(landing, [D1], files=1, per_file=3)

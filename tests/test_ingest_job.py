@@ -47,8 +47,7 @@ def partner_key(tiny_landing: Lakehouse) -> str:
 
 
 @pytest.fixture(scope="module")
-def ingested(sail: SparkSession, tiny_landing: Lakehouse, partner_key: str,
-             tmp_path_factory: pytest.TempPathFactory):
+def ingested(sail: SparkSession, tiny_landing: Lakehouse, partner_key: str, tmp_path_factory: pytest.TempPathFactory):
     """Three folder dates ingested in order into a fresh lakehouse over the tiny landing zone."""
     patch = pytest.MonkeyPatch()
     patch.setenv(PARTNER_HMAC_KEY_ENV, partner_key)
@@ -68,8 +67,9 @@ def test_counts_reconcile_with_every_fault_class(ingested, truth: dict, tiny_lan
     for day, row in zip(DAYS, runs):
         faults = truth["by_folder"][str(day)]
         quarantined = {REASON.get(name, name): faults.get(name, 0) for name in INVALID}
-        duplicates = sum(faults.get(n, 0) for n in ("duplicate_same_file", "duplicate_other_file",
-                                                    "duplicate_other_day"))
+        duplicates = sum(
+            faults.get(n, 0) for n in ("duplicate_same_file", "duplicate_other_file", "duplicate_other_day")
+        )
         assert row["lines_read"] == _lines(tiny_landing.landing, day)
         assert json.loads(row["quarantined_by_reason"]) == quarantined
         assert row["quarantined"] == sum(quarantined.values())
@@ -82,7 +82,8 @@ def test_counts_reconcile_with_every_fault_class(ingested, truth: dict, tiny_lan
     raw = _table(lakehouse, Table.RAW_REQUESTS)
     assert len(raw) == raw.request_id.nunique() == sum(r["accepted"] for r in runs)
     assert len(raw) == truth["lines_written"] - truth["invalid_lines"] - sum(
-        truth["faults"][n] for n in ("duplicate_same_file", "duplicate_other_file", "duplicate_other_day"))
+        truth["faults"][n] for n in ("duplicate_same_file", "duplicate_other_file", "duplicate_other_day")
+    )
 
 
 def test_quarantine_keeps_raw_text_in_raw_layer_and_reason_in_quality(ingested, truth: dict) -> None:
@@ -125,8 +126,11 @@ def test_rerun_leaves_tables_unchanged(ingested, sail: SparkSession) -> None:
         after = _table(lakehouse, table)
         columns = [c for c in frame.columns if c != "ingest_run_id"]
         assert len(after) == len(frame), table
-        key = ["request_id"] if table == Table.RAW_REQUESTS else (
-            ["snapshot_date", "account_id"] if table == Table.ACCOUNTS else ["line_sha256"])
+        key = (
+            ["request_id"]
+            if table == Table.RAW_REQUESTS
+            else (["snapshot_date", "account_id"] if table == Table.ACCOUNTS else ["line_sha256"])
+        )
         left = frame[columns].sort_values(key).reset_index(drop=True)
         right = after[columns].sort_values(key).reset_index(drop=True)
         assert left.astype(str).equals(right.astype(str)), table
@@ -142,8 +146,9 @@ def test_accounts_incidents_and_indicators(ingested, tiny_landing: Lakehouse, pa
     assert len(shared & set(accounts.payment_fingerprint_hmac.dropna())) >= 1
     incidents = _table(lakehouse, Table.INCIDENTS)
     assert (len(incidents), len(indicators)) == (runs[-1]["incidents_accepted"], runs[-1]["indicators_accepted"])
-    assert len(incidents) == sum(1 for p in (tiny_landing.landing / "incidents").glob("*.csv")
-                                 for _ in p.read_text().splitlines()[1:])
+    assert len(incidents) == sum(
+        1 for p in (tiny_landing.landing / "incidents").glob("*.csv") for _ in p.read_text().splitlines()[1:]
+    )
     assert runs[-1]["accounts_quarantined"] == runs[-1]["incidents_quarantined"] == 0
     assert (len(_table(lakehouse, Table.RAW_ACCOUNTS)), runs[0]["accounts_duplicates"]) == (3 * 354, 0)
 
@@ -158,8 +163,14 @@ def test_gate_results_and_data_docs(ingested) -> None:
 
 def test_no_personal_data_outside_the_raw_layer(ingested) -> None:
     lakehouse, _ = ingested
-    assert {"quality/quarantine", "quality/ingest_runs", "quality/gate_results", "refined/accounts",
-            "refined/incidents", "refined/partner_indicators"} <= set(scanned_tables(lakehouse))
+    assert {
+        "quality/quarantine",
+        "quality/ingest_runs",
+        "quality/gate_results",
+        "refined/accounts",
+        "refined/incidents",
+        "refined/partner_indicators",
+    } <= set(scanned_tables(lakehouse))
     assert find_pii(lakehouse) == []
 
 
@@ -167,8 +178,9 @@ def test_pii_scan_finds_a_planted_leak(sail: SparkSession, tiny_landing: Lakehou
     probe = Lakehouse(home=lakehouse.home, landing=tiny_landing.landing)
     lines = gzip.decompress(next((tiny_landing.landing / "request_logs").rglob("part-*.gz")).read_bytes())
     first = next(r for r in map(json.loads, lines.splitlines()[:50]) if r.get("client_ip") and r.get("prompt_text"))
-    sail.createDataFrame([(first["client_ip"], "note: " + first["prompt_text"][:40])], "ip string, note string") \
-        .write.format("delta").save(str(probe.tables_root / "refined" / "probe"))
+    sail.createDataFrame(
+        [(first["client_ip"], "note: " + first["prompt_text"][:40])], "ip string, note string"
+    ).write.format("delta").save(str(probe.tables_root / "refined" / "probe"))
     assert sorted(hit.split(":")[1].strip().split(" ")[0] for hit in find_pii(probe)) == ["client_ip", "prompt_text"]
 
 
@@ -196,9 +208,23 @@ def test_critical_gate_failure_writes_nothing(ingested, sail: SparkSession, tmp_
 def _kill_when(lakehouse: Lakehouse, key: str, marker: Path, day: date) -> int:
     """Start ``distillguard ingest`` in a child process; SIGKILL it once ``marker`` exists."""
     env = {**os.environ, PARTNER_HMAC_KEY_ENV: key}
-    child = subprocess.Popen([sys.executable, "-m", "distillguard.cli", "ingest", "--date", str(day),
-                              "--home", str(lakehouse.home), "--landing", str(lakehouse.landing)],
-                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    child = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "distillguard.cli",
+            "ingest",
+            "--date",
+            str(day),
+            "--home",
+            str(lakehouse.home),
+            "--landing",
+            str(lakehouse.landing),
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 120
     while child.poll() is None and time.monotonic() < deadline:
         if marker.exists() and any(marker.rglob("*")):
@@ -209,20 +235,32 @@ def _kill_when(lakehouse: Lakehouse, key: str, marker: Path, day: date) -> int:
 
 
 @pytest.mark.parametrize("killed_in", ["staging", "raw_requests", "raw_quarantine"])
-def test_sigkill_mid_write_then_rerun_is_correct(killed_in: str, sail: SparkSession, tiny_landing: Lakehouse,
-                                                 partner_key: str, truth: dict, tmp_path: Path,
-                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_sigkill_mid_write_then_rerun_is_correct(
+    killed_in: str,
+    sail: SparkSession,
+    tiny_landing: Lakehouse,
+    partner_key: str,
+    truth: dict,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     day = DAYS[1]
     lakehouse = Lakehouse(home=tmp_path / "lakehouse", landing=tiny_landing.landing)
-    marker = {"staging": Path(lakehouse.table_path(Table.RAW_STAGING)),
-              "raw_requests": Path(lakehouse.table_path(Table.RAW_REQUESTS)),
-              "raw_quarantine": Path(lakehouse.table_path(Table.RAW_QUARANTINE))}[killed_in]
+    marker = {
+        "staging": Path(lakehouse.table_path(Table.RAW_STAGING)),
+        "raw_requests": Path(lakehouse.table_path(Table.RAW_REQUESTS)),
+        "raw_quarantine": Path(lakehouse.table_path(Table.RAW_QUARANTINE)),
+    }[killed_in]
     assert _kill_when(lakehouse, partner_key, marker, day) == -signal.SIGKILL
     runs_path = Path(lakehouse.table_path(Table.INGEST_RUNS))
     assert not runs_path.exists()
     faults = truth["by_folder"][str(day)]
-    expected_accepted = (_lines(tiny_landing.landing, day) - sum(faults[n] for n in INVALID)
-                         - faults["duplicate_same_file"] - faults["duplicate_other_file"])
+    expected_accepted = (
+        _lines(tiny_landing.landing, day)
+        - sum(faults[n] for n in INVALID)
+        - faults["duplicate_same_file"]
+        - faults["duplicate_other_file"]
+    )
     if (Path(lakehouse.table_path(Table.RAW_REQUESTS)) / "_delta_log").exists():
         visible = len(_table(lakehouse, Table.RAW_REQUESTS))
         assert visible in (0, expected_accepted)

@@ -31,8 +31,10 @@ def demo(tiny_landing: Lakehouse, tmp_path: Path) -> Lakehouse:
 
 def test_generated_lakehouse_runs_on_its_demo_keys(demo: Lakehouse, tiny_landing: Lakehouse) -> None:
     assert is_demo(demo)
-    assert get_key(demo, PARTNER_HMAC_KEY_ENV) == (
-        tiny_landing.home / "secrets" / PARTNER_HMAC_KEY_ENV.lower()).read_bytes().strip()
+    assert (
+        get_key(demo, PARTNER_HMAC_KEY_ENV)
+        == (tiny_landing.home / "secrets" / PARTNER_HMAC_KEY_ENV.lower()).read_bytes().strip()
+    )
 
 
 @pytest.mark.parametrize("change", ["added", "edited"])
@@ -43,8 +45,11 @@ def test_a_landing_file_not_from_the_generator_ends_demo_status(demo: Lakehouse,
         snapshot = next((demo.landing / "accounts").rglob("*.gz"))
         snapshot.write_bytes(snapshot.read_bytes() + b"\n")
     assert not is_demo(demo)
-    with pytest.raises(DistillguardError, match=r"DISTILLGUARD_PARTNER_HMAC_KEY is not set; .* not written by the "
-                                                r"generator or changed since"):
+    with pytest.raises(
+        DistillguardError,
+        match=r"DISTILLGUARD_PARTNER_HMAC_KEY is not set; .* not written by the "
+        r"generator or changed since",
+    ):
         get_key(demo, PARTNER_HMAC_KEY_ENV)
 
 

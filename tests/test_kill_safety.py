@@ -22,8 +22,13 @@ from tests import landing as hand
 
 D1, D2 = date(2026, 11, 1), date(2026, 11, 2)
 KEYS = {PARTNER_HMAC_KEY_ENV: "partner-key", PSEUDONYM_KEY_ENV: "pseudonym-key"}
-FEATURE_TABLES = (Table.REQUEST_SIGNALS, Table.ACCOUNT_DAILY, Table.ACCOUNT_KEYS, Table.ACCOUNT_ROLLING,
-                  Table.ACCOUNT_CLUSTERS)
+FEATURE_TABLES = (
+    Table.REQUEST_SIGNALS,
+    Table.ACCOUNT_DAILY,
+    Table.ACCOUNT_KEYS,
+    Table.ACCOUNT_ROLLING,
+    Table.ACCOUNT_CLUSTERS,
+)
 
 
 def _contents(lakehouse: Lakehouse, table: Table) -> list[tuple]:
@@ -41,9 +46,23 @@ def _ingested(root: Path, sail: SparkSession) -> Lakehouse:
 
 
 def _kill_when(lakehouse: Lakehouse, marker: Path, day: date) -> int:
-    child = subprocess.Popen([sys.executable, "-m", "distillguard.cli", "features", "--date", str(day),
-                              "--home", str(lakehouse.home), "--landing", str(lakehouse.landing)],
-                             env={**os.environ, **KEYS}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    child = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "distillguard.cli",
+            "features",
+            "--date",
+            str(day),
+            "--home",
+            str(lakehouse.home),
+            "--landing",
+            str(lakehouse.landing),
+        ],
+        env={**os.environ, **KEYS},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 300
     while child.poll() is None and time.monotonic() < deadline:
         if marker.exists() and any(marker.rglob("*.parquet")):
@@ -66,16 +85,23 @@ def uninterrupted(sail: SparkSession, tmp_path_factory: pytest.TempPathFactory) 
 
 
 @pytest.mark.parametrize("killed_in", [Table.REQUEST_SIGNALS, Table.ACCOUNT_DAILY, Table.ACCOUNT_ROLLING])
-def test_sigkill_features_then_rerun_equals_an_uninterrupted_run(killed_in: Table, uninterrupted: dict,
-                                                                 sail: SparkSession, tmp_path: Path,
-                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_sigkill_features_then_rerun_equals_an_uninterrupted_run(
+    killed_in: Table, uninterrupted: dict, sail: SparkSession, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     for name, value in KEYS.items():
         monkeypatch.setenv(name, value)
     lakehouse = _ingested(tmp_path, sail)
     features.run(sail, lakehouse, D1)
-    assert _kill_when(lakehouse, Path(lakehouse.table_path(killed_in)) / "feature_date=2026-11-02"
-                      if killed_in != Table.REQUEST_SIGNALS else
-                      Path(lakehouse.table_path(killed_in)) / "event_date=2026-11-02", D2) == -signal.SIGKILL
+    assert (
+        _kill_when(
+            lakehouse,
+            Path(lakehouse.table_path(killed_in)) / "feature_date=2026-11-02"
+            if killed_in != Table.REQUEST_SIGNALS
+            else Path(lakehouse.table_path(killed_in)) / "event_date=2026-11-02",
+            D2,
+        )
+        == -signal.SIGKILL
+    )
     features.run(sail, lakehouse, D2)
     for table in FEATURE_TABLES:
         assert _contents(lakehouse, table) == uninterrupted[table], table

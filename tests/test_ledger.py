@@ -19,8 +19,9 @@ from tests import landing as hand
 D1 = date(2026, 11, 1)
 
 
-def test_daily_skips_only_what_the_ledger_holds(tmp_path: Path, sail: SparkSession,
-                                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_daily_skips_only_what_the_ledger_holds(
+    tmp_path: Path, sail: SparkSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv(PARTNER_HMAC_KEY_ENV, "test-key")
     home = Lakehouse(home=tmp_path / "home", landing=tmp_path / "landing")
     hand.build(home.landing, [D1])

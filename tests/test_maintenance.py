@@ -20,5 +20,6 @@ def test_compact_history_version_vacuum(sail: SparkSession, lakehouse: Lakehouse
     assert history[0]["operation"] == "OPTIMIZE"
     assert sail.read.format("delta").load(path).count() == 30
     assert maintenance.vacuum(lakehouse, Table.INGEST_RUNS, dry_run=True) == []
-    assert sorted(r.id for r in sail.read.format("delta").option("versionAsOf", 0).load(path).collect()) \
-        == list(range(10))
+    assert sorted(r.id for r in sail.read.format("delta").option("versionAsOf", 0).load(path).collect()) == list(
+        range(10)
+    )

@@ -19,8 +19,19 @@ from packaging.requirements import Requirement
 
 ROOT = Path(__file__).resolve().parents[1]
 # What the wheel build needs; everything else in the tree (venv, lakehouse, tests) stays out.
-SOURCES = ("pyproject.toml", "README.md", "distillguard", "synthetic", "ingest", "features", "models", "scoring", "enforcement",
-           "jobs", "expectations")
+SOURCES = (
+    "pyproject.toml",
+    "README.md",
+    "distillguard",
+    "synthetic",
+    "ingest",
+    "features",
+    "models",
+    "scoring",
+    "enforcement",
+    "jobs",
+    "expectations",
+)
 SPARK_SIDE = {"pyspark", "pysail", "delta-spark"}
 
 
@@ -36,8 +47,13 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
             shutil.copytree(ROOT / name, source / name, ignore=shutil.ignore_patterns("__pycache__"))
         else:
             shutil.copy2(ROOT / name, source / name)
-    done = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "--wheel-dir", "dist", "."],
-                          cwd=source, capture_output=True, text=True, timeout=600)
+    done = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "--wheel-dir", "dist", "."],
+        cwd=source,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     wheels = list((source / "dist").glob("distillguard-*.whl"))
     assert len(wheels) == 1
@@ -59,12 +75,26 @@ def test_wheel_requires_no_spark(wheel: Path) -> None:
     base = [r for r in requirements if r.marker is None]
     local = [r for r in requirements if r.marker is not None and r.marker.evaluate({"extra": "local"})]
     assert {_canonical(r.name) for r in base} == {
-        "great-expectations", "deltalake", "mlflow", "pandas", "numpy", "pyarrow", "isal", "lightgbm",
-        "scikit-learn", "matplotlib", "tqdm"}
+        "great-expectations",
+        "deltalake",
+        "mlflow",
+        "pandas",
+        "numpy",
+        "pyarrow",
+        "isal",
+        "lightgbm",
+        "scikit-learn",
+        "matplotlib",
+        "tqdm",
+    }
     assert not SPARK_SIDE & {_canonical(r.name) for r in base}
     assert all(not r.extras for r in base), "an extra such as great-expectations[spark] pulls pyspark"
     assert {(_canonical(r.name), tuple(sorted(r.extras))) for r in local} == {
-        ("pyspark", ("connect",)), ("pysail", ()), ("delta-spark", ()), ("great-expectations", ("spark",))}
+        ("pyspark", ("connect",)),
+        ("pysail", ()),
+        ("delta-spark", ()),
+        ("great-expectations", ("spark",)),
+    }
     pyspark = next(r for r in local if _canonical(r.name) == "pyspark")
     assert pyspark.specifier.contains("4.1.4") and not pyspark.specifier.contains("4.2.0")
 
@@ -82,8 +112,9 @@ def test_wheel_has_entry_point_job_modules_and_suites(wheel: Path) -> None:
         entry_points = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
         text = archive.read(entry_points).decode()
     assert "[console_scripts]" in text and "distillguard = distillguard.cli:main" in text.splitlines()
-    assert {f"distillguard/jobs/{job}.py" for job in ("ingest", "features", "score", "export", "train", "daily")} \
-        <= names
+    assert {
+        f"distillguard/jobs/{job}.py" for job in ("ingest", "features", "score", "export", "train", "daily")
+    } <= names
     assert {"distillguard/cli.py", "distillguard/logs.py", "distillguard/tables.py"} <= names
     suites = {f"distillguard/expectations/{p.name}" for p in (ROOT / "expectations").glob("*.json")}
     assert "distillguard/expectations/flagged_accounts.json" in suites and suites <= names

@@ -32,8 +32,9 @@ def lakehouse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Lakehouse:
     monkeypatch.setenv(PSEUDONYM_KEY_ENV, "pseudonym-key")
     home = Lakehouse(home=tmp_path / "home", landing=tmp_path / "landing")
     hand.build(home.landing, [D1, D2, D3])
-    hand.write_csv(home.landing, "partner_indicators", "partner-001.csv",
-                   ["ip_prefix,198.51.100.0/24,lab-x,2026-11-01,0.9"])
+    hand.write_csv(
+        home.landing, "partner_indicators", "partner-001.csv", ["ip_prefix,198.51.100.0/24,lab-x,2026-11-01,0.9"]
+    )
     return home
 
 
@@ -50,7 +51,9 @@ def test_back_dated_indicator_does_not_change_an_earlier_backfill(lakehouse: Lak
     assert list(zip(stored.value, stored.ingested_on)) == [("198.51.100.0/24", D1), ("203.1.0.0/24", D3)]
     assert [r.value for r in features.indicators_as_of(sail, lakehouse, D2).collect()] == ["198.51.100.0/24"]
     assert sorted(r.value for r in features.indicators_as_of(sail, lakehouse, D3).collect()) == [
-        "198.51.100.0/24", "203.1.0.0/24"]
+        "198.51.100.0/24",
+        "203.1.0.0/24",
+    ]
 
     features.backfill(sail, lakehouse, D1, D2)
     after = _table(lakehouse, Table.ACCOUNT_DAILY)
@@ -61,26 +64,43 @@ def test_back_dated_indicator_does_not_change_an_earlier_backfill(lakehouse: Lak
     leaked = tables.read(sail, lakehouse, Table.PARTNER_INDICATORS)
     signals = tables.read(sail, lakehouse, Table.REQUEST_SIGNALS).where(f"event_date = DATE'{D1}'")
     from distillguard.features.account_daily import account_daily
+
     control = account_daily(signals, features.accounts_as_of(sail, lakehouse, D1), leaked, D1).toPandas()
     assert control.partner_prefix_requests.sum() == 5
 
 
-def test_removed_landing_file_erases_no_label_and_revisions_keep_history(lakehouse: Lakehouse,
-                                                                         sail: SparkSession) -> None:
+def test_removed_landing_file_erases_no_label_and_revisions_keep_history(
+    lakehouse: Lakehouse, sail: SparkSession
+) -> None:
     ingest.run(sail, lakehouse, D1)
     (lakehouse.landing / "incidents" / "incidents-001.csv").unlink()
-    hand.write_csv(lakehouse.landing, "incidents", "incidents-002.csv",
-                   ["inc-2,acct-b,benign,2026-11-01,2026-11-01,2026-11-01,red_team"])
+    hand.write_csv(
+        lakehouse.landing,
+        "incidents",
+        "incidents-002.csv",
+        ["inc-2,acct-b,benign,2026-11-01,2026-11-01,2026-11-01,red_team"],
+    )
     ingest.run(sail, lakehouse, D2)
     ingest.run(sail, lakehouse, D2)  # a re-run appends nothing
-    hand.write_csv(lakehouse.landing, "incidents", "incidents-003.csv",
-                   ["inc-2,acct-b,distillation,2026-11-01,2026-11-01,2026-11-01,red_team"])
+    hand.write_csv(
+        lakehouse.landing,
+        "incidents",
+        "incidents-003.csv",
+        ["inc-2,acct-b,distillation,2026-11-01,2026-11-01,2026-11-01,red_team"],
+    )
     ingest.run(sail, lakehouse, D3)
     stored = _table(lakehouse, Table.INCIDENTS).sort_values(["ingested_on", "incident_id"])
     assert list(zip(stored.incident_id, stored.label, stored.ingested_on)) == [
-        ("inc-1", "distillation", D1), ("inc-2", "benign", D2), ("inc-2", "distillation", D3)]
+        ("inc-1", "distillation", D1),
+        ("inc-2", "benign", D2),
+        ("inc-2", "distillation", D3),
+    ]
     incidents = tables.read(sail, lakehouse, Table.INCIDENTS)
-    by_day = {day: sorted((r.incident_id, r.label) for r in labels_as_of(incidents, day).collect())
-              for day in (D1, D2, D3)}
-    assert by_day == {D1: [], D2: [("inc-1", "distillation"), ("inc-2", "benign")],
-                      D3: [("inc-1", "distillation"), ("inc-2", "distillation")]}
+    by_day = {
+        day: sorted((r.incident_id, r.label) for r in labels_as_of(incidents, day).collect()) for day in (D1, D2, D3)
+    }
+    assert by_day == {
+        D1: [],
+        D2: [("inc-1", "distillation"), ("inc-2", "benign")],
+        D3: [("inc-1", "distillation"), ("inc-2", "distillation")],
+    }

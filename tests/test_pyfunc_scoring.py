@@ -41,9 +41,14 @@ def champion(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[registr
         registry.promote(client, first, "first", actor="test")
         registry.promote(client, second, "second", actor="test")
         loaded = registry.load_champion(lakehouse)
-        folders = {v: Path(mlflow.artifacts.download_artifacts(f"models:/{registry.MODEL_NAME}/{v}",
-                                                               dst_path=str(tmp_path_factory.mktemp(f"v{v}"))))
-                   for v in (first, second)}
+        folders = {
+            v: Path(
+                mlflow.artifacts.download_artifacts(
+                    f"models:/{registry.MODEL_NAME}/{v}", dst_path=str(tmp_path_factory.mktemp(f"v{v}"))
+                )
+            )
+            for v in (first, second)
+        }
         yield loaded, folders
 
 
@@ -54,13 +59,15 @@ def _by_hand(folder: Path) -> dict[str, tuple[float, np.ndarray]]:
     assert meta["features"] == list(FEATURE_COLUMNS)
     matrix = np.full((len(ROWS), len(FEATURE_COLUMNS)), np.nan)
     matrix[:, FEATURE_COLUMNS.index("kyc_tier")] = 1.0  # basic
-    matrix[:, FEATURE_COLUMNS.index("plan")] = 1.0      # payg
+    matrix[:, FEATURE_COLUMNS.index("plan")] = 1.0  # payg
     for i, (cot, template) in enumerate(ROWS.values()):
         matrix[i, COT], matrix[i, TEMPLATE] = cot, template
     margins = booster.predict(matrix, raw_score=True)
     contributions = booster.predict(matrix, pred_contrib=True)[:, :-1]
-    return {account: (1 / (1 + math.exp(-(meta["platt_a"] * margins[i] + meta["platt_b"]))), contributions[i])
-            for i, account in enumerate(ROWS)}
+    return {
+        account: (1 / (1 + math.exp(-(meta["platt_a"] * margins[i] + meta["platt_b"]))), contributions[i])
+        for i, account in enumerate(ROWS)
+    }
 
 
 def test_champion_is_loaded_by_alias(champion: tuple) -> None:
@@ -72,18 +79,23 @@ def test_champion_is_loaded_by_alias(champion: tuple) -> None:
 def test_scores_equal_the_champion_boosters(engine: SparkSession, champion: tuple) -> None:
     loaded, folders = champion
     values = {c: None for c in FEATURE_COLUMNS} | {"kyc_tier": "basic", "plan": "payg"}
-    rows = [tuple([account, *(values | {"intent_share_28d": cot, "top_template_share_28d": template}).values()])
-            for account, (cot, template) in ROWS.items()]
-    got = {r.account_id: r for r in score_accounts(engine.createDataFrame(rows, spark_schema()),
-                                                   loaded.artifact, 3).collect()}
+    rows = [
+        tuple([account, *(values | {"intent_share_28d": cot, "top_template_share_28d": template}).values()])
+        for account, (cot, template) in ROWS.items()
+    ]
+    got = {
+        r.account_id: r
+        for r in score_accounts(engine.createDataFrame(rows, spark_schema()), loaded.artifact, 3).collect()
+    }
     expected = _by_hand(folders[loaded.version])
     older = _by_hand(folders[min(folders)])
     assert sorted(got) == sorted(ROWS)
     for account, (score, contributions) in expected.items():
         assert got[account].score == pytest.approx(score, rel=1e-12, abs=1e-15)
         top = np.argsort(-contributions)[:3]
-        assert [r.feature for r in got[account].top_reasons] == \
-            [FEATURE_COLUMNS[j] for j in top if contributions[j] > 0]
+        assert [r.feature for r in got[account].top_reasons] == [
+            FEATURE_COLUMNS[j] for j in top if contributions[j] > 0
+        ]
         for reason in got[account].top_reasons:
             assert reason.contribution == pytest.approx(contributions[FEATURE_COLUMNS.index(reason.feature)])
     # The previous champion would score differently: the test tells the two apart.

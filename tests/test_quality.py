@@ -23,9 +23,13 @@ def test_every_suite_file_loads_every_expectation(name: str) -> None:
 
 
 def test_a_suite_with_an_invalid_expectation_is_refused() -> None:
-    spec = {"name": "broken", "expectations": [
-        {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "a"}},
-        {"type": "expect_column_to_be_lovely", "kwargs": {"column": "a"}}]}
+    spec = {
+        "name": "broken",
+        "expectations": [
+            {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "a"}},
+            {"type": "expect_column_to_be_lovely", "kwargs": {"column": "a"}},
+        ],
+    }
     with pytest.raises(DistillguardError, match="2 expectations in the file but GX loaded 1"):
         suite_from_spec(spec)
 
@@ -34,19 +38,23 @@ def test_critical_failure_raises_after_recording_everything(sail: SparkSession, 
     flagged = sail.createDataFrame([("a",), ("a",), ("b",)], "account_id string")
     indicators = sail.createDataFrame(
         [("ip_prefix", "51.21.25.0/24", "lab_z", date(2026, 11, 1), 0.3)],
-        "indicator_type string, value string, partner string, first_seen date, confidence double")
+        "indicator_type string, value string, partner string, first_seen date, confidence double",
+    )
     gates = Gates(sail, lakehouse, "run-1")
     gates.check("flagged_accounts", flagged)
     warned = gates.check("partner_indicators", indicators)
-    assert [(r["expectation_type"], r["column_name"]) for r in warned.warnings] == \
-        [("expect_column_values_to_be_in_set", "partner")]
+    assert [(r["expectation_type"], r["column_name"]) for r in warned.warnings] == [
+        ("expect_column_values_to_be_in_set", "partner")
+    ]
     with pytest.raises(GateFailed, match=r"flagged_accounts: expect_column_values_to_be_unique\(account_id\)"):
         gates.close()
     results = DeltaTable(lakehouse.table_path(Table.GATE_RESULTS)).to_pandas()
     assert len(results) == 2 + 5
     failed = results[~results.success].sort_values("suite")
-    assert list(zip(failed.suite, failed.severity, failed.unexpected_count)) == \
-        [("flagged_accounts", "critical", 2), ("partner_indicators", "warning", 1)]
+    assert list(zip(failed.suite, failed.severity, failed.unexpected_count)) == [
+        ("flagged_accounts", "critical", 2),
+        ("partner_indicators", "warning", 1),
+    ]
     assert (lakehouse.data_docs / "index.html").is_file()
 
 
@@ -67,11 +75,16 @@ def test_suites_use_condition_objects_not_deprecated_strings() -> None:
 
 def test_row_conditions_select_rows(sail: SparkSession, lakehouse: Lakehouse) -> None:
     """training_set: decided_on may be null only for unlabelled rows (one benign row breaks it)."""
-    rows = sail.createDataFrame([("benign", None), ("unlabelled", None), ("distillation", date(2026, 11, 2))],
-                                "label_name string, decided_on date")
+    rows = sail.createDataFrame(
+        [("benign", None), ("unlabelled", None), ("distillation", date(2026, 11, 2))],
+        "label_name string, decided_on date",
+    )
     outcome = Gates(sail, lakehouse, "run-c").check("training_set", rows)
-    decided = [r for r in outcome.rows if r["column_name"] == "decided_on"
-               and r["expectation_type"] == "expect_column_values_to_not_be_null"]
+    decided = [
+        r
+        for r in outcome.rows
+        if r["column_name"] == "decided_on" and r["expectation_type"] == "expect_column_values_to_not_be_null"
+    ]
     assert [(r["success"], r["unexpected_count"]) for r in decided] == [(False, 1)]
 
 
@@ -84,13 +97,20 @@ def test_every_validation_is_kept_and_listed_in_data_docs(sail: SparkSession, la
         else:
             with pytest.raises(GateFailed):
                 gates.close()
-    stored = sorted(p.relative_to(lakehouse.gx_project / "uncommitted" / "validations" / "flagged_accounts").parts[0]
-                    for p in (lakehouse.gx_project / "uncommitted" / "validations" / "flagged_accounts").rglob("*.json"))
+    stored = sorted(
+        p.relative_to(lakehouse.gx_project / "uncommitted" / "validations" / "flagged_accounts").parts[0]
+        for p in (lakehouse.gx_project / "uncommitted" / "validations" / "flagged_accounts").rglob("*.json")
+    )
     assert stored == ["run-a", "run-b"]
-    pages = sorted(p.relative_to(lakehouse.data_docs / "validations" / "flagged_accounts").parts[0]
-                   for p in (lakehouse.data_docs / "validations" / "flagged_accounts").rglob("*.html"))
+    pages = sorted(
+        p.relative_to(lakehouse.data_docs / "validations" / "flagged_accounts").parts[0]
+        for p in (lakehouse.data_docs / "validations" / "flagged_accounts").rglob("*.html")
+    )
     assert pages == ["run-a", "run-b"]
     index = (lakehouse.data_docs / "index.html").read_text()
-    assert index.count("validations/flagged_accounts/run-a/") >= 1 and index.count("validations/flagged_accounts/run-b/") >= 1
+    assert (
+        index.count("validations/flagged_accounts/run-a/") >= 1
+        and index.count("validations/flagged_accounts/run-b/") >= 1
+    )
     checkpoints = sorted(p.name for p in (lakehouse.gx_project / "checkpoints").glob("*.json"))
     assert checkpoints == ["flagged_accounts.json"]

@@ -54,8 +54,11 @@ def test_promote_history_and_rollback(store: tuple) -> None:
     assert restored.version == v1 and registry.champion(client).version == v1
     assert registry.history(client) == [int(v1)]
     demoted = client.get_model_version(registry.MODEL_NAME, v3).tags
-    assert (demoted["rollback_reason"], demoted["rolled_back_by"], demoted["restored_champion"]) == \
-        ("v3 flags eval labs", "oncall", str(v1))
+    assert (demoted["rollback_reason"], demoted["rolled_back_by"], demoted["restored_champion"]) == (
+        "v3 flags eval labs",
+        "oncall",
+        str(v1),
+    )
     assert registry.load_champion(lakehouse).threshold == 0.5
     with pytest.raises(DistillguardError, match="already the champion"):
         registry.promote(client, v1, "again")

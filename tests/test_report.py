@@ -27,11 +27,12 @@ PNG = re.compile(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"')
 
 
 def _day_rows(model_run: str = "mlrun-9") -> list[tuple]:
-    return [flagged("acc_a", "suspend_recommended", 0.99, cluster="c1", size=4, cluster_spend=9000.0,
-                    model_run=model_run),
-            flagged("acc_b", "review", 0.91, cluster="c1", size=4, cluster_spend=9000.0, model_run=model_run),
-            flagged("acc_c", "kyc_required", 0.40, cluster="c2", size=2, cluster_spend=12000.0, model_run=model_run),
-            flagged("acc_d", "review", 0.88, cluster="solo_acc_d", size=1, cluster_spend=300.0, model_run=model_run)]
+    return [
+        flagged("acc_a", "suspend_recommended", 0.99, cluster="c1", size=4, cluster_spend=9000.0, model_run=model_run),
+        flagged("acc_b", "review", 0.91, cluster="c1", size=4, cluster_spend=9000.0, model_run=model_run),
+        flagged("acc_c", "kyc_required", 0.40, cluster="c2", size=2, cluster_spend=12000.0, model_run=model_run),
+        flagged("acc_d", "review", 0.88, cluster="solo_acc_d", size=1, cluster_spend=300.0, model_run=model_run),
+    ]
 
 
 @pytest.fixture
@@ -41,11 +42,21 @@ def no_mlflow_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_top_clusters_by_spend(sail: SparkSession) -> None:
-    today = sail.createDataFrame(pd.DataFrame({
-        "account_id": ["a", "b", "c", "d"], "cluster_id": ["c1", "c1", "c2", "c3"],
-        "cluster_size": [4, 4, 2, 1], "cluster_spend_28d": [9000.0, 9000.0, 12000.0, 300.0]}))
-    assert pages.top_clusters(today).values.tolist() == [["c2", 2, 12000.0, 1], ["c1", 4, 9000.0, 2],
-                                                          ["c3", 1, 300.0, 1]]
+    today = sail.createDataFrame(
+        pd.DataFrame(
+            {
+                "account_id": ["a", "b", "c", "d"],
+                "cluster_id": ["c1", "c1", "c2", "c3"],
+                "cluster_size": [4, 4, 2, 1],
+                "cluster_spend_28d": [9000.0, 9000.0, 12000.0, 300.0],
+            }
+        )
+    )
+    assert pages.top_clusters(today).values.tolist() == [
+        ["c2", 2, 12000.0, 1],
+        ["c1", 4, 9000.0, 2],
+        ["c3", 1, 300.0, 1],
+    ]
 
 
 def test_report_without_mlflow(sail: SparkSession, lakehouse: Lakehouse, no_mlflow_env: None) -> None:
@@ -78,8 +89,9 @@ def _png_bytes() -> bytes:
     return buffer.getvalue()
 
 
-def test_report_with_pr_curve_is_logged_to_the_scoring_run(sail: SparkSession, lakehouse: Lakehouse,
-                                                           monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_report_with_pr_curve_is_logged_to_the_scoring_run(
+    sail: SparkSession, lakehouse: Lakehouse, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{lakehouse.mlflow_dir / 'mlflow.db'}")
     monkeypatch.delenv(registry.REGISTRY_ENV, raising=False)
     client: MlflowClient = registry.client(lakehouse)
@@ -102,14 +114,20 @@ def test_report_with_pr_curve_is_logged_to_the_scoring_run(sail: SparkSession, l
         report.run(sail, lakehouse, D, run_id="nope")
 
 
-def test_report_holds_no_personal_data(sail: SparkSession, lakehouse: Lakehouse, tiny_landing: Lakehouse,
-                                       no_mlflow_env: None) -> None:
+def test_report_holds_no_personal_data(
+    sail: SparkSession, lakehouse: Lakehouse, tiny_landing: Lakehouse, no_mlflow_env: None
+) -> None:
     ips, prompts = landing_pii(tiny_landing.landing)
     ip = sorted(ips)[0]
     prompt = sorted(p for p in prompts if len(p) >= PREFIX_CHARS)[0]
-    (sail.createDataFrame(_day_rows(), FLAGGED_SCHEMA).withColumn("client_ip", F.lit(ip))
-     .withColumn("prompt_text", F.lit(prompt)).write.format("delta").partitionBy("flag_date")
-     .save(lakehouse.table_path(Table.FLAGGED_ACCOUNTS)))
+    (
+        sail.createDataFrame(_day_rows(), FLAGGED_SCHEMA)
+        .withColumn("client_ip", F.lit(ip))
+        .withColumn("prompt_text", F.lit(prompt))
+        .write.format("delta")
+        .partitionBy("flag_date")
+        .save(lakehouse.table_path(Table.FLAGGED_ACCOUNTS))
+    )
     page = report.run(sail, lakehouse, D)["path"].read_text()
     assert [i for i in ips if i in page] == []
     assert [p for p in prompts if len(p) >= PREFIX_CHARS and p[:PREFIX_CHARS] in page] == []

@@ -22,14 +22,21 @@ def _signals(spark: SparkSession, rows: list[dict], intent: IntentScorer | None 
 
 
 def test_ip_prefix_and_keyed_hash(engine: SparkSession) -> None:
-    got = _signals(engine, [
-        request("r1", "a", "2026-11-03T10:00:00", client_ip="23.1.2.3"),
-        request("r2", "a", "2026-11-03T10:00:01", client_ip="2A02:001a:2b::5"),
-        request("r3", "a", "2026-11-03T10:00:02", client_ip="2a02:1a::7"),
-        request("r4", "a", "2026-11-03T10:00:03", client_ip=None),
-    ])
-    assert [got[r].ip_prefix for r in ("r1", "r2", "r3", "r4")] == \
-        ["23.1.2.0/24", "2a02:1a:2b::/48", "2a02:1a:0::/48", None]
+    got = _signals(
+        engine,
+        [
+            request("r1", "a", "2026-11-03T10:00:00", client_ip="23.1.2.3"),
+            request("r2", "a", "2026-11-03T10:00:01", client_ip="2A02:001a:2b::5"),
+            request("r3", "a", "2026-11-03T10:00:02", client_ip="2a02:1a::7"),
+            request("r4", "a", "2026-11-03T10:00:03", client_ip=None),
+        ],
+    )
+    assert [got[r].ip_prefix for r in ("r1", "r2", "r3", "r4")] == [
+        "23.1.2.0/24",
+        "2a02:1a:2b::/48",
+        "2a02:1a:0::/48",
+        None,
+    ]
     assert got["r1"].ip_hash == hmac.new(KEY, b"23.1.2.3", hashlib.sha256).hexdigest()
     assert got["r4"].ip_hash is None
     assert "client_ip" not in got["r1"].asDict() and "prompt_text" not in got["r1"].asDict()
@@ -37,11 +44,14 @@ def test_ip_prefix_and_keyed_hash(engine: SparkSession) -> None:
 
 def test_content_signals_without_an_intent_model(engine: SparkSession) -> None:
     text = "Solve the following problem. Show your complete reasoning step by step: 12 * 7 - 5"
-    got = _signals(engine, [
-        request("r1", "a", "2026-11-03T10:00:00", prompt_text=text),
-        request("r4", "a", "2026-11-03T10:00:03", prompt_text="what is game theory in plain words"),
-        request("r5", "a", "2026-11-03T10:00:04", prompt_text=None, finish_reason="length"),
-    ])
+    got = _signals(
+        engine,
+        [
+            request("r1", "a", "2026-11-03T10:00:00", prompt_text=text),
+            request("r4", "a", "2026-11-03T10:00:03", prompt_text="what is game theory in plain words"),
+            request("r5", "a", "2026-11-03T10:00:04", prompt_text=None, finish_reason="length"),
+        ],
+    )
     assert got["r1"].template_fp == template_fingerprint(text)
     assert (got["r5"].has_prompt, got["r5"].template_fp, got["r5"].prompt_chars) == (False, None, None)
     assert got["r1"].prompt_chars == len(text)
@@ -60,12 +70,16 @@ def _scorer(threshold: float) -> IntentScorer:
 
 def test_intent_scores_in_batches_on_the_engine(engine: SparkSession) -> None:
     scorer = _scorer(0.5)
-    got = _signals(engine, [
-        request("r1", "a", "2026-11-03T10:00:00", prompt_text="aaaa aaaa"),
-        request("r2", "a", "2026-11-03T10:00:01", prompt_text="zzzz zzzz"),
-        request("r3", "b", "2026-11-03T10:00:02", prompt_text=None),
-        request("r4", "b", "2026-11-03T10:00:03", prompt_text="aaaa azzzzzzzzzzzzzzzzzzzz"),
-    ], scorer)
+    got = _signals(
+        engine,
+        [
+            request("r1", "a", "2026-11-03T10:00:00", prompt_text="aaaa aaaa"),
+            request("r2", "a", "2026-11-03T10:00:01", prompt_text="zzzz zzzz"),
+            request("r3", "b", "2026-11-03T10:00:02", prompt_text=None),
+            request("r4", "b", "2026-11-03T10:00:03", prompt_text="aaaa azzzzzzzzzzzzzzzzzzzz"),
+        ],
+        scorer,
+    )
     # Every text is cut to text_chars (6) on the engine before it is scored.
     expected = scorer.pipeline.predict_proba(["aaaa a", "zzzz z", "aaaa a"])[:, 1]
     assert [got[r].intent_score for r in ("r1", "r2", "r4")] == pytest.approx(list(expected))

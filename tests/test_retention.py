@@ -46,8 +46,9 @@ def _holders(home: Path, needles: set[str]) -> list[str]:
 
 
 def _needles(day: date, files: int, per_file: int) -> set[str]:
-    return {value for f in range(files) for n in range(per_file)
-            for value in (hand.ip(day, f, n), hand.prompt(day, f, n))}
+    return {
+        value for f in range(files) for n in range(per_file) for value in (hand.ip(day, f, n), hand.prompt(day, f, n))
+    }
 
 
 @pytest.fixture
@@ -67,8 +68,10 @@ def maintained(tmp_path: Path, sail: SparkSession, monkeypatch: pytest.MonkeyPat
     assert any(h.startswith("tables/raw/quarantine/") for h in before)
     assert any(h.startswith("tables/raw/quarantined_files/") for h in before)
     assert any(h.startswith("tables/raw/requests/") for h in before)
-    assert main(["maintain", "--today", str(TODAY), "--home", str(lakehouse.home),
-                 "--landing", str(lakehouse.landing)]) == 0
+    assert (
+        main(["maintain", "--today", str(TODAY), "--home", str(lakehouse.home), "--landing", str(lakehouse.landing)])
+        == 0
+    )
     return lakehouse
 
 

@@ -13,8 +13,12 @@ from tests.rows import DAY
 
 COUNTS = ["requests", "top_template_requests", *COUNTED, *SUMMED, *DISTINCT]
 EXTREMES = [*MINIMUM, *MAXIMUM]
-SCHEMA = ("feature_date date, account_id string, " + ", ".join(f"{c} long" for c in COUNTS)
-          + ", hour_entropy double, interarrival_cv double, " + ", ".join(f"{c} double" for c in EXTREMES))
+SCHEMA = (
+    "feature_date date, account_id string, "
+    + ", ".join(f"{c} long" for c in COUNTS)
+    + ", hour_entropy double, interarrival_cv double, "
+    + ", ".join(f"{c} double" for c in EXTREMES)
+)
 
 
 def _daily(spark: SparkSession, rows: list[dict]) -> DataFrame:
@@ -22,31 +26,66 @@ def _daily(spark: SparkSession, rows: list[dict]) -> DataFrame:
         base = {c: 0 for c in COUNTS} | {c: None for c in ["hour_entropy", "interarrival_cv", *EXTREMES]} | row
         base["prompt_requests"] = base["requests"]
         return tuple(base[f.split(" ")[0]] for f in SCHEMA.split(", "))
+
     return spark.createDataFrame([full(r) for r in rows], SCHEMA)
 
 
 def _rows(spark: SparkSession) -> dict:
     day = lambda n: DAY - timedelta(days=n)  # noqa: E731
-    daily = _daily(spark, [
-        dict(feature_date=day(30), account_id="A", requests=10, spend_usd=9999),
-        dict(feature_date=day(10), account_id="A", requests=20, spend_usd=3000, intent_requests=5,
-             intent_scored_requests=20, hour_entropy=1.0, distinct_ip_prefixes=2, new_model_adoption_hours=30.0,
-             partner_request_confidence=0.95),
-        dict(feature_date=day(3), account_id="A", requests=30, spend_usd=1000, intent_requests=10,
-             intent_scored_requests=30, hour_entropy=2.0, distinct_ip_prefixes=5, new_model_adoption_hours=6.5),
-        dict(feature_date=day(0), account_id="A", requests=40, spend_usd=1000, intent_requests=20,
-             intent_scored_requests=40, hour_entropy=3.0, distinct_ip_prefixes=3, interarrival_cv=0.5,
-             partner_request_confidence=0.3),
-        dict(feature_date=day(-1), account_id="A", requests=1000, spend_usd=1, new_model_adoption_hours=0.1),
-        dict(feature_date=day(20), account_id="B", requests=7, spend_usd=70, partner_request_confidence=0.2),
-    ])
-    accounts = spark.createDataFrame([
-        ("A", datetime(2026, 10, 22, 9), "none", "payg", False, "h1", "swarm.example"),
-        ("B", datetime(2026, 7, 6, 9), "verified", "scale", False, "h2", None),
-    ], "account_id string, created_at timestamp, kyc_tier string, plan string, zero_data_retention boolean, "
-       "payment_fingerprint_hmac string, email_domain string")
-    indicators = spark.createDataFrame([("payment_fingerprint_hmac", "h1", 0.5)],
-                                       "indicator_type string, value string, confidence double")
+    daily = _daily(
+        spark,
+        [
+            dict(feature_date=day(30), account_id="A", requests=10, spend_usd=9999),
+            dict(
+                feature_date=day(10),
+                account_id="A",
+                requests=20,
+                spend_usd=3000,
+                intent_requests=5,
+                intent_scored_requests=20,
+                hour_entropy=1.0,
+                distinct_ip_prefixes=2,
+                new_model_adoption_hours=30.0,
+                partner_request_confidence=0.95,
+            ),
+            dict(
+                feature_date=day(3),
+                account_id="A",
+                requests=30,
+                spend_usd=1000,
+                intent_requests=10,
+                intent_scored_requests=30,
+                hour_entropy=2.0,
+                distinct_ip_prefixes=5,
+                new_model_adoption_hours=6.5,
+            ),
+            dict(
+                feature_date=day(0),
+                account_id="A",
+                requests=40,
+                spend_usd=1000,
+                intent_requests=20,
+                intent_scored_requests=40,
+                hour_entropy=3.0,
+                distinct_ip_prefixes=3,
+                interarrival_cv=0.5,
+                partner_request_confidence=0.3,
+            ),
+            dict(feature_date=day(-1), account_id="A", requests=1000, spend_usd=1, new_model_adoption_hours=0.1),
+            dict(feature_date=day(20), account_id="B", requests=7, spend_usd=70, partner_request_confidence=0.2),
+        ],
+    )
+    accounts = spark.createDataFrame(
+        [
+            ("A", datetime(2026, 10, 22, 9), "none", "payg", False, "h1", "swarm.example"),
+            ("B", datetime(2026, 7, 6, 9), "verified", "scale", False, "h2", None),
+        ],
+        "account_id string, created_at timestamp, kyc_tier string, plan string, zero_data_retention boolean, "
+        "payment_fingerprint_hmac string, email_domain string",
+    )
+    indicators = spark.createDataFrame(
+        [("payment_fingerprint_hmac", "h1", 0.5)], "indicator_type string, value string, confidence double"
+    )
     return {r.account_id: r.asDict() for r in rolling(daily, accounts, indicators, DAY).collect()}
 
 

@@ -15,13 +15,25 @@ import pytest
 
 from distillguard.synthetic import audit
 from distillguard.synthetic.population import PLANS
-from distillguard.synthetic.scenario import (ARCHETYPE_INDEX, ARCHETYPES, ATTACK_TYPES, KYC_SPEND_THRESHOLD_USD_MONTH,
-                                             MODELS, NEW_MODEL)
+from distillguard.synthetic.scenario import (
+    ARCHETYPE_INDEX,
+    ARCHETYPES,
+    ATTACK_TYPES,
+    KYC_SPEND_THRESHOLD_USD_MONTH,
+    MODELS,
+    NEW_MODEL,
+)
 
 START = date(2026, 11, 1)
 DAY_MS = 86_400_000
-SCRIPTS = {"han": r"[\u4e00-\u9fff]", "cyrillic": r"[\u0400-\u04ff]", "arabic": r"[\u0600-\u06ff]",
-           "devanagari": r"[\u0900-\u097f]", "hangul": r"[\uac00-\ud7af]", "kana": r"[\u3040-\u30ff]"}
+SCRIPTS = {
+    "han": r"[\u4e00-\u9fff]",
+    "cyrillic": r"[\u0400-\u04ff]",
+    "arabic": r"[\u0600-\u06ff]",
+    "devanagari": r"[\u0900-\u097f]",
+    "hangul": r"[\uac00-\ud7af]",
+    "kana": r"[\u3040-\u30ff]",
+}
 
 
 pytestmark = pytest.mark.slow
@@ -49,15 +61,24 @@ def test_no_artifact_property_separates_attack_from_benign(demo: audit.Generated
     assert table.set_index("property")["separation"].max() < 0.9, table.to_string()
 
 
-@pytest.mark.parametrize("name, condition", [
-    ("tools", lambda p: p.tools_share > 0.2), ("temperature 0", lambda p: p.temp_zero_share > 0.5),
-    ("batch", lambda p: p.batch_share > 0.3), ("foreign exits", lambda p: p.foreign_country_share > 0.5),
-    ("many prefixes", lambda p: p.distinct_ip_prefixes >= 20), ("new account", lambda p: p.account_age_days < 30),
-    ("verified", lambda p: p.verified == 1), ("heavy unverified", lambda p: p.heavy_unverified == 1),
-    ("zero data retention", lambda p: p.zero_data_retention == 1), ("in an org", lambda p: p.in_org == 1),
-    ("shared payment", lambda p: p.accounts_sharing_payment >= 2),
-    ("scheduler timing", lambda p: p.interarrival_cv < 0.3), ("human timing", lambda p: p.interarrival_cv > 0.8),
-])
+@pytest.mark.parametrize(
+    "name, condition",
+    [
+        ("tools", lambda p: p.tools_share > 0.2),
+        ("temperature 0", lambda p: p.temp_zero_share > 0.5),
+        ("batch", lambda p: p.batch_share > 0.3),
+        ("foreign exits", lambda p: p.foreign_country_share > 0.5),
+        ("many prefixes", lambda p: p.distinct_ip_prefixes >= 20),
+        ("new account", lambda p: p.account_age_days < 30),
+        ("verified", lambda p: p.verified == 1),
+        ("heavy unverified", lambda p: p.heavy_unverified == 1),
+        ("zero data retention", lambda p: p.zero_data_retention == 1),
+        ("in an org", lambda p: p.in_org == 1),
+        ("shared payment", lambda p: p.accounts_sharing_payment >= 2),
+        ("scheduler timing", lambda p: p.interarrival_cv < 0.3),
+        ("human timing", lambda p: p.interarrival_cv > 0.8),
+    ],
+)
 def test_each_former_artifact_occurs_on_both_sides(properties: pd.DataFrame, name: str, condition) -> None:
     """At least one benign population and one campaign type carry it; neither side always does."""
     hit = condition(properties)
@@ -88,8 +109,9 @@ def test_strangers_share_infrastructure(demo: audit.Generated) -> None:
 
 def test_common_prompts_are_sent_by_thousands_of_strangers(demo: audit.Generated) -> None:
     sent = demo.requests.dropna(subset=["prompt_text"]).merge(demo.truth[["account_id", "is_attack"]], on="account_id")
-    by_text = sent.groupby("prompt_text", observed=True).agg(accounts=("account_id", "nunique"),
-                                                               attack=("is_attack", "max"), benign=("is_attack", "min"))
+    by_text = sent.groupby("prompt_text", observed=True).agg(
+        accounts=("account_id", "nunique"), attack=("is_attack", "max"), benign=("is_attack", "min")
+    )
     popular = by_text[(by_text.accounts >= 1_000) & by_text.attack & ~by_text.benign]
     assert len(popular) >= 3, by_text.sort_values("accounts").tail(5)
 

@@ -38,11 +38,22 @@ def world(sail: SparkSession, lakehouse: Lakehouse, monkeypatch: pytest.MonkeyPa
 
 def test_champion_scores_and_allow_list_marks(sail: SparkSession, world: Lakehouse) -> None:
     champion = registry.champion(registry.client(world))
-    features = (tables.read(sail, world, Table.ACCOUNT_ROLLING).where(F.col("feature_date") == F.lit(DAY))
-                .join(tables.read(sail, world, Table.ACCOUNT_CLUSTERS).where(F.col("feature_date") == F.lit(DAY))
-                      .drop("feature_date"), "account_id").toPandas().sort_values("account_id"))
+    features = (
+        tables.read(sail, world, Table.ACCOUNT_ROLLING)
+        .where(F.col("feature_date") == F.lit(DAY))
+        .join(
+            tables.read(sail, world, Table.ACCOUNT_CLUSTERS)
+            .where(F.col("feature_date") == F.lit(DAY))
+            .drop("feature_date"),
+            "account_id",
+        )
+        .toPandas()
+        .sort_values("account_id")
+    )
     pyfunc = mlflow.pyfunc.load_model(f"models:/{registry.MODEL_NAME}/{champion.version}")
-    expected = dict(zip(features["account_id"], np.asarray(pyfunc.predict(model_input(features, list(FEATURE_COLUMNS))))))
+    expected = dict(
+        zip(features["account_id"], np.asarray(pyfunc.predict(model_input(features, list(FEATURE_COLUMNS)))))
+    )
     over = sorted(a for a, s in expected.items() if s >= THRESHOLD)
     assert 0 < len(over) < len(expected)
     vendor = max(over, key=lambda a: expected[a])

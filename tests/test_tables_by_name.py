@@ -52,8 +52,7 @@ def test_names_come_from_one_layer(monkeypatch: pytest.MonkeyPatch, tmp_path: Pa
     assert uc.table_name(Table.EXPORTS) == "prod.distillguard.enforcement_exports"
     assert uc.table_name(Table.RAW_REQUESTS) == "prod.distillguard.raw_requests"
     assert uc.models == model_names()
-    assert (uc.models.model, uc.models.registry_uri) == ("prod.distillguard.distillguard_distillation",
-                                                         "databricks-uc")
+    assert (uc.models.model, uc.models.registry_uri) == ("prod.distillguard.distillguard_distillation", "databricks-uc")
     assert uc.models.experiment("distillguard-train") == "/Workspace/Shared/distillguard/distillguard-train"
     assert uc.models.experiment("/Users/a@b.c/x") == "/Users/a@b.c/x"
     # Scratch areas of one run stay folders in the lakehouse (a Volume on Databricks).
@@ -80,14 +79,27 @@ def test_every_write_goes_to_the_named_table(sail: SparkSession, by_name: Lakeho
     tables.append(rows, by_name, table, ("d",))
     assert tables.exists(by_name, table, sail) and tables.exists(by_name, table)
     assert tables.version(sail, by_name, table) == 0
-    tables.replace(sail.createDataFrame([(9, "z", D1)], "k int, v string, d date"), by_name, table,
-                   tables.date_equals("d", D1), ("d",))
+    tables.replace(
+        sail.createDataFrame([(9, "z", D1)], "k int, v string, d date"),
+        by_name,
+        table,
+        tables.date_equals("d", D1),
+        ("d",),
+    )
     assert sorted(tuple(r) for r in sail.table(name).select("k", "v").collect()) == [(3, "c"), (9, "z")]
-    tables.merge(sail, by_name, table, sail.createDataFrame([(3, "C", date(2026, 11, 2)), (4, "d", D1)],
-                                                            "k int, v string, d date"),
-                 "t.k = s.k", "WHEN MATCHED THEN UPDATE SET * WHEN NOT MATCHED THEN INSERT *")
+    tables.merge(
+        sail,
+        by_name,
+        table,
+        sail.createDataFrame([(3, "C", date(2026, 11, 2)), (4, "d", D1)], "k int, v string, d date"),
+        "t.k = s.k",
+        "WHEN MATCHED THEN UPDATE SET * WHEN NOT MATCHED THEN INSERT *",
+    )
     assert sorted(tuple(r) for r in tables.read(sail, by_name, table).select("k", "v").collect()) == [
-        (3, "C"), (4, "d"), (9, "z")]
+        (3, "C"),
+        (4, "d"),
+        (9, "z"),
+    ]
     assert tables.version(sail, by_name, table) == 2
     assert sorted(r.k for r in tables.read(sail, by_name, table, version=0).collect()) == [1, 2, 3]
     tables.overwrite(sail.createDataFrame([(5, "e", D1)], "k int, v string, d date"), by_name, table, ("d",))
@@ -97,8 +109,9 @@ def test_every_write_goes_to_the_named_table(sail: SparkSession, by_name: Lakeho
     assert not Path(by_name.table_path(table)).exists()
 
 
-def test_the_dag_runs_with_tables_addressed_by_name(sail: SparkSession, tiny_landing: Lakehouse,
-                                                    by_name: Lakehouse, tmp_path: Path) -> None:
+def test_the_dag_runs_with_tables_addressed_by_name(
+    sail: SparkSession, tiny_landing: Lakehouse, by_name: Lakehouse, tmp_path: Path
+) -> None:
     """Ingest and features of day 1 by name give the same tables as by folder; done-checks
     find the named tables, so a second run skips."""
     shutil.copytree(tiny_landing.home, by_name.home)
@@ -112,22 +125,33 @@ def test_the_dag_runs_with_tables_addressed_by_name(sail: SparkSession, tiny_lan
         frame = tables.read(sail, lakehouse, table).select(*columns)
         return sorted(tuple(r) for r in frame.collect())
 
-    assert rows(by_name, Table.ACCOUNT_DAILY, "account_id", "feature_date", "requests") == \
-        rows(by_folder, Table.ACCOUNT_DAILY, "account_id", "feature_date", "requests")
+    assert rows(by_name, Table.ACCOUNT_DAILY, "account_id", "feature_date", "requests") == rows(
+        by_folder, Table.ACCOUNT_DAILY, "account_id", "feature_date", "requests"
+    )
     clusters = rows(by_name, Table.ACCOUNT_CLUSTERS, "account_id", "cluster_id", "cluster_size")
     assert clusters and clusters == rows(by_folder, Table.ACCOUNT_CLUSTERS, "account_id", "cluster_id", "cluster_size")
-    assert rows(by_name, Table.INGEST_RUNS, "landing_date", "status", "accepted") == \
-        rows(by_folder, Table.INGEST_RUNS, "landing_date", "status", "accepted")
+    assert rows(by_name, Table.INGEST_RUNS, "landing_date", "status", "accepted") == rows(
+        by_folder, Table.INGEST_RUNS, "landing_date", "status", "accepted"
+    )
     raw = tables.read(sail, by_name, Table.RAW_REQUESTS).where(F.col("event_date") == F.lit(D1)).count()
-    assert raw > 0 and raw == tables.read(sail, by_folder, Table.RAW_REQUESTS).where(
-        F.col("event_date") == F.lit(D1)).count()
-    assert tables.read(sail, by_name, Table.GATE_RESULTS).count() == \
-        tables.read(sail, by_folder, Table.GATE_RESULTS).count()
+    assert (
+        raw > 0
+        and raw == tables.read(sail, by_folder, Table.RAW_REQUESTS).where(F.col("event_date") == F.lit(D1)).count()
+    )
+    assert (
+        tables.read(sail, by_name, Table.GATE_RESULTS).count()
+        == tables.read(sail, by_folder, Table.GATE_RESULTS).count()
+    )
 
     # Only the per-run scratch areas are folders; every pipeline table is a catalog table.
     named = {t.name for t in sail.catalog.listTables(by_name.schema)}
-    assert {"raw_requests", "quality_ingest_runs", "quality_gate_results", "features_account_daily",
-            "features_account_clusters"} <= named
+    assert {
+        "raw_requests",
+        "quality_ingest_runs",
+        "quality_gate_results",
+        "features_account_daily",
+        "features_account_clusters",
+    } <= named
     folders = {str(p.relative_to(by_name.tables_root)) for p in by_name.tables_root.glob("*/*")}
     assert folders <= {Table.FEATURE_SCRATCH.value, Table.RAW_STAGING.value}
 

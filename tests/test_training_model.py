@@ -35,12 +35,19 @@ def _frame(rows: list[dict]) -> pd.DataFrame:
 
 
 def test_baseline_is_the_share_of_red_flags() -> None:
-    frame = _frame([
-        {"top_template_share_28d": 0.6, "intent_share_28d": 0.5},              # 2 of 8
-        {"proxy_share_28d": 0.3, "hosting_share_28d": 0.3, "partner_payment_hit": True,
-         "unverified_over_kyc_threshold": True, "projected_monthly_spend": 1000.0},  # 4 of 8
-        {},                                                                  # nulls raise nothing
-    ])
+    frame = _frame(
+        [
+            {"top_template_share_28d": 0.6, "intent_share_28d": 0.5},  # 2 of 8
+            {
+                "proxy_share_28d": 0.3,
+                "hosting_share_28d": 0.3,
+                "partner_payment_hit": True,
+                "unverified_over_kyc_threshold": True,
+                "projected_monthly_spend": 1000.0,
+            },  # 4 of 8
+            {},  # nulls raise nothing
+        ]
+    )
     assert classifier.baseline_score(frame).tolist() == [0.25, 0.5, 0.0]
 
 
@@ -52,11 +59,22 @@ def test_encode_ranks_ordinals_and_keeps_nulls() -> None:
 
 
 def test_metrics_by_hand() -> None:
-    rows = pd.DataFrame({
-        "label": [1, 1, 1, 0, 0, 0], "label_name": ["distillation"] * 3 + ["benign", "benign", "unlabelled"],
-        "source": ["red_team", "enforcement_review", "enforcement_review", "enforcement_review",
-                   "enforcement_review", "unlabelled_sample"],
-        "eval_weight": [1, 1, 1, 1, 1, 10.0], "account_id": list("abcdef")})
+    rows = pd.DataFrame(
+        {
+            "label": [1, 1, 1, 0, 0, 0],
+            "label_name": ["distillation"] * 3 + ["benign", "benign", "unlabelled"],
+            "source": [
+                "red_team",
+                "enforcement_review",
+                "enforcement_review",
+                "enforcement_review",
+                "enforcement_review",
+                "unlabelled_sample",
+            ],
+            "eval_weight": [1, 1, 1, 1, 1, 10.0],
+            "account_id": list("abcdef"),
+        }
+    )
     score = np.array([0.9, 0.6, 0.2, 0.7, 0.1, 0.8])
     m = metrics.evaluate(rows, score, threshold=0.5, k=2)
     # flagged: a, b (positives), d (benign), f (unlabelled, stands for 10 live accounts)
@@ -72,8 +90,9 @@ def test_metrics_by_hand() -> None:
     assert m["n_positive"] == 3 and m["n_benign"] == 2 and m["n_unlabelled"] == 1
     # One score per bin: |y - s| = .1 (e), .8 (c), .4 (b), .7 (d), .8 (f, weight 10), .1 (a); total weight 15
     expected = (0.1 + 0.8 + 0.4 + 0.7 + 10 * 0.8 + 0.1) / 15
-    assert metrics.calibration_error(rows["label"].to_numpy(), score, rows["eval_weight"].to_numpy()) \
-        == pytest.approx(expected)
+    assert metrics.calibration_error(rows["label"].to_numpy(), score, rows["eval_weight"].to_numpy()) == pytest.approx(
+        expected
+    )
 
 
 def _training_frame(n: int = 240, seed: int = 1) -> pd.DataFrame:
@@ -83,8 +102,9 @@ def _training_frame(n: int = 240, seed: int = 1) -> pd.DataFrame:
     frame = _frame([{}] * n)
     frame["intent_share_28d"], frame["top_template_share_28d"] = signal, rng.random(n)
     frame["kyc_tier"], frame["plan"] = "basic", "payg"
-    return frame.assign(label=y, weight=1.0, population_weight=1.0, last_day=True,
-                        group_id=[f"g{i % 40}" for i in range(n)])
+    return frame.assign(
+        label=y, weight=1.0, population_weight=1.0, last_day=True, group_id=[f"g{i % 40}" for i in range(n)]
+    )
 
 
 def test_classifier_is_calibrated_and_ranks() -> None:
@@ -99,5 +119,3 @@ def test_classifier_is_calibrated_and_ranks() -> None:
     assert model.suspend.value >= model.threshold.value and model.suspend.fpr <= 0.01
     assert model.oof_scores.shape == (len(frame),) and model.meta["threshold"] == model.threshold.value
     assert model.meta[classifier.SUSPEND_THRESHOLD] == model.suspend.value
-
-

@@ -18,17 +18,32 @@ ALL = replace(TRAINING, unlabelled_sample_fraction=1.0, unlabelled_weight=0.5)
 
 def _world(spark: SparkSession) -> tuple:
     accounts = ["A1", "A2", "A3", "A4", "A5", "A6"]
-    rolling = rolling_df(spark, [{"account_id": a, "feature_date": day(n), "requests_7d": 100.0 * n + i}
-                                 for i, a in enumerate(accounts, 1) for n in range(0, 10)])
-    clusters = clusters_df(spark, [{"account_id": a, "feature_date": day(n), "cluster_id": f"c{a}",
-                                    "cluster_size": float(n)} for a in accounts for n in range(0, 10)])
-    incidents = incidents_df(spark, [
-        ("I1", "A1", "distillation", day(0), day(2), day(4), "enforcement_review"),
-        ("I2", "A2", "benign", day(1), day(3), day(5), "enforcement_review"),
-        ("I3", "A3", "distillation", day(0), day(1), day(7), "red_team"),   # decided after as_of
-        ("I4", "A4", "other_abuse", day(0), day(1), day(2), "enforcement_review"),
-        ("I6", "A6", "distillation", day(2), day(9), day(3), "partner_report"),  # window runs past as_of
-    ])
+    rolling = rolling_df(
+        spark,
+        [
+            {"account_id": a, "feature_date": day(n), "requests_7d": 100.0 * n + i}
+            for i, a in enumerate(accounts, 1)
+            for n in range(0, 10)
+        ],
+    )
+    clusters = clusters_df(
+        spark,
+        [
+            {"account_id": a, "feature_date": day(n), "cluster_id": f"c{a}", "cluster_size": float(n)}
+            for a in accounts
+            for n in range(0, 10)
+        ],
+    )
+    incidents = incidents_df(
+        spark,
+        [
+            ("I1", "A1", "distillation", day(0), day(2), day(4), "enforcement_review"),
+            ("I2", "A2", "benign", day(1), day(3), day(5), "enforcement_review"),
+            ("I3", "A3", "distillation", day(0), day(1), day(7), "red_team"),  # decided after as_of
+            ("I4", "A4", "other_abuse", day(0), day(1), day(2), "enforcement_review"),
+            ("I6", "A6", "distillation", day(2), day(9), day(3), "partner_report"),  # window runs past as_of
+        ],
+    )
     return rolling, clusters, incidents
 
 
@@ -79,17 +94,20 @@ def _keys(spark: SparkSession):
         ("I3a", "I3", "A3", "C3", 1, day(10), day(7)),
         ("I3b", "I3", "A3", "C3", 1, day(10), day(8)),
         ("I4", "I4", "A4", "C4", 0, day(10), day(8)),
-        ("I5", "I5", "A5", "C1", 1, day(11), day(9)),   # shares cluster C1 with I1 (an old campaign)
+        ("I5", "I5", "A5", "C1", 1, day(11), day(9)),  # shares cluster C1 with I1 (an old campaign)
         ("I6", "I6", "A6", "C6", 1, day(12), day(11)),  # same account as I7, decided earlier
         ("I7", "I7", "A6", "C6", 0, day(2), day(1)),
         ("I8", "I8", "A8", "C8", 0, day(11), day(9)),
         ("U1", None, "U1", "C9", 0, None, day(5)),
         ("U2", None, "U2", "C10", 0, None, day(11)),
-        ("U3", None, "U3", "C3", 0, None, day(1)),      # in I3's cluster: follows it to the holdout
-        ("U4", None, "U4", "C1", 0, None, day(12)),     # in I1's cluster, after the cutoff
+        ("U3", None, "U3", "C3", 0, None, day(1)),  # in I3's cluster: follows it to the holdout
+        ("U4", None, "U4", "C1", 0, None, day(12)),  # in I1's cluster, after the cutoff
     ]
-    return spark.createDataFrame(rows, "row_key string, incident_id string, account_id string, cluster_id string, "
-                                       "label int, decided_on date, feature_date date")
+    return spark.createDataFrame(
+        rows,
+        "row_key string, incident_id string, account_id string, cluster_id string, "
+        "label int, decided_on date, feature_date date",
+    )
 
 
 def test_split_by_time_and_campaign_group(engine: SparkSession) -> None:
@@ -98,11 +116,28 @@ def test_split_by_time_and_campaign_group(engine: SparkSession) -> None:
     rows = df.collect()
     sides = {r.row_key: r.split for r in rows}
     assert info.cutoff == day(10)
-    assert sides == {"I1": TRAIN, "I2": TRAIN, "I3a": HOLDOUT, "I3b": HOLDOUT, "I4": HOLDOUT, "I5": EXCLUDED,
-                     "I6": EXCLUDED, "I7": TRAIN, "I8": HOLDOUT, "U1": TRAIN, "U2": HOLDOUT, "U3": HOLDOUT,
-                     "U4": EXCLUDED}
-    assert (info.groups, info.holdout_positive, info.holdout_benign, info.train_positive, info.train_benign) \
-        == (8, 1, 2, 1, 2)
+    assert sides == {
+        "I1": TRAIN,
+        "I2": TRAIN,
+        "I3a": HOLDOUT,
+        "I3b": HOLDOUT,
+        "I4": HOLDOUT,
+        "I5": EXCLUDED,
+        "I6": EXCLUDED,
+        "I7": TRAIN,
+        "I8": HOLDOUT,
+        "U1": TRAIN,
+        "U2": HOLDOUT,
+        "U3": HOLDOUT,
+        "U4": EXCLUDED,
+    }
+    assert (info.groups, info.holdout_positive, info.holdout_benign, info.train_positive, info.train_benign) == (
+        8,
+        1,
+        2,
+        1,
+        2,
+    )
     used = [r for r in rows if r.split != EXCLUDED]
     for key in ("group_id", "incident_id", "cluster_id", "account_id"):
         by_value: dict = {}
