@@ -23,7 +23,7 @@ from typing import Any
 
 from pyspark.sql import DataFrame, SparkSession
 
-from distillguard.errors import DistillguardError
+from distillguard.errors import DistillguardError, UsageError
 
 REMOTE_ENV = "SPARK_REMOTE"
 MODE_ENV = "SAIL_MODE"
@@ -100,7 +100,7 @@ def get_spark(mode: str | None = None) -> SparkSession:
     remote = os.environ.get(REMOTE_ENV)
     if mode is not None and (active is not None or remote):
         where = "an active session" if active is not None else f"{REMOTE_ENV}={remote}"
-        raise DistillguardError(
+        raise UsageError(
             f"--mode {mode} applies to the embedded Sail engine, but the session comes from "
             f"{where}; set the mode on that server, or unset {REMOTE_ENV}"
         )

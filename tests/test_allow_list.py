@@ -98,7 +98,8 @@ def test_bad_files_are_refused_whole(
 
 SCORED = "account_id string, score double, top_reasons array<struct<feature:string,value:double,contribution:double>>"
 EVIDENCE = (
-    "account_id string, cluster_id string, cluster_size long, cluster_spend_28d double, kyc_tier string, "
+    "account_id string, cluster_id string, cluster_size long, link_types array<string>, cluster_spend_28d double, "
+    "kyc_tier string, "
     "spend_28d double, requests_28d long, template_reuse_28d double, intent_share_28d double, "
     "partner_indicator_hits long"
 )
@@ -107,7 +108,7 @@ EVIDENCE = (
 def test_flagged_rows_keep_allow_listed_accounts_marked(engine: SparkSession) -> None:
     scores = engine.createDataFrame([("acc_vendor", 0.99, []), ("acc_a", 0.8, []), ("acc_low", 0.2, [])], SCORED)
     evidence = engine.createDataFrame(
-        [(a, f"solo_{a}", 1, 10.0, "verified", 10.0, 5, 0.1, 0.2, 0) for a in ("acc_vendor", "acc_a", "acc_low")],
+        [(a, f"solo_{a}", 1, [], 10.0, "verified", 10.0, 5, 0.1, 0.2, 0) for a in ("acc_vendor", "acc_a", "acc_low")],
         EVIDENCE,
     )
     allowed = engine.createDataFrame([("acc_vendor",), ("acc_low",)], "account_id string")
@@ -202,7 +203,7 @@ def test_cli_add_list_remove_load(lakehouse: Lakehouse, tmp_path: Path, capsys: 
     ]
     assert main([*home, "allow-list", "list", "--all"]) == 0
     assert capsys.readouterr().out.splitlines()[-1] == "allow-list: 3 entries"
-    assert main([*home, "allow-list", "load", str(tmp_path / "missing.csv")]) == 2
+    assert pytest.raises(SystemExit, main, [*home, "allow-list", "load", str(tmp_path / "missing.csv")]).value.code == 1
     assert capsys.readouterr().err.strip().splitlines() == [
         f"distillguard: error: no allow-list file {tmp_path / 'missing.csv'}"
     ]

@@ -61,7 +61,7 @@ def test_second_run_of_a_job_and_date_is_refused_then_a_killed_lock_frees_itself
     second = subprocess.run(
         _cli(home, "ingest", "--date", str(D1)), env=env, capture_output=True, text=True, timeout=120
     )
-    assert second.returncode == 2 and second.stderr.count("\n") == 1
+    assert second.returncode == 1 and second.stderr.count("\n") == 1
     assert second.stderr.startswith(
         f'distillguard: error: ingest for {D1} is already running on {home.home} (held by {{"pid": {first.pid}'
     )

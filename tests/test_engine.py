@@ -153,7 +153,12 @@ def test_demo_mode_option(monkeypatch, tmp_path: Path, capsys: pytest.CaptureFix
     assert "invalid choice: 'cluster'" in capsys.readouterr().err
     monkeypatch.setattr(engine, "_active_session", lambda: None)
     monkeypatch.setenv(engine.REMOTE_ENV, "sc://spark.example:15002")
-    assert main(["--home", str(tmp_path / "demo"), "demo", "--mode", "local-cluster"]) == 2
+    assert (
+        pytest.raises(
+            SystemExit, main, ["--home", str(tmp_path / "demo"), "demo", "--mode", "local-cluster"]
+        ).value.code
+        == 2
+    )
     assert capsys.readouterr().err.strip() == (
         "distillguard: error: --mode local-cluster applies to the embedded Sail engine, but the session comes from "
         "SPARK_REMOTE=sc://spark.example:15002; set the mode on that server, or unset SPARK_REMOTE"

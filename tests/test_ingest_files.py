@@ -152,7 +152,8 @@ def test_every_file_corrupt_is_one_line_error(
     landing = tmp_path / "landing"
     hand.build(landing, [D1], files=1, per_file=3)
     (landing / "request_logs" / f"date={D1}" / "part-00000.jsonl.gz").write_bytes(b"<html>not found</html>")
-    code = main(["ingest", "--date", str(D1), "--home", str(tmp_path / "home"), "--landing", str(landing)])
+    argv = ["ingest", "--date", str(D1), "--home", str(tmp_path / "home"), "--landing", str(landing)]
+    code = pytest.raises(SystemExit, main, argv).value.code
     err = capsys.readouterr().err
-    assert code == 2 and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert code == 1 and "Traceback" not in err and len(err.strip().splitlines()) == 1
     assert "every request log file" in err and "part-00000.jsonl.gz (not_gzip" in err

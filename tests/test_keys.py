@@ -56,9 +56,11 @@ def test_a_landing_file_not_from_the_generator_ends_demo_status(demo: Lakehouse,
 def test_a_lakehouse_the_generator_did_not_create_refuses(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     landing = tmp_path / "home" / "landing"
     hand.build(landing, [date(2026, 11, 1)])
-    code = main(["ingest", "--date", "2026-11-01", "--home", str(tmp_path / "home")])
+    code = pytest.raises(
+        SystemExit, main, ["ingest", "--date", "2026-11-01", "--home", str(tmp_path / "home")]
+    ).value.code
     err = capsys.readouterr().err
-    assert code == 2 and err.count("\n") == 1 and "Traceback" not in err
+    assert code == 1 and err.count("\n") == 1 and "Traceback" not in err
     assert "DISTILLGUARD_PARTNER_HMAC_KEY is not set" in err and "no DEMO_LAKEHOUSE marker" in err
     assert not (tmp_path / "home" / "tables").exists()
     with pytest.raises(DistillguardError, match="already holds data that the generator did not write"):

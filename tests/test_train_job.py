@@ -171,7 +171,7 @@ def test_weekly_run_never_promotes_a_model_that_missed_its_fpr_target(
         "delta"
     ).mode("append").save(world.table_path(Table.INCIDENTS))
     home = ["--home", str(world.home)]
-    assert main([*home, "train", "--target-fpr", "0.000001"]) == 2
+    assert pytest.raises(SystemExit, main, [*home, "train", "--target-fpr", "0.000001"]).value.code == 1
     errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("distillguard: error")]
     assert len(errors) == 1
     assert errors[0].startswith("distillguard: error: promotion gate refused version 1: benign FPR")
