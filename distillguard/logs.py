@@ -60,6 +60,19 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(event, default=str)
 
 
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever ``sys.stderr`` is at the time of each event, so a handler set up once
+    never writes to a stream that was replaced and closed since (a notebook cell, a test capture)."""
+
+    @property
+    def stream(self) -> TextIO:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: TextIO) -> None:
+        pass
+
+
 def configure(level: str | None = None, fmt: str | None = None, stream: TextIO | None = None) -> logging.Logger:
     """Set the ``distillguard`` logger's level and format (option, then environment, then
     INFO/text). Calling it again replaces the handler, so events are never printed twice."""
@@ -72,7 +85,7 @@ def configure(level: str | None = None, fmt: str | None = None, stream: TextIO |
     logger = logging.getLogger(ROOT)
     for handler in list(logger.handlers):
         logger.removeHandler(handler)
-    handler = logging.StreamHandler(stream or sys.stderr)
+    handler = logging.StreamHandler(stream) if stream is not None else _StderrHandler()
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
     logger.addHandler(handler)
     logger.setLevel(level)

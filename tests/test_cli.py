@@ -20,6 +20,7 @@ from distillguard import __version__
 from distillguard.cli import _resolve_days, build_parser, main
 from distillguard.config import Lakehouse, Table
 from distillguard.jobs import daily
+from distillguard.secrets import PARTNER_HMAC_KEY_ENV, PSEUDONYM_KEY_ENV
 
 CONSOLE_SCRIPT = Path(sys.executable).with_name("distillguard")
 # What a Databricks python_wheel_task does: load the package's entry point, call it with the
@@ -143,6 +144,8 @@ def test_failed_gate_exits_1_from_the_console_script(
     snapshot.write_bytes(gzip.compress(b"\n".join(gzip.decompress(snapshot.read_bytes()).splitlines()[:10]) + b"\n"))
     done = subprocess.run(
         [CONSOLE_SCRIPT, "--home", str(home.home), "--log-format", "json", "ingest", "--date", "2026-11-02"],
+        # The edited snapshot ends the lakehouse's demo status: the run needs real keys.
+        env={**os.environ, PARTNER_HMAC_KEY_ENV: "test-partner-key", PSEUDONYM_KEY_ENV: "test-pseudonym-key"},
         capture_output=True,
         text=True,
         cwd=tmp_path,
