@@ -21,7 +21,7 @@ def _type(name: str) -> str:
 
 
 ROLLING_SCHEMA = "account_id string, feature_date date, " + ", ".join(f"{c} {_type(c)}" for c in ROLLING_FEATURES)
-CLUSTER_SCHEMA = "account_id string, feature_date date, cluster_id string, " + ", ".join(
+CLUSTER_SCHEMA = "account_id string, feature_date date, cluster_id string, link_types array<string>, " + ", ".join(
     f"{c} double" for c in CLUSTER_FEATURES
 )
 INCIDENT_SCHEMA = (
@@ -48,7 +48,16 @@ def rolling_df(spark: SparkSession, rows: list[dict]) -> DataFrame:
 
 def clusters_df(spark: SparkSession, rows: list[dict]) -> DataFrame:
     return spark.createDataFrame(
-        [tuple(r.get(c, 1.0) for c in ["account_id", "feature_date", "cluster_id", *CLUSTER_FEATURES]) for r in rows],
+        [
+            (
+                r["account_id"],
+                r["feature_date"],
+                r["cluster_id"],
+                r.get("link_types", []),
+                *(r.get(c, 1.0) for c in CLUSTER_FEATURES),
+            )
+            for r in rows
+        ],
         CLUSTER_SCHEMA,
     )
 
