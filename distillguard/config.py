@@ -92,8 +92,9 @@ class Table(str, Enum):
 
     @property
     def working(self) -> bool:
-        """Scratch areas of one job run: always folders under the lakehouse, never catalog tables."""
-        return self in (Table.FEATURE_SCRATCH, Table.RAW_STAGING)
+        """Scratch areas of one job run, and the run ledger (written with ``deltalake``, no engine):
+        always folders under the lakehouse, never catalog tables."""
+        return self in (Table.FEATURE_SCRATCH, Table.RAW_STAGING, Table.RUN_LEDGER)
 
 
 @dataclass(frozen=True)

@@ -64,8 +64,10 @@ def test_back_dated_indicator_does_not_change_an_earlier_backfill(lakehouse: Lak
     leaked = tables.read(sail, lakehouse, Table.PARTNER_INDICATORS)
     signals = tables.read(sail, lakehouse, Table.REQUEST_SIGNALS).where(f"event_date = DATE'{D1}'")
     from distillguard.features.account_daily import account_daily
+    from distillguard.features.models_reference import models_as_of
 
-    control = account_daily(signals, features.accounts_as_of(sail, lakehouse, D1), leaked, D1).toPandas()
+    models = models_as_of(tables.read(sail, lakehouse, Table.MODEL_DAILY), D1)
+    control = account_daily(signals, features.accounts_as_of(sail, lakehouse, D1), leaked, models, D1).toPandas()
     assert control.partner_prefix_requests.sum() == 5
 
 

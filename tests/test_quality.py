@@ -34,8 +34,17 @@ def test_a_suite_with_an_invalid_expectation_is_refused() -> None:
         suite_from_spec(spec)
 
 
+def _flagged(spark: SparkSession, accounts: list[str]):
+    """Flagged rows valid on every column the suite checks but ``account_id``'s uniqueness."""
+    return spark.createDataFrame(
+        [(date(2026, 11, 3), a, 0.9, "review", "m", "1", "run") for a in accounts],
+        "flag_date date, account_id string, score double, risk_tier string, model_name string, "
+        "model_version string, scoring_run_id string",
+    )
+
+
 def test_critical_failure_raises_after_recording_everything(sail: SparkSession, lakehouse: Lakehouse) -> None:
-    flagged = sail.createDataFrame([("a",), ("a",), ("b",)], "account_id string")
+    flagged = _flagged(sail, ["a", "a", "b"])
     indicators = sail.createDataFrame(
         [("ip_prefix", "51.21.25.0/24", "lab_z", date(2026, 11, 1), 0.3)],
         "indicator_type string, value string, partner string, first_seen date, confidence double",
@@ -49,9 +58,10 @@ def test_critical_failure_raises_after_recording_everything(sail: SparkSession, 
     with pytest.raises(GateFailed, match=r"flagged_accounts: expect_column_values_to_be_unique\(account_id\)"):
         gates.close()
     results = DeltaTable(lakehouse.table_path(Table.GATE_RESULTS)).to_pandas()
-    assert len(results) == 2 + 5
+    assert len(results) == 11 + 5  # every expectation of both suites is recorded
     failed = results[~results.success].sort_values("suite")
     assert list(zip(failed.suite, failed.severity, failed.unexpected_count)) == [
+        ("flagged_accounts", "critical", 2),
         ("flagged_accounts", "critical", 2),
         ("partner_indicators", "warning", 1),
     ]
@@ -59,7 +69,7 @@ def test_critical_failure_raises_after_recording_everything(sail: SparkSession, 
 
 
 def test_warnings_alone_do_not_stop(sail: SparkSession, lakehouse: Lakehouse) -> None:
-    flagged = sail.createDataFrame([("a",), ("b",)], "account_id string")
+    flagged = _flagged(sail, ["a", "b"])
     gates = Gates(sail, lakehouse, "run-2")
     outcome = gates.check("flagged_accounts", flagged)
     assert gates.close() == [outcome] and outcome.critical_failures == [] and outcome.warnings == []
@@ -91,7 +101,7 @@ def test_row_conditions_select_rows(sail: SparkSession, lakehouse: Lakehouse) ->
 def test_every_validation_is_kept_and_listed_in_data_docs(sail: SparkSession, lakehouse: Lakehouse) -> None:
     for run_id, accounts in (("run-a", ["a", "b"]), ("run-b", ["a", "a"])):
         gates = Gates(sail, lakehouse, run_id)
-        gates.check("flagged_accounts", sail.createDataFrame([(a,) for a in accounts], "account_id string"))
+        gates.check("flagged_accounts", _flagged(sail, accounts))
         if run_id == "run-a":
             gates.close()
         else:

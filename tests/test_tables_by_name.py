@@ -143,7 +143,7 @@ def test_the_dag_runs_with_tables_addressed_by_name(
         == tables.read(sail, by_folder, Table.GATE_RESULTS).count()
     )
 
-    # Only the per-run scratch areas are folders; every pipeline table is a catalog table.
+    # Only the per-run scratch areas and the run ledger are folders; every pipeline table is a catalog table.
     named = {t.name for t in sail.catalog.listTables(by_name.schema)}
     assert {
         "raw_requests",
@@ -153,7 +153,7 @@ def test_the_dag_runs_with_tables_addressed_by_name(
         "features_account_clusters",
     } <= named
     folders = {str(p.relative_to(by_name.tables_root)) for p in by_name.tables_root.glob("*/*")}
-    assert folders <= {Table.FEATURE_SCRATCH.value, Table.RAW_STAGING.value}
+    assert folders <= {Table.FEATURE_SCRATCH.value, Table.RAW_STAGING.value, Table.RUN_LEDGER.value}
 
     again = daily.run(sail, by_name, D1, steps=("ingest", "features"), echo=lambda line: None)
     assert [o["status"] for o in again] == ["skipped", "skipped"]
