@@ -3,7 +3,8 @@
 A partial upload (truncated gzip), a file that is not gzip at all, or a file the line
 reader cannot take (a NUL byte, which makes Sail fail the whole read) would otherwise end
 the run with a stack trace and hold back every other file of the day. Each file is
-streamed once through zlib here (C speed, one pass); a file that fails is recorded with
+streamed once through zlib here (C speed, one pass; request logs, the bulk of the bytes,
+only when the engine's read of the day fails: see jobs/ingest.py); a file that fails is recorded with
 its path, size, SHA-256, the reason and how many complete lines came out before the fault
 (what a re-delivery would restore), and its bytes are copied to the raw layer so it can
 be replayed. The rest of the day ingests.
@@ -79,8 +80,9 @@ def _decompressed(path: Path, gzipped: bool) -> Iterator[bytes]:
             raise EOFError("compressed stream ends early")
 
 
-def _scan(path: Path, header: str | None) -> tuple[str, str, int] | None:
-    """(reason, detail, complete lines before the fault) for an unreadable file, else None."""
+def _scan(path: Path, header: str | None, whole: bool = True) -> tuple[str, str, int] | None:
+    """(reason, detail, complete lines before the fault) for an unreadable file, else None;
+    with ``whole`` false only the first bytes are checked (no decompression)."""
     lines = 0
     first: bytes | None = None
     try:
@@ -91,6 +93,8 @@ def _scan(path: Path, header: str | None) -> tuple[str, str, int] | None:
             return GZIP_NOT_NAMED_GZ, "gzip bytes in a file not named .gz", 0
         if gzipped and magic != GZIP_MAGIC:
             return (TRUNCATED_GZIP, "empty file", 0) if not magic else (NOT_GZIP, "no gzip header", 0)
+        if not whole:
+            return None
         for chunk in _decompressed(path, gzipped):
             if first is None and chunk:
                 first = chunk[:4096]
@@ -112,13 +116,18 @@ def _scan(path: Path, header: str | None) -> tuple[str, str, int] | None:
 
 
 def inspect(
-    files: list[Path], landing: Path, source: str, header: str | None = None
+    files: list[Path], landing: Path, source: str, header: str | None = None, whole: bool = True
 ) -> tuple[list[Path], list[CorruptFile]]:
-    """Split ``files`` into readable ones and corrupt ones (with their evidence)."""
+    """Split ``files`` into readable ones and corrupt ones (with their evidence).
+
+    ``whole=False`` checks only each file's first bytes (the gzip header, or its absence):
+    for files too large to decompress twice, read by an engine that fails on a damaged
+    stream; on such a failure the caller inspects them whole.
+    """
     readable: list[Path] = []
     corrupt: list[CorruptFile] = []
     for path in files:
-        fault = _scan(path, header)
+        fault = _scan(path, header, whole)
         if fault is None:
             readable.append(path)
             continue

@@ -41,6 +41,7 @@ from functools import reduce
 from pathlib import Path
 from typing import Any
 
+from pyspark.errors import PySparkException
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
@@ -53,7 +54,16 @@ from distillguard.ingest import files as landing_files
 from distillguard.ingest.accounts import dedupe_snapshot, parse_account_lines, refined_accounts
 from distillguard.ingest.common import quarantine_rows, quarantine_summary
 from distillguard.ingest.reference import dedupe, parse_incident_lines, parse_indicator_lines
-from distillguard.ingest.requests import classify_against_raw, dedupe_batch, gate_view, parse_request_lines, raw_rows
+from distillguard.ingest.requests import (
+    SUMMARY_SCHEMA,
+    classify_against_raw,
+    dedupe_batch,
+    gate_aggregates,
+    gate_summary,
+    raw_rows,
+    request_rows,
+    typed_request_lines,
+)
 from distillguard.secrets import PARTNER_HMAC_KEY_ENV, get_key
 
 log = logging.getLogger(__name__)
@@ -72,7 +82,6 @@ STAGED = (
     c.ACCOUNTS,
     c.INCIDENTS,
     c.PARTNER_INDICATORS,
-    "gate_view",
     "refined_accounts",
     f"{c.INCIDENTS}_new",
     f"{c.PARTNER_INDICATORS}_new",
@@ -200,52 +209,87 @@ def _counts_by(df: DataFrame, column: str) -> dict[Any, int]:
     return {row[column]: row["count"] for row in df.groupBy(column).count().collect()}
 
 
+def _stage_requests(
+    spark: SparkSession,
+    lakehouse: Lakehouse,
+    folder: Path,
+    landing_date: date,
+    corrupt: list[landing_files.CorruptFile],
+) -> tuple[list[Path], DataFrame]:
+    """Read and parse the day's request files once into staging.
+
+    Files are not decompressed ahead of the engine: only their first bytes are checked.
+    The engine fails the read on a damaged stream (truncated or corrupt gzip, a NUL byte),
+    and only then is every file inspected whole, the unreadable ones set aside and the
+    rest read again.
+    """
+    files, bad = landing_files.inspect(_files(folder, "*.jsonl*"), lakehouse.landing, c.REQUEST_LOGS, whole=False)
+
+    def stage(readable: list[Path]) -> DataFrame:
+        if not readable and (bad or corrupt_now):
+            raise DistillguardError(
+                f"every request log file in {folder} is unreadable: "
+                + "; ".join(item.describe() for item in bad + corrupt_now)
+            )
+        if not readable:
+            raise DistillguardError(f"no request log files in {folder}")
+        lines = read_lines(spark, readable, lakehouse.landing)
+        return _stage(spark, lakehouse, typed_request_lines(lines, landing_date), c.REQUEST_LOGS, landing_date)
+
+    corrupt_now: list[landing_files.CorruptFile] = []
+    corrupt.extend(bad)
+    try:
+        return files, stage(files)
+    except PySparkException:
+        readable, corrupt_now = landing_files.inspect(files, lakehouse.landing, c.REQUEST_LOGS)
+        if not corrupt_now:
+            raise
+    corrupt.extend(corrupt_now)
+    return readable, stage(readable)
+
+
 def _ingest_requests(
     spark: SparkSession, lakehouse: Lakehouse, landing_date: date, run_id: str, corrupt: list[landing_files.CorruptFile]
 ) -> dict[str, Any]:
+    """Parse once, count, dedupe against stored keys and aggregate the gate's figures.
+
+    Three engine jobs over the staged parse: counts per reason and event date, then the
+    dedupe with its outcome counts and the gate aggregates in one aggregation; the stored
+    table is read for its keys only.
+    """
     folder = lakehouse.landing_dir(c.REQUEST_LOGS) / f"date={landing_date}"
-    files, bad = landing_files.inspect(_files(folder, "*.jsonl*"), lakehouse.landing, c.REQUEST_LOGS)
-    corrupt.extend(bad)
-    if not files and bad:
-        raise DistillguardError(
-            f"every request log file in {folder} is unreadable: " + "; ".join(item.describe() for item in bad)
-        )
-    if not files:
-        raise DistillguardError(f"no request log files in {folder}")
-    parsed = _stage(
-        spark,
-        lakehouse,
-        parse_request_lines(read_lines(spark, files, lakehouse.landing), landing_date),
-        c.REQUEST_LOGS,
-        landing_date,
-    )
-    by_reason = _counts_by(parsed, "reason")
-    valid = by_reason.pop(None, 0)
+    files, typed = _stage_requests(spark, lakehouse, folder, landing_date, corrupt)
+    parsed = request_rows(typed, landing_date)
+    counted = parsed.groupBy("reason", "event_date").count().collect()
+    by_reason: dict[str, int] = {}
+    for r in counted:
+        if r.reason is not None:
+            by_reason[r.reason] = by_reason.get(r.reason, 0) + r["count"]
+    valid = sum(r["count"] for r in counted if r.reason is None)
+    event_dates = sorted({r.event_date for r in counted if r.reason is None})
     batch = raw_rows(dedupe_batch(parsed.filter(F.col("reason").isNull())), run_id)
-    event_dates = sorted(r.event_date for r in batch.select("event_date").distinct().collect())
     stored = (
-        tables.read(spark, lakehouse, Table.RAW_REQUESTS).filter(F.col("event_date").isin(*event_dates))
+        tables.read(spark, lakehouse, Table.RAW_REQUESTS)
+        .filter(F.col("event_date").isin(*event_dates))
+        .select("event_date", "request_id", "landing_date")
         if tables.exists(lakehouse, Table.RAW_REQUESTS) and event_dates
-        else None
+        else batch.select("event_date", "request_id", "landing_date").limit(0)
     )
-    prior = stored if stored is not None else batch.limit(0)
-    classified = classify_against_raw(batch, prior, landing_date)
-    outcomes = classified.groupBy("event_date", "outcome").count().collect()
+    outcomes = [
+        r.asDict()
+        for r in gate_aggregates(classify_against_raw(batch, stored, landing_date), ["event_date", "outcome"]).collect()
+    ]
     total = {
-        kind: sum(r["count"] for r in outcomes if r.outcome == kind) for kind in ("new", "accepted_before", "duplicate")
+        kind: sum(r["from_this_run"] for r in outcomes if r["outcome"] == kind)
+        for kind in ("new", "accepted_before", "duplicate")
     }
-    changed = sorted({r.event_date for r in outcomes if r.outcome != "duplicate"})
     batch_size = sum(total.values())
-    inserted = classified.filter(F.col("outcome") == "new").drop("outcome")
-    after = inserted if stored is None else stored.unionByName(inserted)
     return {
         "files": files,
         "parsed": parsed,
         "batch": batch,
         "event_dates": event_dates,
-        "gate_view": gate_view(
-            after.filter(F.col("event_date").isin(*event_dates)) if event_dates else after.limit(0), landing_date
-        ),
+        "gate_summary": gate_summary([r for r in outcomes if r["outcome"] != "duplicate"]),
         "lines_read": valid + sum(by_reason.values()),
         "accepted": total["new"] + total["accepted_before"],
         "accepted_before": total["accepted_before"],
@@ -253,7 +297,7 @@ def _ingest_requests(
         "duplicates_of_stored": total["duplicate"],
         "quarantined": sum(by_reason.values()),
         "quarantined_by_reason": dict(sorted(by_reason.items())),
-        "changed_event_dates": changed,
+        "changed_event_dates": sorted({r["event_date"] for r in outcomes if r["outcome"] != "duplicate"}),
     }
 
 
@@ -442,8 +486,8 @@ def run(spark: SparkSession, lakehouse: Lakehouse, landing_date: date) -> dict[s
                 row[f"{prefix}_{name}"] = part[name] if part else None
 
         gates = quality.Gates(spark, lakehouse, run_id)
-        view = _stage(spark, lakehouse, requests["gate_view"], "gate_view", landing_date)
-        gates.check("raw_requests", view, _volume_bounds(spark, lakehouse, landing_date))
+        summary = spark.createDataFrame([tuple(requests["gate_summary"].values())], SUMMARY_SCHEMA)
+        gates.check("raw_requests", summary, _volume_bounds(spark, lakehouse, landing_date))
         if accounts:
             gates.check("accounts", accounts["gate_view"], _account_bounds(spark, lakehouse, landing_date))
         if incidents:
