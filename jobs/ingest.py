@@ -3,25 +3,32 @@
 Order, chosen so a run killed at any point (SIGKILL included) leaves either the old or the
 new state of every table and a re-run converges:
 
-0. stream every landing file once through zlib: a file that cannot be read whole (a
+0. check every landing file's first bytes, and stream the small ones (accounts snapshot,
+   incident and indicator CSVs) through zlib: a file that cannot be read whole (a
    truncated or non-gzip ``.jsonl.gz``, a NUL byte, a CSV without the contract header) is
-   quarantined whole (``ingest/files.py``) and the rest of the day goes on; a corrupt
-   accounts snapshot keeps the last good snapshot, a corrupt incident or indicator file
-   adds nothing (what earlier runs stored stays);
-1. parse every line of ``request_logs/date=D``, the accounts snapshot of D and the
-   incident / partner-indicator files into a staging area in the raw layer (parquet,
-   overwritten by the next attempt, removed at the end): gzip is read and JSON parsed once;
-2. count and classify against the raw table: within-batch copies and copies stored by
-   another folder date are duplicates; rows an earlier attempt of D already stored count
-   as accepted again, so a re-run reports the same figures;
-3. run the quality gates (GX) on the tables as they will be after the run; a critical
+   quarantined whole (``ingest/files.py``) and the rest of the day goes on; request logs,
+   the bulk of the bytes, are decompressed by the engine only, and inspected whole only if
+   the engine fails to read them; a corrupt accounts snapshot keeps the last good
+   snapshot, a corrupt incident or indicator file adds nothing (what earlier runs stored
+   stays);
+1. parse every line of ``request_logs/date=D`` once, with the contract's types, into a
+   staging area in the raw layer (parquet, overwritten by the next attempt, removed at the
+   end); only lines that parse cannot prove valid are parsed again, to name the reason
+   (``ingest/requests.py``); the same for the accounts snapshot of D and the incident /
+   partner-indicator files;
+2. count and classify against the raw table's keys (payload never re-read): within-batch
+   copies and copies stored by another folder date are duplicates; rows an earlier attempt
+   of D already stored count as accepted again, so a re-run reports the same figures; the
+   raw_requests gate's aggregates come out of the same aggregation;
+3. run the quality gates (GX) on those aggregates and on the small sources; a critical
    failure stops here, before any table is written;
 4. one Delta commit per table: ``MERGE INTO`` raw requests on (event_date, request_id)
-   inserting only unseen requests (a re-run inserts nothing), ``replaceWhere`` for the
-   snapshot date of accounts and for this run's quarantine rows and quarantined files;
-   incidents and partner indicators are appended, each row version once, with
-   ``ingested_on`` = D (history is kept: a file removed from the landing zone erases
-   nothing, and readers as of a day see only what was ingested by then);
+   inserting only unseen requests (a re-run inserts nothing; the MERGE is what keeps
+   requests unique), ``replaceWhere`` for the snapshot date of accounts and for this run's
+   quarantine rows and quarantined files; incidents and partner indicators are appended,
+   each row version once, with ``ingested_on`` = D (history is kept: a file removed from
+   the landing zone erases nothing, and readers as of a day see only what was ingested by
+   then);
 5. the ingest-runs row last: a date counts as ingested only once its run row exists.
 
 Reconciliation per run: lines_read = accepted + duplicates_dropped + quarantined.
@@ -79,6 +86,7 @@ VOLUME_MIN_HISTORY = 3
 UNBOUNDED = 10**15
 STAGED = (
     c.REQUEST_LOGS,
+    "classified",
     c.ACCOUNTS,
     c.INCIDENTS,
     c.PARTNER_INDICATORS,
@@ -253,9 +261,9 @@ def _ingest_requests(
 ) -> dict[str, Any]:
     """Parse once, count, dedupe against stored keys and aggregate the gate's figures.
 
-    Three engine jobs over the staged parse: counts per reason and event date, then the
-    dedupe with its outcome counts and the gate aggregates in one aggregation; the stored
-    table is read for its keys only.
+    Over the staged parse: counts per reason and event date, then the dedupe, classified
+    against the stored table's keys only (its payload is never read) and staged, and one
+    aggregation of it for the outcome counts and the gate's figures.
     """
     folder = lakehouse.landing_dir(c.REQUEST_LOGS) / f"date={landing_date}"
     files, typed = _stage_requests(spark, lakehouse, folder, landing_date, corrupt)
@@ -275,10 +283,9 @@ def _ingest_requests(
         if tables.exists(lakehouse, Table.RAW_REQUESTS) and event_dates
         else batch.select("event_date", "request_id", "landing_date").limit(0)
     )
-    outcomes = [
-        r.asDict()
-        for r in gate_aggregates(classify_against_raw(batch, stored, landing_date), ["event_date", "outcome"]).collect()
-    ]
+    # Deduped once and staged: the gate's aggregates and the MERGE both read it.
+    classified = _stage(spark, lakehouse, classify_against_raw(batch, stored, landing_date), "classified", landing_date)
+    outcomes = [r.asDict() for r in gate_aggregates(classified, ["event_date", "outcome"]).collect()]
     total = {
         kind: sum(r["from_this_run"] for r in outcomes if r["outcome"] == kind)
         for kind in ("new", "accepted_before", "duplicate")
@@ -287,7 +294,7 @@ def _ingest_requests(
     return {
         "files": files,
         "parsed": parsed,
-        "batch": batch,
+        "batch": classified.filter(F.col("outcome") == "new").drop("outcome"),
         "event_dates": event_dates,
         "gate_summary": gate_summary([r for r in outcomes if r["outcome"] != "duplicate"]),
         "lines_read": valid + sum(by_reason.values()),
@@ -393,6 +400,7 @@ def _ingest_reference(
         "parsed": parsed,
         "rows": rows,
         "new": new,
+        "new_rows": new.count(),
         "lines_read": valid + sum(by_reason.values()),
         "accepted": accepted,
         "duplicates": valid - accepted,
@@ -490,9 +498,11 @@ def run(spark: SparkSession, lakehouse: Lakehouse, landing_date: date) -> dict[s
         gates.check("raw_requests", summary, _volume_bounds(spark, lakehouse, landing_date))
         if accounts:
             gates.check("accounts", accounts["gate_view"], _account_bounds(spark, lakehouse, landing_date))
-        if incidents:
+        # Append-only sources are re-read whole every day: they are gated on the days they
+        # bring row versions no earlier run stored, since only then is anything written.
+        if incidents and incidents["new_rows"]:
             gates.check("incidents", incidents["rows"])
-        if indicators:
+        if indicators and indicators["new_rows"]:
             gates.check("partner_indicators", indicators["rows"])
         row["gate_warnings"] = sum(len(o.warnings) for o in gates.outcomes)
         try:
@@ -516,7 +526,7 @@ def run(spark: SparkSession, lakehouse: Lakehouse, landing_date: date) -> dict[s
             tables.replace(accounts["raw"], lakehouse, Table.RAW_ACCOUNTS, where, ("snapshot_date",))
             tables.replace(accounts["refined"], lakehouse, Table.ACCOUNTS, where, ("snapshot_date",))
         for source, part in ((c.INCIDENTS, incidents), (c.PARTNER_INDICATORS, indicators)):
-            if part and (not tables.exists(lakehouse, REFERENCE_TABLES[source]) or part["new"].limit(1).count()):
+            if part and (not tables.exists(lakehouse, REFERENCE_TABLES[source]) or part["new_rows"]):
                 tables.append(part["new"], lakehouse, REFERENCE_TABLES[source])
         _record_files(spark, lakehouse, landing_date, run_id, corrupt)
         parts = [(c.REQUEST_LOGS, requests["parsed"])] + [
