@@ -232,28 +232,32 @@ def _stage_requests(
     rest read again.
     """
     files, bad = landing_files.inspect(_files(folder, "*.jsonl*"), lakehouse.landing, c.REQUEST_LOGS, whole=False)
-
-    def stage(readable: list[Path]) -> DataFrame:
-        if not readable and (bad or corrupt_now):
-            raise DistillguardError(
-                f"every request log file in {folder} is unreadable: "
-                + "; ".join(item.describe() for item in bad + corrupt_now)
-            )
-        if not readable:
-            raise DistillguardError(f"no request log files in {folder}")
-        lines = read_lines(spark, readable, lakehouse.landing)
-        return _stage(spark, lakehouse, typed_request_lines(lines, landing_date), c.REQUEST_LOGS, landing_date)
-
-    corrupt_now: list[landing_files.CorruptFile] = []
     corrupt.extend(bad)
     try:
-        return files, stage(files)
+        return files, _parse_requests(spark, lakehouse, folder, files, landing_date, corrupt)
     except PySparkException:
-        readable, corrupt_now = landing_files.inspect(files, lakehouse.landing, c.REQUEST_LOGS)
-        if not corrupt_now:
+        files, damaged = landing_files.inspect(files, lakehouse.landing, c.REQUEST_LOGS)
+        if not damaged:
             raise
-    corrupt.extend(corrupt_now)
-    return readable, stage(readable)
+    corrupt.extend(damaged)
+    return files, _parse_requests(spark, lakehouse, folder, files, landing_date, corrupt)
+
+
+def _parse_requests(
+    spark: SparkSession,
+    lakehouse: Lakehouse,
+    folder: Path,
+    files: list[Path],
+    landing_date: date,
+    corrupt: list[landing_files.CorruptFile],
+) -> DataFrame:
+    if not files:
+        unreadable = [item.describe() for item in corrupt if item.source == c.REQUEST_LOGS]
+        if unreadable:
+            raise DistillguardError(f"every request log file in {folder} is unreadable: " + "; ".join(unreadable))
+        raise DistillguardError(f"no request log files in {folder}")
+    lines = read_lines(spark, files, lakehouse.landing)
+    return _stage(spark, lakehouse, typed_request_lines(lines, landing_date), c.REQUEST_LOGS, landing_date)
 
 
 def _ingest_requests(
