@@ -39,7 +39,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from distillguard.config import TRAINING, Lakehouse, Table, TrainingSettings
+from distillguard.config import FEATURES, SCORING, TRAINING, Lakehouse, Table, TrainingSettings
 from distillguard.errors import DistillguardError
 from distillguard.models import classifier, evaluation
 from distillguard.models.evaluation import Evaluation
@@ -165,9 +165,11 @@ def evaluate_set(
     truth: pd.DataFrame,
     settings: TrainingSettings,
     looser_fpr: float,
-) -> tuple[Evaluation, Evaluation, dict[str, float]]:
+    strong_only: bool,
+) -> tuple[Evaluation, Evaluation, pd.DataFrame, dict[str, float]]:
     """Train and evaluate one feature set on the shared rows and split: at the operating point,
-    and (K-fold and census only) at the looser ``looser_fpr`` threshold from the same scores."""
+    and (K-fold and census only) at the looser ``looser_fpr`` threshold from the same scores;
+    and the as-of day's flags under the lakehouse's policy (``policy_flags``)."""
     started = time.monotonic()
     dates = sorted(set(rows["feature_date"]) | {as_of})
     values = read_features(lakehouse, columns, dates)
@@ -199,8 +201,12 @@ def evaluate_set(
         "rows_without_features": float(unmatched),
         "seconds": round(time.monotonic() - started, 1),
     }
+    scores = pd.Series(census_score, index=population["account_id"].to_numpy())
+    flags = policy_flags(
+        policy_inputs(lakehouse, as_of), scores, model.threshold.value, model.suspend.value, strong_only
+    )
     print(f"{name}: {len(columns)} columns, {unmatched} rows without features, {facts['seconds']}s", file=sys.stderr)
-    return result, loose, facts
+    return result, loose, flags, facts
 
 
 def _cell(recall: float, low: float | None = None, high: float | None = None) -> str:
@@ -301,45 +307,106 @@ def side_by_side(
     }
 
 
-def flags_by_reason(lakehouse: Lakehouse, facts: dict[str, dict], day: date, truth: pd.DataFrame) -> pd.DataFrame:
-    """The day's flags by the rule that raised the tier (and whether the account is an attacker).
-
-    Score tiers (review, suspend) are ``own score`` when the account's own score reaches the
-    review threshold of the model that scored it, else ``cluster lift``; ``kyc_required`` is
-    ``own spend`` when the account's own projected spend reaches the KYC threshold, else
-    ``pooled cluster spend``."""
+def policy_inputs(lakehouse: Lakehouse, day: date) -> pd.DataFrame:
+    """What the lift and KYC rules read on ``day``: own spend and KYC tier, cluster id, size,
+    spend and (strong-link lakehouses only) the account's strong link types."""
     from deltalake import DeltaTable
 
-    from distillguard.config import FEATURES
+    def read(table: Table, columns: list[str]) -> pd.DataFrame:
+        delta = DeltaTable(lakehouse.table_path(table))
+        present = [c for c in columns if c in delta.schema().to_arrow().names]
+        arrow = delta.to_pyarrow_table(columns=["account_id", "feature_date", *present])
+        arrow = arrow.filter(pc.equal(arrow["feature_date"], pa.scalar(day, pa.date32())))
+        return arrow.to_pandas().drop(columns="feature_date")
+
+    longest = max(FEATURES.windows)
+    own = read(Table.ACCOUNT_ROLLING, [f"spend_{longest}d", "kyc_tier"])
+    clusters = read(Table.ACCOUNT_CLUSTERS, ["cluster_id", "cluster_size", f"cluster_spend_{longest}d", "link_types"])
+    return own.merge(clusters, on="account_id", how="left")
+
+
+def policy_flags(
+    inputs: pd.DataFrame, score: pd.Series, threshold: float, suspend_threshold: float, strong_only: bool
+) -> pd.DataFrame:
+    """The flags scoring/policy.py raises from these scores, with the rule that raised each tier.
+
+    ``strong_only`` is main's policy: lift and pooled spend only inside clusters of
+    2..``cluster_lift_max_size`` members with a strong link, own spend elsewhere. Without it,
+    the policy of 660a3ca: any cluster of 2..max lifts, and the KYC rule always reads the
+    cluster's spend (no size cap). Reasons: score tiers are ``own score`` when the account's
+    own score reaches the threshold, else ``cluster lift``; ``kyc_required`` is ``own spend``
+    when the account's own projected spend reaches the KYC threshold, else ``pooled``."""
+    longest = max(FEATURES.windows)
+    f = inputs.assign(score=inputs["account_id"].map(score).astype(float))
+    f = f[f["score"].notna()].copy()
+    size = f["cluster_size"].astype(float)
+    eligible = size.between(2, SCORING.cluster_lift_max_size).to_numpy()
+    if strong_only:
+        eligible &= f["link_types"].map(lambda v: v is not None and len(v) > 0).to_numpy(dtype=bool)
+    top = f.groupby("cluster_id", dropna=False)["score"].transform("max").where(f["cluster_id"].notna(), f["score"])
+    final = np.where(eligible, np.maximum(f["score"], SCORING.cluster_lift * top), f["score"])
+    own_spend = f[f"spend_{longest}d"].astype(float).fillna(0.0)
+    cluster_spend = f[f"cluster_spend_{longest}d"].astype(float).fillna(own_spend)
+    spend = np.where(eligible, cluster_spend, own_spend) if strong_only else cluster_spend
+    per_month = 30.0 / longest
+    kyc = f["kyc_tier"].isin(["none", "basic"]).to_numpy() & (spend * per_month >= FEATURES.kyc_review_monthly_usd)
+    suspend, review = final >= max(suspend_threshold, threshold), final >= threshold
+    f["risk_tier"] = np.select([suspend, kyc, review], ["suspend_recommended", "kyc_required", "review"], None)
+    f["reason"] = np.where(
+        f["risk_tier"] == "kyc_required",
+        np.where(own_spend * per_month >= FEATURES.kyc_review_monthly_usd, OWN_SPEND, POOLED),
+        np.where(f["score"] >= threshold, OWN_SCORE, LIFT),
+    )
+    return f[f["risk_tier"].notna()][["account_id", "risk_tier", "reason", "score"]]
+
+
+def reason_table(flags: pd.DataFrame, truth: pd.DataFrame) -> pd.DataFrame:
+    """Flags counted by (reason, tier) and by truth (attack or benign), with benign populations."""
+    columns = ["reason", "tier", "attack", "benign", "total", "benign populations"]
+    if flags.empty:
+        return pd.DataFrame(columns=columns)
+    known = truth.set_index("account_id")
+    flags = flags.assign(
+        kind=np.where(flags["account_id"].map(known["is_attack"]).fillna(False).astype(bool), "attack", "benign"),
+        population=flags["account_id"].map(known["archetype"]),
+    )
+    rows = []
+    for (reason, tier), group in flags.groupby(["reason", "risk_tier"]):
+        benign = group[group["kind"] == "benign"]
+        counts = benign["population"].value_counts().sort_index()
+        rows.append(
+            {
+                "reason": reason,
+                "tier": tier,
+                "attack": int((group["kind"] == "attack").sum()),
+                "benign": len(benign),
+                "total": len(group),
+                "benign populations": ", ".join(f"{k} {v}" for k, v in counts.items()),
+            }
+        )
+    return pd.DataFrame(rows, columns=columns)
+
+
+def pipeline_flags(lakehouse: Lakehouse, facts: dict[str, dict], day: date) -> pd.DataFrame | None:
+    """The flags the lakehouse's own scoring job wrote on ``day``, with the rule that raised
+    each tier (as ``policy_flags``, the threshold being that of the model version that scored
+    it); None when the lakehouse has no flags table."""
+    from deltalake import DeltaTable
 
     path = lakehouse.table_path(Table.FLAGGED_ACCOUNTS)
     if not (Path(path) / "_delta_log").is_dir():
-        return pd.DataFrame()
+        return None
     flags = DeltaTable(path).to_pandas()
     flags = flags[flags["flag_date"].astype(str) == day.isoformat()].copy()
-    if flags.empty:
-        return pd.DataFrame(columns=["reason", "tier", "attack", "benign", "total"])
     longest = max(FEATURES.windows)
-    threshold = flags["model_version"].astype(str).map(lambda v: facts[v]["threshold"])
+    threshold = flags["model_version"].astype(str).map(lambda v: facts[v]["threshold"]).astype(float)
     own_spend = flags[f"spend_{longest}d"].astype(float) * 30.0 / longest >= FEATURES.kyc_review_monthly_usd
-    score_tier = flags["risk_tier"].isin(["review", "suspend_recommended"])
     flags["reason"] = np.where(
-        score_tier,
-        np.where(flags["score"] >= threshold, OWN_SCORE, LIFT),
+        flags["risk_tier"] == "kyc_required",
         np.where(own_spend, OWN_SPEND, POOLED),
+        np.where(flags["score"] >= threshold, OWN_SCORE, LIFT),
     )
-    attack = truth.set_index("account_id")["is_attack"]
-    flags["kind"] = np.where(flags["account_id"].map(attack).fillna(False).astype(bool), "attack", "benign")
-    table = flags.groupby(["reason", "risk_tier", "kind"]).size().unstack("kind", fill_value=0)
-    for kind in ("attack", "benign"):
-        if kind not in table:
-            table[kind] = 0
-    table["total"] = table["attack"] + table["benign"]
-    benign = flags[flags["kind"] == "benign"]
-    by_population = benign["account_id"].map(truth.set_index("account_id")["archetype"]).value_counts()
-    table = table.reset_index().rename(columns={"risk_tier": "tier"})[["reason", "tier", "attack", "benign", "total"]]
-    table.attrs["benign_by_population"] = by_population.to_dict()
-    return table
+    return flags[["account_id", "risk_tier", "reason", "score"]]
 
 
 def _markdown(frame: pd.DataFrame) -> str:
@@ -395,13 +462,21 @@ def _run(args: argparse.Namespace) -> int:
         f"campaign groups {rows['group_id'].nunique()}",
         file=sys.stderr,
     )
-    results, loose, facts_by_set = {}, {}, {}
+    results, loose, emulated, facts_by_set = {}, {}, {}, {}
     for name, lakehouse in (("old", old), ("new", new)):
-        results[name], loose[name], facts_by_set[name] = evaluate_set(
-            name, lakehouse, list(columns[name]), rows, as_of, truth, settings, args.looser_fpr
+        results[name], loose[name], emulated[name], facts_by_set[name] = evaluate_set(
+            name, lakehouse, list(columns[name]), rows, as_of, truth, settings, args.looser_fpr, name == "new"
         )
     tables = side_by_side(results, loose, args.looser_fpr)
-    flags = {name: flags_by_reason(lh, facts[name], as_of, truth) for name, lh in (("old", old), ("new", new))}
+    flags = {
+        f"{name}: model above (this recipe) + {name} policy": reason_table(emulated[name], truth)
+        for name in ("old", "new")
+    }
+    for name, lakehouse in (("old", old), ("new", new)):
+        written = pipeline_flags(lakehouse, facts[name], as_of)
+        flags[f"{name}: flags its own pipeline wrote"] = (
+            reason_table(written, truth) if written is not None else pd.DataFrame({"note": ["no flags table"]})
+        )
     print(f"# Old ({old.home}) vs new ({new.home}) features, same rows and split, as of {as_of}\n")
     print(
         f"Columns: old {len(columns['old'])}, new {len(columns['new'])}. Population-weighted; review threshold at "
@@ -411,9 +486,7 @@ def _run(args: argparse.Namespace) -> int:
     for name, table in tables.items():
         print(f"## {name}\n\n{_markdown(table)}\n")
     for name, table in flags.items():
-        print(f"## flags on {as_of} by reason: {name}\n\n{_markdown(table)}\n")
-        if not table.empty:
-            print(f"benign flagged by population: {table.attrs['benign_by_population']}\n")
+        print(f"## flags on {as_of} by reason, {name}\n\n{_markdown(table)}\n")
     if args.json:
         args.json.write_text(
             json.dumps(
