@@ -320,7 +320,8 @@ def policy_inputs(lakehouse: Lakehouse, day: date) -> pd.DataFrame:
         return arrow.to_pandas().drop(columns="feature_date")
 
     longest = max(FEATURES.windows)
-    own = read(Table.ACCOUNT_ROLLING, [f"spend_{longest}d", "kyc_tier"])
+    own = read(Table.ACCOUNT_ROLLING, [f"spend_usd_{longest}d", "kyc_tier"])
+    own = own.rename(columns={f"spend_usd_{longest}d": f"spend_{longest}d"})
     clusters = read(Table.ACCOUNT_CLUSTERS, ["cluster_id", "cluster_size", f"cluster_spend_{longest}d", "link_types"])
     return own.merge(clusters, on="account_id", how="left")
 
