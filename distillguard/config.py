@@ -386,8 +386,9 @@ class IntentSettings:
     # One account in this many (per class, hashed) is held out to choose the threshold.
     calibration_every: int = 4
     # Threshold candidates: the share of held-out negative prompts allowed above it. The one whose
-    # per-account share of prompts above it best separates held-out accounts is kept (models/intent.py).
-    negative_prompt_rates: tuple[float, ...] = (0.01, 0.05, 0.1, 0.2, 0.3)
+    # per-account share of prompts above it best separates held-out accounts is kept (models/intent.py);
+    # at most 10%, so a hit stays a minority event for benign accounts (the baseline's 30% rule).
+    negative_prompt_rates: tuple[float, ...] = (0.01, 0.02, 0.05, 0.1)
     min_accounts_per_class: int = 2
     # The demo trains one intent model per this many days of data (point in time).
     demo_every_days: int = 7
