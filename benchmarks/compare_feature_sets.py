@@ -16,9 +16,16 @@ models/evaluation.py reports (ground truth: evaluation only): the operating poin
 threshold at population-weighted benign FPR <= ``target_fpr`` on out-of-fold scores), group
 K-fold and holdout recall per campaign type, leave-one-campaign-type-out recall, and the
 as-of-day census (recall per unseen campaign type, FPR per benign population, intervals by
-group bootstrap). Last, the flags each lakehouse's own pipeline wrote on the as-of day, by
-the rule that raised them (own score, cluster lift, own spend, pooled cluster spend) and by
-truth. Reads both lakehouses; writes nothing in them (MLflow stores are read from copies).
+group bootstrap); the same at a looser benign FPR (``--looser-fpr``, K-fold and census).
+Last, the as-of day's flags by the rule that raised them (own score, cluster lift, own spend,
+pooled cluster spend) and by truth: under each set's model above with the policy of its
+features (``policy_flags``: old = any cluster lifts and pools, new = strong links only), and
+as each lakehouse's own pipeline wrote them, if it did. Reads both lakehouses; writes
+nothing in them (MLflow stores are read from copies).
+
+The old lakehouse of docs/features.md ("Old features against new") has no champion (the old
+code's split cannot train on this scenario), so its columns come from the old code:
+``--old-columns "$(PYTHONPATH=<old package> python -c '...print(",".join(FEATURE_COLUMNS))')"``.
 """
 
 from __future__ import annotations
