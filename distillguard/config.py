@@ -385,8 +385,10 @@ class IntentSettings:
     sample_seed: int = 11
     # One account in this many (per class, hashed) is held out to choose the threshold.
     calibration_every: int = 4
-    # Threshold: at most this share of held-out negative prompts score above it.
-    negative_prompt_rate: float = 0.01
+    # Threshold candidates: the share of held-out negative prompts allowed above it. The one whose
+    # per-account share of prompts above it best separates held-out accounts is kept (models/intent.py);
+    # at most 10%, so a hit stays a minority event for benign accounts (the baseline's 30% rule).
+    negative_prompt_rates: tuple[float, ...] = (0.01, 0.02, 0.05, 0.1)
     min_accounts_per_class: int = 2
     # The demo trains one intent model per this many days of data (point in time).
     demo_every_days: int = 7

@@ -8,9 +8,14 @@ Only incidents decided on or before ``as_of`` and requests on or before it are r
 How: hashed character n-grams (``char_wb``, no vocabulary, so any script or language
 and any wording; nothing about the prompts is stored in the model) and a class-balanced
 logistic regression. Accounts, not prompts, are split (hashed, stratified by class): one
-in ``calibration_every`` is held out, and the threshold is the score that at most
-``negative_prompt_rate`` of held-out negative prompts reach. The registered model is
-the one evaluated (fitted on the training accounts only).
+in ``calibration_every`` is held out. The threshold is chosen for what the account model
+reads, the share of an account's prompts at or above it (``intent_share``): among the
+scores that at most each of ``negative_prompt_rates`` of held-out negative prompts reach,
+the one whose per-account share best separates the held-out accounts (ROC AUC; ties to the
+strictest). A strict 1% rate keeps a few prompts per campaign account and reads as noise at
+account level; on the demo (as of 2026-11-21) the held-out account AUC of the share was
+0.645 at 1% and 0.894 at 25%. The registered model is the one evaluated (fitted on the
+training accounts only).
 
 Registry: ``INTENT_MODEL_NAME`` (config), one version per ``as_of`` (tag), with tags
 ``threshold`` and ``text_chars``. The features of day D use the newest version whose
@@ -38,6 +43,7 @@ from sklearn.pipeline import Pipeline, make_pipeline
 
 from distillguard import tables
 from distillguard.config import INTENT, INTENT_MODEL_NAME, IntentSettings, Lakehouse, Table
+from distillguard.errors import DistillguardError
 from distillguard.features.intent import IntentScorer
 from distillguard.models import registry
 from distillguard.models.training_set import BENIGN, POSITIVE, _hash_unit
@@ -113,6 +119,34 @@ def calibration_accounts(accounts: pd.DataFrame, settings: IntentSettings = INTE
     return set(ordered.loc[rank % settings.calibration_every == 0, "account_id"])
 
 
+def _auc(label: pd.Series, value: pd.Series) -> float:
+    """ROC AUC of per-account values against per-account labels (NaN with one class)."""
+    if label.nunique() < 2:
+        return float("nan")
+    return float(roc_auc_score(label.to_numpy(), value.reindex(label.index).to_numpy()))
+
+
+def choose_threshold(
+    score: np.ndarray, y: np.ndarray, accounts: np.ndarray, rates: tuple[float, ...]
+) -> tuple[float, float, float]:
+    """(threshold, negative prompt rate, account AUC): for each rate, the score that at most
+    that share of negative prompts reach; kept is the one whose per-account share of prompts
+    at or above it has the highest ROC AUC between accounts (ties and a one-class holdout:
+    the strictest rate)."""
+    if not rates:
+        raise DistillguardError("IntentSettings.negative_prompt_rates is empty: give at least one rate")
+    label = pd.Series(y).groupby(accounts).max()
+    options = []
+    for rate in sorted(rates):
+        threshold = float(np.quantile(score[y == 0], 1 - rate, method="higher"))
+        options.append((threshold, rate, _auc(label, pd.Series(score >= threshold).groupby(accounts).mean())))
+    best = options[0]
+    for option in options[1:]:
+        if option[2] > best[2]:
+            best = option
+    return best
+
+
 @dataclass(frozen=True)
 class IntentFit:
     pipeline: Pipeline
@@ -132,12 +166,17 @@ def fit(prompts: pd.DataFrame, settings: IntentSettings = INTENT) -> IntentFit |
     model = pipeline(settings).fit(train["prompt_text"].tolist(), train["label"].to_numpy())
     score = model.predict_proba(hold["prompt_text"].tolist())[:, 1]
     y = hold["label"].to_numpy()
-    threshold = float(np.quantile(score[y == 0], 1 - settings.negative_prompt_rate, method="higher"))
+    accounts = hold["account_id"].to_numpy()
+    threshold, rate, account_auc = choose_threshold(score, y, accounts, settings.negative_prompt_rates)
     hits = pd.Series(score >= threshold, index=hold.index)
     share = hits.groupby(hold["account_id"]).mean()
     label = hold.groupby("account_id")["label"].max()
+    mean_score = pd.Series(score, index=hold.index).groupby(hold["account_id"]).mean()
     metrics = {
         "holdout_prompt_roc_auc": float(roc_auc_score(y, score)),
+        "chosen_negative_prompt_rate": rate,
+        "holdout_account_share_roc_auc": account_auc,
+        "holdout_account_mean_score_roc_auc": _auc(label, mean_score),
         "holdout_positive_prompt_recall": float(hits[y == 1].mean()),
         "holdout_negative_prompt_rate": float(hits[y == 0].mean()),
         "holdout_positive_account_mean_share": float(share[label == 1].mean()),
