@@ -187,9 +187,15 @@ def test_sigkill_train_then_rerun_leaves_one_live_version(
     }[killed_at]
     assert _kill_when(world, ["-c", TRAIN.format(home=str(world.home))], ready) == -signal.SIGKILL
 
+    # Killed after its gate promoted the version: that champion is kept (scoring depends on it).
+    promoted = registry.champion(client)
     result = train.run(sail, world, None, SETTINGS)
-    versions = _versions(client)
-    assert [v.version for v in versions] == [result["version"]]
-    assert client.get_run(versions[0].run_id).info.status == "FINISHED"
-    assert registry.champion(client).version == result["version"]
-    assert registry.challenger(client) is None or registry.challenger(client).version == result["version"]
+    live = sorted(v.version for v in _versions(client))
+    assert live == sorted({result["version"], *([promoted.version] if promoted else [])})
+    assert client.get_run(client.get_model_version(registry.MODEL_NAME, result["version"]).run_id).info.status == (
+        "FINISHED"
+    )
+    if promoted is None:
+        assert registry.champion(client).version == result["version"]
+        killed = [r for r in client.search_runs([client.get_run(result["run_id"]).info.experiment_id])]
+        assert "RUNNING" not in {r.info.status for r in killed if killed_at == "version registered"}
