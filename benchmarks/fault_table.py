@@ -290,8 +290,29 @@ def main() -> None:
         "-",
         "tests/test_kill_safety.py: killed at 3 points, re-run equals an uninterrupted run",
     )
-    for step in ("train", "score", "export"):
-        table.add(f"SIGKILL {step}", "not tried", "-", "-", "no kill test yet")
+    for step, points, converge in (
+        ("score", "scores staged, flagged MERGE done", "same flagged rows; the killed MLflow run resumed and FINISHED"),
+        ("export", "files and/or manifest written", "same files and manifest (export-0001), one run row"),
+        (
+            "train",
+            "training set written, model logged, version registered",
+            "one live model version (a killed run's version deleted unless champion)",
+        ),
+    ):
+        table.add(
+            f"SIGKILL {step}",
+            "not tried here",
+            "-",
+            "-",
+            f"tests/test_kill_safety_model.py: killed at {points}; re-run: {converge}",
+        )
+    table.add(
+        "two runs of score/export/train, one date",
+        "not tried here",
+        "-",
+        "-",
+        "same flock lock as ingest (distillguard/locks.py, CLI LOCKED): second refused",
+    )
     print(table.render())
 
 

@@ -37,7 +37,9 @@ def _session(spark: SparkSession | None) -> SparkSession:
 def exists(lakehouse: Lakehouse, table: Table, spark: SparkSession | None = None) -> bool:
     if lakehouse.addressed_by_name(table):
         return _session(spark).catalog.tableExists(lakehouse.table_name(table))
-    return (Path(lakehouse.table_path(table)) / "_delta_log").is_dir()
+    # A run killed during a table's first commit leaves a _delta_log with no commit: not a table.
+    log_dir = Path(lakehouse.table_path(table)) / "_delta_log"
+    return log_dir.is_dir() and any(log_dir.glob("*.json"))
 
 
 def _load(reader: DataFrameReader, lakehouse: Lakehouse, table: Table) -> DataFrame:

@@ -61,6 +61,30 @@ def _drift_reference(run_id: str) -> dict[str, Any] | None:
         return None
 
 
+def _killed_run(mlflow_client: mlflow.MlflowClient, experiment_id: str, day: date, version: str) -> str | None:
+    """The scoring run of ``day`` that a killed process left RUNNING, to be resumed.
+
+    A run killed after its MERGE left flagged rows naming it; the re-run's MERGE changes
+    nothing, so those rows keep that id: resuming the run (and ending it FINISHED) keeps
+    their lineage valid. One scoring run per lakehouse and date holds the lock
+    (distillguard/locks.py), so a RUNNING one is dead. Any other such run (or one that
+    already logged another model version) is marked KILLED."""
+    stale = mlflow_client.search_runs(
+        [experiment_id],
+        f"attributes.run_name = 'score-{day}' AND attributes.status = 'RUNNING'",
+        order_by=["attributes.start_time DESC"],
+    )
+    resumable = next((r for r in stale if r.data.params.get("model_version", version) == version), None)
+    for dead in stale:
+        if dead is not resumable:
+            log.warning("scoring run %s of %s never finished (killed); marked KILLED", dead.info.run_id, day)
+            mlflow_client.set_terminated(dead.info.run_id, "KILLED")
+    if resumable is not None:
+        log.warning("scoring run %s of %s never finished (killed); resuming it", resumable.info.run_id, day)
+        return resumable.info.run_id
+    return None
+
+
 def run(spark: SparkSession, lakehouse: Lakehouse, day: date, settings: ScoringSettings = SCORING) -> dict[str, Any]:
     """Score every account with features on ``day`` and upsert that day's flagged accounts."""
     champion = registry.load_champion(lakehouse)
@@ -72,8 +96,10 @@ def run(spark: SparkSession, lakehouse: Lakehouse, day: date, settings: ScoringS
         f"scores_{day:%Y%m%d}",
         score_accounts(model_input(frame, keep=("account_id",)), champion.artifact, settings.top_reasons),
     )
-    mlflow.set_experiment(experiment_id=registry.experiment_id(lakehouse, mlflow_client, EXPERIMENT_NAME))
-    with mlflow.start_run(run_name=f"score-{day}") as scoring_run:
+    experiment_id = registry.experiment_id(lakehouse, mlflow_client, EXPERIMENT_NAME)
+    resumed = _killed_run(mlflow_client, experiment_id, day, str(champion.version))
+    mlflow.set_experiment(experiment_id=experiment_id)
+    with mlflow.start_run(run_id=resumed, run_name=None if resumed else f"score-{day}") as scoring_run:
         model = {
             "model_name": registry.MODEL_NAME,
             "model_version": str(champion.version),

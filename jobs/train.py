@@ -26,6 +26,7 @@ its held-out metrics describe it; the newest labels feed the next weekly run.
 from __future__ import annotations
 
 import json
+import logging
 import tempfile
 import uuid
 from dataclasses import asdict
@@ -63,6 +64,8 @@ from distillguard.models.classifier import BASELINE_RULES
 from distillguard.models.split import TRAIN, split
 from distillguard.models.training_set import FEATURE_COLUMNS, NEGATIVES_ASSUMPTION, build, unlabelled_population_weight
 from distillguard.scoring import drift
+
+log = logging.getLogger(__name__)
 
 
 def latest_feature_date(spark: SparkSession, lakehouse: Lakehouse) -> date:
@@ -236,6 +239,21 @@ def _training_report(lakehouse: Lakehouse, run_id: str, title: str, result: Any,
     return path
 
 
+def _discard_killed(mlflow_client: mlflow.MlflowClient, as_of: date) -> None:
+    """Delete versions registered as of ``as_of`` by a training run that never ended (its
+    process was killed before the decision was recorded), and mark that run KILLED, so a
+    re-run leaves one live version, not two. A champion is kept whatever its run's fate:
+    scoring depends on it. One training run per lakehouse and as-of date holds the lock
+    (distillguard/locks.py), so a RUNNING one of the same date is dead."""
+    for version in mlflow_client.search_model_versions(f"name='{registry.MODEL_NAME}'"):
+        if version.tags.get("as_of") != as_of.isoformat() or registry.CHAMPION in (version.aliases or []):
+            continue
+        if mlflow_client.get_run(version.run_id).info.status == "RUNNING":
+            log.warning("version %s: its training run %s was killed; deleted", version.version, version.run_id)
+            mlflow_client.delete_model_version(registry.MODEL_NAME, version.version)
+            mlflow_client.set_terminated(version.run_id, "KILLED")
+
+
 def run(
     spark: SparkSession,
     lakehouse: Lakehouse,
@@ -266,6 +284,7 @@ def run(
     assessed = assess(spark, lakehouse, frame, model, as_of, settings, truth)
 
     mlflow_client = registry.client(lakehouse)
+    _discard_killed(mlflow_client, as_of)
     current = registry.champion(mlflow_client)
     comparison, champion_loo = None, {}
     if current is not None:
