@@ -284,7 +284,7 @@ def main() -> None:
     first.wait()
     lost, doubled = _lost_doubled(home, [last])
     table.add(
-        "two runs of one job and date",
+        "two runs of ingest, one date",
         "2 processes",
         lost,
         doubled,
