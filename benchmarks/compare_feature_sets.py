@@ -46,34 +46,16 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from distillguard.config import FEATURES, SCORING, TRAINING, Lakehouse, Table, TrainingSettings
+from distillguard.config import FEATURES, MODEL_BASE_NAME, SCORING, TRAINING, Lakehouse, Table, TrainingSettings
 from distillguard.errors import DistillguardError
 from distillguard.models import classifier, evaluation
 from distillguard.models.evaluation import Evaluation
 from distillguard.models.metrics import evaluation_rows
 from distillguard.models.scorer import ORDINALS
 from distillguard.models.split import EXCLUDED, TRAIN
-from distillguard.models.training_set import FEATURE_COLUMNS
+from distillguard.models.training_set import FEATURE_COLUMNS, KEY_COLUMNS
 
-MODEL_NAME = "distillguard_distillation"
-ROW_COLUMNS = (
-    "row_key",
-    "incident_id",
-    "account_id",
-    "feature_date",
-    "label",
-    "label_name",
-    "source",
-    "window_start",
-    "window_end",
-    "decided_on",
-    "weight",
-    "population_weight",
-    "last_day",
-    "cluster_id",
-    "group_id",
-    "split",
-)
+ROW_COLUMNS = (*KEY_COLUMNS, "group_id", "split")
 LIFT, POOLED, OWN_SCORE, OWN_SPEND = "cluster lift", "pooled cluster spend (KYC)", "own score", "own spend (KYC)"
 
 
@@ -110,8 +92,8 @@ def model_facts(lakehouse: Lakehouse, folder: Path) -> dict[str, dict]:
     mlflow.set_registry_uri(uri)
     client = MlflowClient(uri, uri)
     facts = {}
-    for version in client.search_model_versions(f"name = '{MODEL_NAME}'"):
-        info = mlflow.models.get_model_info(f"models:/{MODEL_NAME}/{version.version}")
+    for version in client.search_model_versions(f"name = '{MODEL_BASE_NAME}'"):
+        info = mlflow.models.get_model_info(f"models:/{MODEL_BASE_NAME}/{version.version}")
         facts[str(version.version)] = {
             "features": list((info.metadata or {}).get("features", [])),
             "threshold": float(version.tags["threshold"]),
