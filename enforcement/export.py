@@ -121,6 +121,7 @@ RUN_SCHEMA = pa.schema(
     ]
 )
 PARQUET, CSV, MANIFEST = "flagged_accounts.parquet", "flagged_accounts.csv", "manifest.json"
+TEMP_SUFFIX = ".tmp"
 NEW, CHANGED, WITHDRAWN = "new", "changed", "withdrawn"
 
 
@@ -172,9 +173,18 @@ def sha256(data: bytes) -> str:
 
 def atomic_write(path: Path, data: bytes) -> None:
     """A reader sees the old file or the new one, never half of one."""
-    temp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    temp = path.with_name(f".{path.name}.{uuid.uuid4().hex}{TEMP_SUFFIX}")
     temp.write_bytes(data)
     os.replace(temp, path)
+
+
+def discard_partial(folder: Path) -> None:
+    """Remove the temp files of a write that was killed before its rename.
+
+    Safe because the job's lock admits one writer per lakehouse and date.
+    """
+    for temp in folder.glob(f".*{TEMP_SUFFIX}"):
+        temp.unlink(missing_ok=True)
 
 
 def day_folder(lakehouse: Lakehouse, day: date) -> Path:

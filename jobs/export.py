@@ -40,6 +40,7 @@ def run(spark: SparkSession, lakehouse: Lakehouse, day: date, full: bool = False
             changes,
             handoff.INCREMENTAL_SCHEMA,
         )
+    handoff.discard_partial(folder)
     files = {handoff.PARQUET: handoff.parquet_bytes(body, schema), handoff.CSV: handoff.csv_bytes(body, schema)}
     if not changes:
         last_full = next((r for r in reversed(runs) if r["kind"] == "full"), None)

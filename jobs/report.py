@@ -8,8 +8,6 @@ the scoring run in MLflow when a run id is given).
 
 from __future__ import annotations
 
-import os
-import uuid
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
@@ -20,6 +18,7 @@ from pyspark.sql import functions as F
 from distillguard import tables
 from distillguard.config import Lakehouse, Table
 from distillguard.enforcement import allow_list
+from distillguard.enforcement import export as handoff
 from distillguard.enforcement import report as pages
 from distillguard.errors import DistillguardError
 
@@ -77,9 +76,7 @@ def run(spark: SparkSession, lakehouse: Lakehouse, day: date, run_id: str | None
     )
     path = pages.report_path(lakehouse, day)
     path.parent.mkdir(parents=True, exist_ok=True)
-    temp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    temp.write_text(page)
-    os.replace(temp, path)
+    handoff.atomic_write(path, page.encode())
     if run_id is not None:
         client.log_artifact(run_id, str(path), pages.REPORT_ARTIFACT_DIR)
     return {

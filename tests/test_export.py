@@ -188,6 +188,20 @@ def test_full_export_is_exact_and_byte_identical(exported, sail: SparkSession) -
     assert _version(lakehouse, Table.EXPORTS) == versions[0]
 
 
+def test_a_retry_removes_what_a_killed_write_left(sail: SparkSession, lakehouse: Lakehouse) -> None:
+    write_flagged(sail, lakehouse, FIRST)
+    folder = lakehouse.exports / "date=2026-11-03" / "export-0001"
+    folder.mkdir(parents=True)
+    (folder / ".flagged_accounts.csv.0123abcd.tmp").write_bytes(b"change,flag_")
+    result = export.run(sail, lakehouse, D)
+    assert result["folder"] == folder and result["rows"] == 3
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "flagged_accounts.csv",
+        "flagged_accounts.parquet",
+        "manifest.json",
+    ]
+
+
 def test_an_empty_day_is_handed_off_once(sail: SparkSession, lakehouse: Lakehouse) -> None:
     write_flagged(sail, lakehouse, [flagged("acc_z", "review", 0.9, day=date(2026, 11, 2))], day=date(2026, 11, 2))
     result = export.run(sail, lakehouse, D)
