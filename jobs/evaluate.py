@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import math
 from datetime import date
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -65,10 +66,14 @@ def training_frame(spark: SparkSession, lakehouse: Lakehouse, as_of: date, setti
     """The training set of ``as_of``, split, in memory."""
     rolling = tables.read(spark, lakehouse, Table.ACCOUNT_ROLLING).where(F.col("feature_date") <= F.lit(as_of))
     clusters = tables.read(spark, lakehouse, Table.ACCOUNT_CLUSTERS).where(F.col("feature_date") <= F.lit(as_of))
-    rows, _ = split(
-        spark, build(tables.read(spark, lakehouse, Table.INCIDENTS), rolling, clusters, as_of, settings), settings
-    )
-    return rows.toPandas()
+    with tables.scratch(lakehouse):
+        rows, _ = split(
+            spark,
+            build(tables.read(spark, lakehouse, Table.INCIDENTS), rolling, clusters, as_of, settings),
+            partial(tables.stage, spark, lakehouse),
+            settings,
+        )
+        return rows.toPandas()
 
 
 def _plain(value: Any) -> Any:

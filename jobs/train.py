@@ -31,6 +31,7 @@ import tempfile
 import uuid
 from dataclasses import asdict
 from datetime import date
+from functools import partial
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -85,7 +86,7 @@ def build_training_set(
     rolling = tables.read(spark, lakehouse, Table.ACCOUNT_ROLLING).where(F.col("feature_date") <= F.lit(as_of))
     clusters = tables.read(spark, lakehouse, Table.ACCOUNT_CLUSTERS).where(F.col("feature_date") <= F.lit(as_of))
     rows = build(tables.read(spark, lakehouse, Table.INCIDENTS), rolling, clusters, as_of, settings)
-    rows, info = split(spark, rows, settings)
+    rows, info = split(spark, rows, partial(tables.stage, spark, lakehouse), settings)
     rows = rows.withColumn("as_of", F.lit(as_of))
     gates = quality.Gates(spark, lakehouse, run_id)
     if gates.check("training_set", rows).critical_failures:

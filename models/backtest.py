@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -35,7 +36,7 @@ from distillguard import tables
 from distillguard.config import TRAINING, Lakehouse, Table, TrainingSettings
 from distillguard.errors import DistillguardError
 from distillguard.models import classifier
-from distillguard.models.split import _groups
+from distillguard.models.split import with_groups
 from distillguard.models.training_set import CLUSTER_FEATURES, POSITIVE, build, model_input
 
 
@@ -126,10 +127,12 @@ def point_in_time_set(
     """The training rows as of ``cutoff`` with campaign groups, all of them training rows."""
     rolling = tables.read(spark, lakehouse, Table.ACCOUNT_ROLLING).where(F.col("feature_date") <= F.lit(cutoff))
     clusters = tables.read(spark, lakehouse, Table.ACCOUNT_CLUSTERS).where(F.col("feature_date") <= F.lit(cutoff))
-    rows = build(tables.read(spark, lakehouse, Table.INCIDENTS), rolling, clusters, cutoff, settings).toPandas()
-    keys = rows[["row_key", "account_id", "incident_id", "cluster_id"]].astype(object)
-    group_of = _groups(list(keys.where(keys.notna(), None).itertuples(index=False)))
-    return rows.assign(group_id=rows["row_key"].map(group_of))
+    rows = build(tables.read(spark, lakehouse, Table.INCIDENTS), rolling, clusters, cutoff, settings)
+    with tables.scratch(lakehouse):
+        stage = partial(tables.stage, spark, lakehouse)
+        keys = stage("backtest_keys", rows.select("row_key", "account_id", "incident_id", "cluster_id"))
+        groups = with_groups(keys, stage).select("row_key", "group_id")
+        return rows.join(groups, "row_key").orderBy("row_key").toPandas()
 
 
 def run(

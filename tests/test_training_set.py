@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
-from pyspark.sql import SparkSession
+from pyspark.sql import DataFrame, SparkSession
 
 from distillguard.config import TRAINING
 from distillguard.errors import DistillguardError
@@ -110,12 +110,31 @@ def _keys(spark: SparkSession):
     )
 
 
+def _stage(_: str, df: DataFrame) -> DataFrame:
+    """Test stage: cut the lineage by collecting the (tiny) frame."""
+    return df.sparkSession.createDataFrame(df.collect(), df.schema)
+
+
 def test_split_by_time_and_campaign_group(engine: SparkSession) -> None:
     settings = replace(TRAINING, holdout_min_per_class=1, holdout_min_share=0.25)
-    df, info = split(engine, _keys(engine), settings)
+    df, info = split(engine, _keys(engine), _stage, settings)
     rows = df.collect()
     sides = {r.row_key: r.split for r in rows}
     assert info.cutoff == day(10)
+    # Components: A5 reaches A1 through cluster C1, and U4 with them; A3 and U3 share C3;
+    # A6 holds I6 and I7. A group is named after its smallest account.
+    groups = {r.row_key: r.group_id for r in rows}
+    assert {k: groups[k] for k in ("I1", "I5", "U4", "I3a", "I3b", "U3", "I6", "I7", "U1")} == {
+        "I1": "a:A1",
+        "I5": "a:A1",
+        "U4": "a:A1",
+        "I3a": "a:A3",
+        "I3b": "a:A3",
+        "U3": "a:A3",
+        "I6": "a:A6",
+        "I7": "a:A6",
+        "U1": "a:U1",
+    }
     assert sides == {
         "I1": TRAIN,
         "I2": TRAIN,
@@ -150,9 +169,9 @@ def test_split_by_time_and_campaign_group(engine: SparkSession) -> None:
 
 def test_split_refuses_a_holdout_without_both_classes(engine: SparkSession) -> None:
     with pytest.raises(DistillguardError, match="cannot hold out 5 incidents of each class"):
-        split(engine, _keys(engine), replace(TRAINING, holdout_min_per_class=5))
+        split(engine, _keys(engine), _stage, replace(TRAINING, holdout_min_per_class=5))
 
 
 def test_split_refuses_a_training_side_without_both_classes(engine: SparkSession) -> None:
     with pytest.raises(DistillguardError, match="training side would miss a class"):
-        split(engine, _keys(engine), replace(TRAINING, holdout_min_per_class=3))
+        split(engine, _keys(engine), _stage, replace(TRAINING, holdout_min_per_class=3))
