@@ -306,6 +306,10 @@ class TrainingSettings:
     # it by about fraction^-1 / population.
     unlabelled_sample_fraction: float = 0.25
     unlabelled_weight: float = 0.5
+    # Cap on the sampled unlabelled rows the driver trains on (~140 float features: 200,000
+    # rows are ~250 MB of pandas); above it each activity stratum keeps at least the floor.
+    unlabelled_max_rows: int = 200_000
+    unlabelled_stratum_floor: int = 2_000
     sample_seed: int = 7
     # Time split: the most recently decided incident groups, at least this share of the
     # labelled accounts and this many of each class, are held out. Kept small: a campaign

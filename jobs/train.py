@@ -63,7 +63,7 @@ from distillguard.models import (
 )
 from distillguard.models.classifier import BASELINE_RULES
 from distillguard.models.split import TRAIN, split
-from distillguard.models.training_set import FEATURE_COLUMNS, NEGATIVES_ASSUMPTION, build, unlabelled_population_weight
+from distillguard.models.training_set import FEATURE_COLUMNS, NEGATIVES_ASSUMPTION, UNLABELLED, build
 from distillguard.scoring import drift
 
 log = logging.getLogger(__name__)
@@ -213,6 +213,14 @@ def _log_model(model: classifier.TrainedModel, rows: pd.DataFrame) -> mlflow.mod
         )
 
 
+def _span(values: pd.Series) -> str:
+    """``low..high`` of a column as a run parameter (one value when they agree)."""
+    if values.empty:
+        return "none"
+    low, high = f"{values.min():g}", f"{values.max():g}"
+    return low if low == high else f"{low}..{high}"
+
+
 def _dataset(frame: pd.DataFrame, lakehouse: Lakehouse, version: int, name: str) -> Any:
     source = (
         DeltaDatasetSource(delta_table_name=lakehouse.table_name(Table.TRAINING_SET), delta_table_version=version)
@@ -311,7 +319,8 @@ def run(
         settings,
     )
 
-    labelled = train[train["label_name"] != "unlabelled"]
+    labelled = train[train["label_name"] != UNLABELLED]
+    sampled = train.loc[train["label_name"] == UNLABELLED, "population_weight"]
     with mlflow.start_run(experiment_id=registry.experiment_id(lakehouse, mlflow_client), run_name=run_id) as active:
         mlflow.log_params(
             {
@@ -330,7 +339,8 @@ def run(
                 "negatives_assumption": NEGATIVES_ASSUMPTION,
                 "baseline_rules": "; ".join(BASELINE_RULES),
                 "training_weight_unlabelled": settings.unlabelled_weight,
-                "population_weight_unlabelled": unlabelled_population_weight(settings),
+                "population_weight_unlabelled": _span(sampled),
+                "unlabelled_rows": len(sampled),
                 "evaluation_truth": str(truth) if truth else "none",
                 "model_target_fpr_reached_out_of_fold": model.threshold.reached,
                 "baseline_target_fpr_reached_out_of_fold": base_threshold.reached,

@@ -18,11 +18,16 @@ Rules, each one a guard against a model that looks better than it is:
   accounts nobody investigated are not distilling, so a deterministic hashed sample of
   them (``unlabelled_sample_fraction``, one hashed day each) is added as negatives with the
   reduced weight ``unlabelled_weight``, because some of them are uncaught attackers.
+* The sample is capped on the engine, so the frame the driver trains on stays bounded:
+  when the fraction would give more than ``unlabelled_max_rows`` rows, each activity
+  stratum (order of magnitude of the day's 28-day requests) is sampled at the fraction
+  scaled down to the cap, but no stratum below ``unlabelled_stratum_floor`` rows (heavy
+  users are few and are the hardest negatives). So at most cap + floor × strata rows.
 * Two weights, kept apart. ``weight`` is the *training* weight (what the booster and the
   calibration see: 1/n per window day of a labelled account, ``unlabelled_weight`` per
   sampled account). ``population_weight`` is the *sampling* weight of the account, the
   number of live accounts it stands for: 1 for a labelled account (every investigated
-  account is in the set), 1 / ``unlabelled_sample_fraction`` for a sampled one. Every
+  account is in the set), 1 / its stratum's sampling rate for a sampled one. Every
   metric, the operating threshold and the gate use it on one row per account (``last_day``).
 """
 
@@ -33,11 +38,12 @@ from datetime import date
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
-from distillguard.config import TRAINING, TrainingSettings
+from distillguard.config import LONGEST_WINDOW, TRAINING, TrainingSettings
 from distillguard.features.clusters import LINK_FEATURES
 
 POSITIVE, BENIGN, UNLABELLED = "distillation", "benign", "unlabelled"
 UNLABELLED_SOURCE = "unlabelled_sample"
+MAX_STRATUM = 5
 NEGATIVES_ASSUMPTION = (
     "Negatives are investigated-and-cleared accounts (label 'benign', weight 1 per account) plus a "
     "hashed sample of accounts with no incident decided by as_of, assumed benign because attackers are "
@@ -197,29 +203,51 @@ def _hash_unit(*columns: str, seed: int) -> F.Column:
     return (F.abs(F.xxhash64(F.lit(seed), *[F.col(c) for c in columns])) % 1_000_000) / 1_000_000.0
 
 
-def unlabelled_population_weight(settings: TrainingSettings = TRAINING) -> float:
-    """Live accounts one sampled unlabelled account stands for (nothing is sampled at 0)."""
-    fraction = settings.unlabelled_sample_fraction
-    return 1.0 / fraction if fraction > 0 else 0.0
+def _stratum() -> F.Column:
+    """Activity stratum: the order of magnitude of the 28-day requests (0 below 10, up to 5)."""
+    requests = F.greatest(F.coalesce(F.col(f"requests{LONGEST_WINDOW}"), F.lit(0.0)), F.lit(1.0))
+    return F.least(F.floor(F.log10(requests)), F.lit(MAX_STRATUM)).cast("int")
+
+
+def sampling_rates(picked: DataFrame, settings: TrainingSettings = TRAINING) -> DataFrame:
+    """(stratum, rate): the fraction, or under the cap the fraction scaled to it with a
+    per-stratum floor. Computed on the engine from the stratum sizes."""
+    fraction, cap, floor = (
+        settings.unlabelled_sample_fraction,
+        settings.unlabelled_max_rows,
+        settings.unlabelled_stratum_floor,
+    )
+    sizes = picked.groupBy("stratum").agg(F.count(F.lit(1)).alias("n"))
+    expected = sizes.agg((F.sum("n") * F.lit(fraction)).alias("expected"))
+    capped = F.least(
+        F.lit(1.0),
+        F.greatest(F.lit(fraction) * F.lit(cap) / F.col("expected"), F.least(F.col("n"), F.lit(floor)) / F.col("n")),
+    )
+    rate = F.when(F.col("expected") <= F.lit(cap), F.lit(fraction)).otherwise(capped)
+    return sizes.crossJoin(expected).select("stratum", rate.cast("double").alias("rate"))
 
 
 def unlabelled_rows(
     incidents: DataFrame, rolling: DataFrame, as_of: date, settings: TrainingSettings = TRAINING
 ) -> DataFrame:
-    """The hashed sample of accounts without any incident decided by ``as_of``, one day each."""
+    """The hashed, capped sample of accounts without any incident decided by ``as_of``, one day each."""
     known = incidents.where(F.col("decided_on") <= F.lit(as_of)).select("account_id").distinct()
     candidates = (
         rolling.where(F.col("feature_date") <= F.lit(as_of))
-        .select("account_id", "feature_date")
+        .select("account_id", "feature_date", _stratum().alias("stratum"))
         .join(known, "account_id", "left_anti")
-        .where(_hash_unit("account_id", seed=settings.sample_seed) < settings.unlabelled_sample_fraction)
     )
     # The hash is a column before the window orders by it (Sail cannot order a window by an expression).
     pick = Window.partitionBy("account_id").orderBy("pick_key", "feature_date")
-    return (
+    picked = (
         candidates.withColumn("pick_key", _hash_unit("account_id", "feature_date", seed=settings.sample_seed))
         .withColumn("pick", F.row_number().over(pick))
         .where(F.col("pick") == 1)
+        .drop("pick", "pick_key")
+    )
+    return (
+        picked.join(F.broadcast(sampling_rates(picked, settings)), "stratum")
+        .where(_hash_unit("account_id", seed=settings.sample_seed) < F.col("rate"))
         .select(
             F.lit(None).cast("string").alias("incident_id"),
             "account_id",
@@ -231,7 +259,7 @@ def unlabelled_rows(
             F.lit(None).cast("date").alias("window_end"),
             F.lit(None).cast("date").alias("decided_on"),
             F.lit(float(settings.unlabelled_weight)).alias("weight"),
-            F.lit(unlabelled_population_weight(settings)).alias("population_weight"),
+            (F.lit(1.0) / F.col("rate")).alias("population_weight"),
             F.lit(True).alias("last_day"),
         )
     )

@@ -85,7 +85,7 @@ def test_retrain_registers_gates_and_rolls_back(sail: SparkSession, world: Lakeh
     assert run.data.params["training_set_version"] == str(version)
     assert run.data.params["negatives_assumption"].startswith("Negatives are investigated-and-cleared")
     assert (run.data.params["population_weight_unlabelled"], run.data.params["training_weight_unlabelled"]) == (
-        "2.0",
+        "2",
         "0.5",
     )
     assert NAMED | {

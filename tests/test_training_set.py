@@ -6,11 +6,12 @@ from dataclasses import replace
 
 import pytest
 from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
 
 from distillguard.config import TRAINING
 from distillguard.errors import DistillguardError
 from distillguard.models.split import EXCLUDED, HOLDOUT, TRAIN, split
-from distillguard.models.training_set import build, labelled_rows, unlabelled_rows
+from distillguard.models.training_set import build, labelled_rows, sampling_rates, unlabelled_rows
 from tests.training_rows import clusters_df, day, incidents_df, rolling_df
 
 ALL = replace(TRAINING, unlabelled_sample_fraction=1.0, unlabelled_weight=0.5)
@@ -76,6 +77,34 @@ def test_unlabelled_sample_ignores_future_incidents(engine: SparkSession) -> Non
     # 0.5 but stands for 4/3 live accounts.
     sampled = unlabelled_rows(incidents, rolling, day(5), replace(ALL, unlabelled_sample_fraction=0.75)).collect()
     assert [(r.account_id, r.weight, r.population_weight) for r in sampled] == [("A3", 0.5, pytest.approx(4 / 3))]
+
+
+def _strata(spark: SparkSession) -> DataFrame:
+    """Six quiet accounts (5 requests in 28 days, stratum 0) and four heavy ones (5,000: stratum 3)."""
+    return rolling_df(
+        spark,
+        [{"account_id": f"Q{i}", "feature_date": day(1), "requests_28d": 5.0} for i in range(6)]
+        + [{"account_id": f"H{i}", "feature_date": day(1), "requests_28d": 5000.0} for i in range(4)],
+    )
+
+
+def test_the_unlabelled_sample_is_capped_with_a_floor_per_stratum(engine: SparkSession) -> None:
+    rolling, _, incidents = _world(engine)
+    rolling = _strata(engine)
+    capped = replace(ALL, unlabelled_max_rows=4, unlabelled_stratum_floor=3)
+    picked = rolling.select("account_id", F.floor(F.log10("requests_28d")).cast("int").alias("stratum"))
+    # 10 expected rows > cap 4: the fraction (1.0) scales to 0.4, raised to the floor (3 rows):
+    # 3/6 in stratum 0, 3/4 in stratum 3.
+    assert sorted(tuple(r) for r in sampling_rates(picked, capped).collect()) == [(0, 0.5), (3, 0.75)]
+    assert sorted(tuple(r) for r in sampling_rates(picked, replace(ALL, unlabelled_max_rows=10)).collect()) == [
+        (0, 1.0),
+        (3, 1.0),
+    ]
+    rows = unlabelled_rows(incidents, rolling, day(5), capped).collect()
+    weights = {r.account_id[0]: r.population_weight for r in rows}
+    assert weights == {"Q": 2.0, "H": pytest.approx(4 / 3)}
+    # The hashed draw (seed 7) is the same on every engine.
+    assert sorted(r.account_id for r in rows) == ["H2", "H3", "Q0", "Q2", "Q4", "Q5"]
 
 
 def test_build_joins_features_of_the_same_day(engine: SparkSession) -> None:
