@@ -80,7 +80,13 @@ def dominant_templates(
 ) -> DataFrame:
     """(account_id, template): templates that dominate an account's own prompts in the window."""
     prompts = rolling_day.select("account_id", F.col(f"prompt_requests_{max(settings.windows)}d").alias("prompts"))
-    templates = _window_keys(keys_daily, day, settings).where(F.col("key_type") == "ua_template")
+    templates = _window_keys(
+        keys_daily.where(F.col("key_type") == "ua_template").join(
+            prompts.select("account_id"), "account_id", "left_semi"
+        ),
+        day,
+        settings,
+    )
     return (
         templates.join(prompts, "account_id")
         .where(
@@ -275,8 +281,15 @@ def weak_keys(
     settings: FeatureSettings = FEATURES,
 ) -> DataFrame:
     """(account_id, key_type, key) weak keys of the active accounts over the longest window:
-    IP prefixes, user agents (of prompted requests), organisations and sketch buckets."""
-    window = _window_keys(keys_daily, day, settings)
+    IP prefixes, user agents (of prompted requests), organisations and sketch buckets.
+
+    Only which keys an account held matters here, not how often: the window's daily rows
+    are reduced to distinct keys, never summed."""
+    longest = max(settings.windows)
+    active = rolling_day.select("account_id")
+    window = keys_daily.where(
+        (F.col("feature_date") > F.lit(day - timedelta(days=longest))) & (F.col("feature_date") <= F.lit(day))
+    ).join(active, "account_id", "left_semi")
     keys = (
         window.where(F.col("key_type") == "ip_prefix")
         .select("account_id", "key_type", "key")
@@ -298,7 +311,7 @@ def weak_keys(
             )
         )
     )
-    return keys.join(rolling_day.select("account_id"), "account_id").distinct()
+    return keys.join(active, "account_id").distinct()
 
 
 def weak_link_features(ids: DataFrame, keys: DataFrame) -> DataFrame:
