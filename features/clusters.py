@@ -318,11 +318,13 @@ def weak_link_features(ids: DataFrame, keys: DataFrame) -> DataFrame:
     """Per account and weak key type: over its keys of that type, the most members of its own
     strong cluster sharing one (``weak_<type>_cluster_peers``) and the most accounts outside
     the cluster sharing one (``weak_<type>_outside_accounts``). No pairs are formed: a
-    carrier prefix held by 5,000 accounts costs two group-bys, not 25 million pairs."""
+    carrier prefix held by 5,000 accounts costs two group-bys, not 25 million pairs. A key
+    only one account holds gives 0 on both sides, the value of an account without keys, so
+    it is dropped before the join back (most template sketches are one account's own)."""
     held = keys.join(ids, "account_id")
-    per_key = held.groupBy("key_type", "key").agg(F.count("*").alias("holders"))
     per_cluster = held.groupBy("key_type", "key", "cluster_id").agg(F.count("*").alias("members"))
-    rows = held.join(per_key, ["key_type", "key"]).join(per_cluster, ["key_type", "key", "cluster_id"])
+    per_key = per_cluster.groupBy("key_type", "key").agg(F.sum("members").alias("holders")).where(F.col("holders") > 1)
+    rows = held.join(per_cluster.join(per_key, ["key_type", "key"]), ["key_type", "key", "cluster_id"])
     pivoted = rows.groupBy("account_id").agg(
         *[
             agg
