@@ -43,9 +43,13 @@ def _shared(keys: DataFrame, link_type: str, banned_ids: DataFrame, cap: int | N
 
     The banned accounts' keys are found first (a few hundred accounts), so holders are
     counted and capped only for those keys, not for every key of every account."""
-    keys = keys.where(F.col("key").isNotNull()).distinct()
-    banned_keys = keys.join(F.broadcast(banned_ids), "account_id").select(F.col("account_id").alias("banned_id"), "key")
-    holders = keys.join(banned_keys.select("key").distinct(), "key", "left_semi")
+    keys = keys.where(F.col("key").isNotNull())
+    banned_keys = (
+        keys.join(F.broadcast(banned_ids), "account_id")
+        .select(F.col("account_id").alias("banned_id"), "key")
+        .distinct()
+    )
+    holders = keys.join(banned_keys.select("key").distinct(), "key", "left_semi").distinct()
     if cap is not None:
         counts = holders.groupBy("key").agg(F.count("*").alias("holders"))
         holders = holders.join(counts.where(F.col("holders") <= cap), "key", "left_semi")
