@@ -80,7 +80,13 @@ def dominant_templates(
 ) -> DataFrame:
     """(account_id, template): templates that dominate an account's own prompts in the window."""
     prompts = rolling_day.select("account_id", F.col(f"prompt_requests_{max(settings.windows)}d").alias("prompts"))
-    templates = _window_keys(keys_daily, day, settings).where(F.col("key_type") == "ua_template")
+    templates = _window_keys(
+        keys_daily.where(F.col("key_type") == "ua_template").join(
+            prompts.select("account_id"), "account_id", "left_semi"
+        ),
+        day,
+        settings,
+    )
     return (
         templates.join(prompts, "account_id")
         .where(
@@ -275,8 +281,15 @@ def weak_keys(
     settings: FeatureSettings = FEATURES,
 ) -> DataFrame:
     """(account_id, key_type, key) weak keys of the active accounts over the longest window:
-    IP prefixes, user agents (of prompted requests), organisations and sketch buckets."""
-    window = _window_keys(keys_daily, day, settings)
+    IP prefixes, user agents (of prompted requests), organisations and sketch buckets.
+
+    Only which keys an account held matters here, not how often: the window's daily rows
+    are reduced to distinct keys, never summed."""
+    longest = max(settings.windows)
+    active = rolling_day.select("account_id")
+    window = keys_daily.where(
+        (F.col("feature_date") > F.lit(day - timedelta(days=longest))) & (F.col("feature_date") <= F.lit(day))
+    ).join(active, "account_id", "left_semi")
     keys = (
         window.where(F.col("key_type") == "ip_prefix")
         .select("account_id", "key_type", "key")
@@ -298,18 +311,20 @@ def weak_keys(
             )
         )
     )
-    return keys.join(rolling_day.select("account_id"), "account_id").distinct()
+    return keys.join(active, "account_id").distinct()
 
 
 def weak_link_features(ids: DataFrame, keys: DataFrame) -> DataFrame:
     """Per account and weak key type: over its keys of that type, the most members of its own
     strong cluster sharing one (``weak_<type>_cluster_peers``) and the most accounts outside
     the cluster sharing one (``weak_<type>_outside_accounts``). No pairs are formed: a
-    carrier prefix held by 5,000 accounts costs two group-bys, not 25 million pairs."""
+    carrier prefix held by 5,000 accounts costs two group-bys, not 25 million pairs. A key
+    only one account holds gives 0 on both sides, the value of an account without keys, so
+    it is dropped before the join back (most template sketches are one account's own)."""
     held = keys.join(ids, "account_id")
-    per_key = held.groupBy("key_type", "key").agg(F.count("*").alias("holders"))
     per_cluster = held.groupBy("key_type", "key", "cluster_id").agg(F.count("*").alias("members"))
-    rows = held.join(per_key, ["key_type", "key"]).join(per_cluster, ["key_type", "key", "cluster_id"])
+    per_key = per_cluster.groupBy("key_type", "key").agg(F.sum("members").alias("holders")).where(F.col("holders") > 1)
+    rows = held.join(per_cluster.join(per_key, ["key_type", "key"]), ["key_type", "key", "cluster_id"])
     pivoted = rows.groupBy("account_id").agg(
         *[
             agg

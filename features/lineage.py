@@ -36,9 +36,24 @@ def banned_as_of(incidents: DataFrame, day: date) -> DataFrame:
     )
 
 
-def _capped(keys: DataFrame, cap: int) -> DataFrame:
-    counts = keys.groupBy("link_type", "key").agg(F.count_distinct("account_id").alias("holders"))
-    return keys.join(counts.where(F.col("holders") <= cap), ["link_type", "key"]).drop("holders")
+def _shared(keys: DataFrame, link_type: str, banned_ids: DataFrame, cap: int | None) -> DataFrame:
+    """(account_id, banned_id, link_type): holders of a key (``keys`` is (account_id, key))
+    that a banned account holds too, for keys held by at most ``cap`` accounts (any number
+    when ``cap`` is None).
+
+    The banned accounts' keys are found first (a few hundred accounts), so holders are
+    counted and capped only for those keys, not for every key of every account."""
+    keys = keys.where(F.col("key").isNotNull())
+    banned_keys = (
+        keys.join(F.broadcast(banned_ids), "account_id")
+        .select(F.col("account_id").alias("banned_id"), "key")
+        .distinct()
+    )
+    holders = keys.join(banned_keys.select("key").distinct(), "key", "left_semi").distinct()
+    if cap is not None:
+        counts = holders.groupBy("key").agg(F.count("*").alias("holders"))
+        holders = holders.join(counts.where(F.col("holders") <= cap), "key", "left_semi")
+    return holders.join(banned_keys, "key").select("account_id", "banned_id", F.lit(link_type).alias("link_type"))
 
 
 def lineage_links(
@@ -54,33 +69,37 @@ def lineage_links(
     lookback = (F.col("feature_date") > F.lit(day - timedelta(days=settings.lineage_lookback_days))) & (
         F.col("feature_date") <= F.lit(day)
     )
-    snapshot = (
-        accounts.select("account_id", F.lit("payment").alias("link_type"), F.col("payment_fingerprint").alias("key"))
-        .unionByName(accounts.select("account_id", F.lit("org").alias("link_type"), F.col("org_id").alias("key")))
-        .where(F.col("key").isNotNull())
+    banned_ids = banned.select(F.col("banned_id").alias("account_id")).distinct()
+    keyed = keys_daily.where(lookback)
+
+    def key_type(name: str) -> DataFrame:
+        return keyed.where(F.col("key_type") == name).select("account_id", "key")
+
+    # Sketch buckets stay bigint: distinct bigints are distinct strings, and cheaper to join.
+    shared = (
+        _shared(
+            accounts.select("account_id", F.col("payment_fingerprint").alias("key")),
+            "payment",
+            banned_ids,
+            settings.payment_max_accounts,
+        )
+        .unionByName(_shared(accounts.select("account_id", F.col("org_id").alias("key")), "org", banned_ids, None))
+        .unionByName(_shared(key_type("ip_prefix"), "ip_prefix", banned_ids, settings.ip_prefix_max_accounts))
+        .unionByName(_shared(key_type("ua_template"), "ua_template", banned_ids, settings.template_max_accounts))
+        .unionByName(
+            _shared(
+                sketch_daily.where(lookback).select("account_id", F.col("bucket").alias("key")),
+                "sketch",
+                banned_ids,
+                settings.sketch_hub_accounts,
+            )
+        )
     )
-    keyed = keys_daily.where(lookback).select("account_id", F.col("key_type").alias("link_type"), "key").distinct()
-    sketches = (
-        sketch_daily.where(lookback)
-        .select("account_id", F.lit("sketch").alias("link_type"), F.col("bucket").cast("string").alias("key"))
-        .distinct()
-    )
-    keys = (
-        _capped(snapshot.where(F.col("link_type") == "payment"), settings.payment_max_accounts)
-        .unionByName(snapshot.where(F.col("link_type") == "org"))
-        .unionByName(_capped(keyed.where(F.col("link_type") == "ip_prefix"), settings.ip_prefix_max_accounts))
-        .unionByName(_capped(keyed.where(F.col("link_type") == "ua_template"), settings.template_max_accounts))
-        .unionByName(_capped(sketches, settings.sketch_hub_accounts))
-    )
-    banned_keys = keys.join(banned.select(F.col("banned_id").alias("account_id")).distinct(), "account_id").select(
-        F.col("account_id").alias("banned_id"), "link_type", "key"
-    )
-    shared = keys.join(banned_keys, ["link_type", "key"]).select("account_id", "banned_id", "link_type")
     replays = replay_daily.where(lookback & F.col("source_account_id").isNotNull())
     replayed = (
         replays.select("account_id", F.col("source_account_id").alias("other"))
         .unionByName(replays.select(F.col("source_account_id").alias("account_id"), F.col("account_id").alias("other")))
-        .join(banned.select(F.col("banned_id").alias("other")).distinct(), "other")
+        .join(F.broadcast(banned_ids.select(F.col("account_id").alias("other"))), "other")
         .select("account_id", F.col("other").alias("banned_id"), F.lit("replay").alias("link_type"))
     )
     strength = F.when(F.col("link_type").isin("payment", "replay"), STRONG).otherwise(WEAK)

@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date, timedelta
 
-from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from distillguard.config import FEATURES, FeatureSettings
@@ -78,43 +78,41 @@ def window_buckets(daily: DataFrame, day: date, days: int) -> DataFrame:
     return daily.where(inside).groupBy("account_id", "band", "bucket").agg(F.sum("requests").alias("requests"))
 
 
-def sketch_features(daily: DataFrame, day: date, settings: FeatureSettings = FEATURES) -> DataFrame:
+def sketch_features(
+    daily: DataFrame, day: date, settings: FeatureSettings = FEATURES, buckets: DataFrame | None = None
+) -> DataFrame:
     """Per account over the longest window: how concentrated its prompts are and how common.
 
     A campaign re-sends few templates (high top-bucket share, few buckets); a popular prompt
     is sent by many unrelated accounts, so the bucket's account count says common, not suspicious.
+    ``buckets`` is ``window_buckets`` of the longest window when the caller already has it.
+    The top bucket is the one with most requests, then most accounts (the largest struct).
     """
     w = f"_{max(settings.windows)}d"
-    buckets = window_buckets(daily, day, max(settings.windows))
+    if buckets is None:
+        buckets = window_buckets(daily, day, max(settings.windows))
     popularity = buckets.groupBy("band", "bucket").agg(F.count("*").alias("bucket_accounts"))
-    rows = buckets.join(popularity, ["band", "bucket"])
-    sketched = (
-        rows.where(F.col("band") == 0)
+    band0 = F.col("band") == 0
+    per_account = (
+        buckets.join(popularity, ["band", "bucket"])
         .groupBy("account_id")
-        .agg(F.sum("requests").alias("sketched"), F.count("*").alias("band0_buckets"))
-    )
-    top = Window.partitionBy("account_id").orderBy(F.col("requests").desc(), F.col("bucket_accounts").desc())
-    tops = (
-        rows.withColumn("rank", F.row_number().over(top))
-        .where(F.col("rank") == 1)
-        .select("account_id", F.col("requests").alias("top_requests"), "bucket_accounts")
-    )
-    per_account = rows.groupBy("account_id").agg(
-        F.count("*").alias("buckets"),
-        F.sum(F.when(F.col("bucket_accounts") > settings.sketch_hub_accounts, F.col("requests")).otherwise(0)).alias(
-            "popular_requests"
-        ),
-        F.sum("requests").alias("bucket_requests"),
-    )
-    return (
-        sketched.join(tops, "account_id")
-        .join(per_account, "account_id")
-        .select(
-            "account_id",
-            F.col("sketched").alias(f"sketch_requests{w}"),
-            (F.col("top_requests") / F.col("sketched")).alias(f"sketch_top_bucket_share{w}"),
-            (F.col("buckets") / F.lit(settings.sketch_bands)).alias(f"sketch_distinct_buckets{w}"),
-            (F.col("bucket_accounts") - 1).alias(f"sketch_top_bucket_other_accounts{w}"),
-            (F.col("popular_requests") / F.col("bucket_requests")).alias(f"sketch_popular_share{w}"),
+        .agg(
+            F.sum(F.when(band0, F.col("requests"))).alias("sketched"),
+            F.count(F.when(band0, F.lit(1))).alias("band0_buckets"),
+            F.max(F.struct("requests", "bucket_accounts")).alias("top"),
+            F.count("*").alias("buckets"),
+            F.sum(
+                F.when(F.col("bucket_accounts") > settings.sketch_hub_accounts, F.col("requests")).otherwise(0)
+            ).alias("popular_requests"),
+            F.sum("requests").alias("bucket_requests"),
         )
+        .where(F.col("band0_buckets") > 0)
+    )
+    return per_account.select(
+        "account_id",
+        F.col("sketched").alias(f"sketch_requests{w}"),
+        (F.col("top.requests") / F.col("sketched")).alias(f"sketch_top_bucket_share{w}"),
+        (F.col("buckets") / F.lit(settings.sketch_bands)).alias(f"sketch_distinct_buckets{w}"),
+        (F.col("top.bucket_accounts") - 1).alias(f"sketch_top_bucket_other_accounts{w}"),
+        (F.col("popular_requests") / F.col("bucket_requests")).alias(f"sketch_popular_share{w}"),
     )

@@ -166,7 +166,7 @@ def _window_step(spark: SparkSession, lakehouse: Lakehouse, day: date, settings:
             settings,
         ),
     )
-    dominant = dominant_templates(keys_daily, rolling_day, day, settings)
+    dominant = tables.stage(spark, lakehouse, "dominant", dominant_templates(keys_daily, rolling_day, day, settings))
     edges = tables.stage(
         spark,
         lakehouse,
@@ -196,12 +196,12 @@ def _window_step(spark: SparkSession, lakehouse: Lakehouse, day: date, settings:
             .select("account_id", "cluster_id")
         )
     ids = tables.stage(spark, lakehouse, "cluster_ids", stable_ids(labels, previous))
-    buckets = window_buckets(sketches, day, max(settings.windows))
+    buckets = tables.stage(spark, lakehouse, "window_buckets", window_buckets(sketches, day, max(settings.windows)))
     weak = weak_link_features(ids, weak_keys(keys_daily, accounts, buckets, rolling_day, day, settings))
     clusters = account_clusters(
         cluster_features(ids, edges, dominant, rolling_day, day, settings),
         replay_features(replays, day, settings),
-        sketch_features(sketches, day, settings),
+        sketch_features(sketches, day, settings, buckets),
         lockstep_features(pairs, settings),
         lineage_features(links, day),
         weak,
