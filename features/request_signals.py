@@ -17,13 +17,47 @@ from __future__ import annotations
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from distillguard.features.fingerprint import normalized_column, template_fingerprint_column
+from distillguard.features.fingerprint import normalized_column
 from distillguard.features.intent import IntentScorer, with_intent
 from distillguard.features.sketches import template_sketch
 from distillguard.ingest.keyed_hash import hmac_sha256_hex
 
 PREFIX_CHARS = 40
 RAW_ONLY = ("client_ip", "prompt_text")
+METADATA = (
+    "request_id",
+    "ts",
+    "event_date",
+    "account_id",
+    "api_key_id",
+    "org_id",
+    "model",
+    "endpoint",
+    "status",
+    "prompt_tokens",
+    "completion_tokens",
+    "reasoning_tokens",
+    "cost_usd",
+    "latency_ms",
+)
+NETWORK_AND_PARAMETERS = (
+    "asn",
+    "asn_kind",
+    "country",
+    "user_agent",
+    "temperature",
+    "top_p",
+    "max_tokens",
+    "n",
+    "logprobs",
+    "top_logprobs",
+    "stream",
+    "tools",
+    "system_prompt_sha256",
+    "finish_reason",
+    "reasoning_ref_issued",
+    "reasoning_refs_sent",
+)
 
 
 def ip_prefix(ip: Column) -> Column:
@@ -42,45 +76,46 @@ def request_signals(raw: DataFrame, ip_key: bytes, intent: IntentScorer | None =
     """
     text = F.col("prompt_text")
     signals = raw.select(
-        "request_id",
-        "ts",
-        "event_date",
-        "account_id",
-        "api_key_id",
-        "org_id",
-        "model",
-        "endpoint",
-        "status",
-        "prompt_tokens",
-        "completion_tokens",
-        "reasoning_tokens",
-        "cost_usd",
-        "latency_ms",
+        *METADATA,
         ip_prefix(F.col("client_ip")).alias("ip_prefix"),
         hmac_sha256_hex(F.col("client_ip"), ip_key).alias("ip_hash"),
-        "asn",
-        "asn_kind",
-        "country",
-        "user_agent",
-        "temperature",
-        "top_p",
-        "max_tokens",
-        "n",
-        "logprobs",
-        "top_logprobs",
-        "stream",
-        "tools",
-        "system_prompt_sha256",
-        "finish_reason",
-        "reasoning_ref_issued",
-        "reasoning_refs_sent",
+        *NETWORK_AND_PARAMETERS,
         text.isNotNull().alias("has_prompt"),
         F.length(text).alias("prompt_chars"),
-        template_fingerprint_column(text).alias("template_fp"),
-        template_sketch(text).alias("template_sketch"),
-        F.sha2(F.substring(normalized_column(text), 1, PREFIX_CHARS), 256).alias("prefix_fp"),
         ((F.col("finish_reason") == "length") | (F.col("completion_tokens") >= F.col("max_tokens"))).alias(
             "hit_max_tokens"
         ),
+        normalized_column(text).alias("normalized_text"),
+        text,
     )
-    return with_intent(signals, raw.select("request_id", "prompt_text"), intent)
+    normalized = F.col("normalized_text")
+    content = signals.join(_sketches(signals), "normalized_text", "left").select(
+        *METADATA,
+        "ip_prefix",
+        "ip_hash",
+        *NETWORK_AND_PARAMETERS,
+        "has_prompt",
+        "prompt_chars",
+        F.sha2(normalized, 256).alias("template_fp"),
+        "template_sketch",
+        F.sha2(F.substring(normalized, 1, PREFIX_CHARS), 256).alias("prefix_fp"),
+        "hit_max_tokens",
+        text,
+    )
+    return with_intent(content, intent)
+
+
+def _sketches(signals: DataFrame) -> DataFrame:
+    """(normalized_text, template_sketch) once per distinct normalised text.
+
+    A sketch is a function of the normalised text alone (features/sketches.py cuts its
+    shingles from it), so any one prompt of a normalised text gives every prompt of it the
+    same sketch: slot-filled prompts share a template, and the shingle hashing (the costly
+    part) runs once per template instead of once per request.
+    """
+    return (
+        signals.where(F.col("normalized_text").isNotNull())
+        .groupBy("normalized_text")
+        .agg(F.min("prompt_text").alias("representative"))
+        .select("normalized_text", template_sketch(F.col("representative")).alias("template_sketch"))
+    )
