@@ -1,0 +1,100 @@
+"""A backfill builds the daily tables of many dates in one pass: it must write exactly what
+runs of each date alone write, including each date's own intent model (both engines).
+
+Hand landing (tests/landing.py): 4 days of 10 requests, 3 accounts. Intent models are
+registered with ``as_of`` 2026-11-02 (version 1) and 2026-11-04 (version 2), so the batch
+holds three groups: no scorer, version 1, version 2.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import mlflow
+import pytest
+from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
+
+from distillguard import tables
+from distillguard.config import INTENT, INTENT_MODEL_NAME, Lakehouse, Table
+from distillguard.features.sketches import template_sketch
+from distillguard.jobs import features, ingest
+from distillguard.models import intent, registry
+from distillguard.secrets import PARTNER_HMAC_KEY_ENV, PSEUDONYM_KEY_ENV
+from tests import landing as hand
+
+DAYS = [date(2026, 11, d) for d in (1, 2, 3, 4)]
+TEXT_CHARS = 40  # "secret prompt number <date> file <f> l": each cut text is shared by 5 requests
+DAILY = (
+    (Table.REQUEST_SIGNALS, "event_date"),
+    (Table.MODEL_DAILY, "feature_date"),
+    (Table.ACCOUNT_DAILY, "feature_date"),
+    (Table.ACCOUNT_KEYS, "feature_date"),
+)
+
+
+def _register(lakehouse: Lakehouse, as_of: date, positive_file: int) -> None:
+    """A tiny intent model (prompts of file ``positive_file`` are the positives)."""
+    texts = [hand.prompt(d, f, line) for d in DAYS for f in (0, 1) for line in range(5)]
+    labels = [int(f == positive_file) for d in DAYS for f in (0, 1) for line in range(5)]
+    client = registry.client(lakehouse)
+    with mlflow.start_run(experiment_id=registry.experiment_id(lakehouse, client, intent.EXPERIMENT_NAME)):
+        info = mlflow.sklearn.log_model(intent.pipeline(INTENT).fit(texts, labels), name="model")
+    mlflow.register_model(
+        info.model_uri,
+        INTENT_MODEL_NAME,
+        tags={intent.AS_OF_TAG: as_of.isoformat(), intent.THRESHOLD_TAG: "0.5", intent.TEXT_CHARS_TAG: str(TEXT_CHARS)},
+    )
+
+
+@pytest.fixture
+def ingested(engine: SparkSession, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Lakehouse:
+    monkeypatch.setenv(PARTNER_HMAC_KEY_ENV, "partner-key")
+    monkeypatch.setenv(PSEUDONYM_KEY_ENV, "pseudonym-key")
+    home = Lakehouse(home=tmp_path / "home", landing=tmp_path / "landing")
+    hand.build(home.landing, DAYS)
+    for day in DAYS:
+        ingest.run(engine, home, day)
+    _register(home, DAYS[1], positive_file=0)
+    _register(home, DAYS[3], positive_file=1)
+    return home
+
+
+def _snapshot(spark: SparkSession, lakehouse: Lakehouse) -> dict[Table, list[tuple]]:
+    out = {}
+    for table, column in DAILY:
+        df = tables.read(spark, lakehouse, table).where(F.col(column).isin(*DAYS))
+        out[table] = sorted(tuple(str(v) for v in r) for r in df.select(sorted(df.columns)).collect())
+    return out
+
+
+def test_backfill_batch_equals_day_by_day_runs(engine: SparkSession, ingested: Lakehouse) -> None:
+    key = b"pseudonym-key"
+    with tables.scratch(ingested):
+        assert features.daily_batch(engine, ingested, DAYS, key) == {d.isoformat(): 3 for d in DAYS}
+        batch = _snapshot(engine, ingested)
+        for day in DAYS:
+            assert features.daily_step(engine, ingested, day, key) == 3
+        by_day = _snapshot(engine, ingested)
+    for table, _ in DAILY:
+        assert batch[table] == by_day[table], table
+    assert [len(batch[table]) for table, _ in DAILY] == [40, 4, 12, len(by_day[Table.ACCOUNT_KEYS])]
+
+    signals = tables.read(engine, ingested, Table.REQUEST_SIGNALS).where(F.col("event_date").isin(*DAYS)).collect()
+    versions = {r.event_date: r.intent_model_version for r in signals}
+    assert versions == {DAYS[0]: None, DAYS[1]: "1", DAYS[2]: "1", DAYS[3]: "2"}
+    # Each request carries the score its own (cut) prompt gets from its date's model, and
+    # the sketch of its own prompt, though each distinct text was scored and sketched once.
+    models = {v: intent.scorer_as_of(ingested, d).pipeline for d, v in versions.items() if v}
+    for r in signals:
+        if r.intent_model_version is None:
+            continue
+        _, file, line = r.request_id.rsplit("-", 2)
+        text = hand.prompt(r.event_date, int(file), int(line))[:TEXT_CHARS]
+        assert r.intent_score == models[r.intent_model_version].predict_proba([text])[0, 1]
+    raw = tables.read(engine, ingested, Table.RAW_REQUESTS)
+    own = {
+        r.request_id: r.s for r in raw.select("request_id", template_sketch(F.col("prompt_text")).alias("s")).collect()
+    }
+    assert {r.request_id: r.template_sketch for r in signals} == own
