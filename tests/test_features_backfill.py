@@ -1,9 +1,11 @@
 """A backfill builds the daily tables of many dates in one pass: it must write exactly what
-runs of each date alone write, including each date's own intent model (both engines).
+runs of each date alone write, including each date's own intent model.
 
-Hand landing (tests/landing.py): 4 days of 10 requests, 3 accounts. Intent models are
-registered with ``as_of`` 2026-11-02 (version 1) and 2026-11-04 (version 2), so the batch
-holds three groups: no scorer, version 1, version 2.
+The job runs on Delta (Sail, as tests/test_features_job.py): hand landing
+(tests/landing.py), 4 days of 10 requests, 3 accounts, intent models registered with
+``as_of`` 2026-11-02 (version 1) and 2026-11-04 (version 2), so the batch holds three
+groups: no scorer, version 1, version 2. The signals transformation that scores and
+sketches each distinct text once runs on both engines.
 """
 
 from __future__ import annotations
@@ -18,11 +20,14 @@ from pyspark.sql import functions as F
 
 from distillguard import tables
 from distillguard.config import INTENT, INTENT_MODEL_NAME, Lakehouse, Table
+from distillguard.features.intent import IntentScorer
+from distillguard.features.request_signals import request_signals
 from distillguard.features.sketches import template_sketch
 from distillguard.jobs import features, ingest
 from distillguard.models import intent, registry
 from distillguard.secrets import PARTNER_HMAC_KEY_ENV, PSEUDONYM_KEY_ENV
 from tests import landing as hand
+from tests.rows import raw_frame, request
 
 DAYS = [date(2026, 11, d) for d in (1, 2, 3, 4)]
 TEXT_CHARS = 40  # "secret prompt number <date> file <f> l": each cut text is shared by 5 requests
@@ -49,13 +54,13 @@ def _register(lakehouse: Lakehouse, as_of: date, positive_file: int) -> None:
 
 
 @pytest.fixture
-def ingested(engine: SparkSession, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Lakehouse:
+def ingested(sail: SparkSession, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Lakehouse:
     monkeypatch.setenv(PARTNER_HMAC_KEY_ENV, "partner-key")
     monkeypatch.setenv(PSEUDONYM_KEY_ENV, "pseudonym-key")
     home = Lakehouse(home=tmp_path / "home", landing=tmp_path / "landing")
     hand.build(home.landing, DAYS)
     for day in DAYS:
-        ingest.run(engine, home, day)
+        ingest.run(sail, home, day)
     _register(home, DAYS[1], positive_file=0)
     _register(home, DAYS[3], positive_file=1)
     return home
@@ -69,19 +74,19 @@ def _snapshot(spark: SparkSession, lakehouse: Lakehouse) -> dict[Table, list[tup
     return out
 
 
-def test_backfill_batch_equals_day_by_day_runs(engine: SparkSession, ingested: Lakehouse) -> None:
+def test_backfill_batch_equals_day_by_day_runs(sail: SparkSession, ingested: Lakehouse) -> None:
     key = b"pseudonym-key"
     with tables.scratch(ingested):
-        assert features.daily_batch(engine, ingested, DAYS, key) == {d.isoformat(): 3 for d in DAYS}
-        batch = _snapshot(engine, ingested)
+        assert features.daily_batch(sail, ingested, DAYS, key) == {d.isoformat(): 3 for d in DAYS}
+        batch = _snapshot(sail, ingested)
         for day in DAYS:
-            assert features.daily_step(engine, ingested, day, key) == 3
-        by_day = _snapshot(engine, ingested)
+            assert features.daily_step(sail, ingested, day, key) == 3
+        by_day = _snapshot(sail, ingested)
     for table, _ in DAILY:
         assert batch[table] == by_day[table], table
     assert [len(batch[table]) for table, _ in DAILY] == [40, 4, 12, len(by_day[Table.ACCOUNT_KEYS])]
 
-    signals = tables.read(engine, ingested, Table.REQUEST_SIGNALS).where(F.col("event_date").isin(*DAYS)).collect()
+    signals = tables.read(sail, ingested, Table.REQUEST_SIGNALS).where(F.col("event_date").isin(*DAYS)).collect()
     versions = {r.event_date: r.intent_model_version for r in signals}
     assert versions == {DAYS[0]: None, DAYS[1]: "1", DAYS[2]: "1", DAYS[3]: "2"}
     # Each request carries the score its own (cut) prompt gets from its date's model, and
@@ -93,8 +98,32 @@ def test_backfill_batch_equals_day_by_day_runs(engine: SparkSession, ingested: L
         _, file, line = r.request_id.rsplit("-", 2)
         text = hand.prompt(r.event_date, int(file), int(line))[:TEXT_CHARS]
         assert r.intent_score == models[r.intent_model_version].predict_proba([text])[0, 1]
-    raw = tables.read(engine, ingested, Table.RAW_REQUESTS)
+    raw = tables.read(sail, ingested, Table.RAW_REQUESTS)
     own = {
         r.request_id: r.s for r in raw.select("request_id", template_sketch(F.col("prompt_text")).alias("s")).collect()
     }
     assert {r.request_id: r.template_sketch for r in signals} == own
+
+
+def test_signals_give_each_request_the_score_and_sketch_of_its_own_text(engine: SparkSession) -> None:
+    texts = ["Explain step by step: 12 + 30", "Explain step by step: 7 + 5", "hello there", "hello there", None, ""]
+    fitted = intent.pipeline(INTENT).fit(["explain step by step", "hello there", "step by step", "hi"], [1, 0, 1, 0])
+    scorer = IntentScorer(fitted, 0.5, "7", "2026-11-01", 12)
+    rows = [request(f"r{i}", "a", f"2026-11-0{1 + i % 2}T10:00:0{i}", prompt_text=text) for i, text in enumerate(texts)]
+    raw = raw_frame(engine, rows)
+    got = {r.request_id: r for r in request_signals(raw, b"key", scorer).collect()}
+    own = {
+        r.request_id: r.s for r in raw.select("request_id", template_sketch(F.col("prompt_text")).alias("s")).collect()
+    }
+    for i, text in enumerate(texts):
+        r = got[f"r{i}"]
+        assert r.template_sketch == own[f"r{i}"]
+        if text is None:
+            assert (r.intent_score, r.intent_hit, r.intent_model_version, r.template_sketch) == (None, None, None, None)
+        else:
+            # Scored on its first 12 characters: r0 and r1 share "explain step" and one score.
+            assert r.intent_score == fitted.predict_proba([text[:12]])[0, 1]
+            assert (r.intent_hit, r.intent_model_version) == (r.intent_score >= 0.5, "7")
+    assert got["r0"].intent_score == got["r1"].intent_score
+    assert got["r0"].template_sketch == got["r1"].template_sketch  # same template: numbers are slots
+    assert got["r2"].template_sketch is not None and got["r5"].template_sketch is None
