@@ -19,9 +19,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
+from sklearn.base import clone
+from sklearn.feature_extraction.text import HashingVectorizer
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import normalize
 
 SCORES_SCHEMA = "scored_text string, intent_score double"
 
@@ -38,6 +44,55 @@ class IntentScorer:
     text_chars: int
 
 
+def _by_words(pipeline: Any) -> bool:
+    """A hashed ``char_wb`` vectorizer and one classifier: n-grams never cross a word."""
+    if not isinstance(pipeline, Pipeline) or len(pipeline.steps) != 2:
+        return False
+    vectorizer = pipeline.steps[0][1]
+    return (
+        isinstance(vectorizer, HashingVectorizer)
+        and vectorizer.analyzer == "char_wb"
+        and vectorizer.input == "content"
+        and vectorizer.preprocessor is None
+        and vectorizer.strip_accents is None
+        and not vectorizer.binary
+    )
+
+
+def predict_scores(pipeline: Any, texts: list[str]) -> np.ndarray:
+    """``pipeline.predict_proba(texts)[:, 1]``, bit for bit, and faster for the intent
+    pipeline (models/intent.py).
+
+    ``char_wb`` cuts n-grams inside each whitespace-separated word (padded with a space), so
+    a text's hashed counts are the sum of its words' counts. Each distinct word is hashed
+    once (words repeat across prompts far more than prompts do), the per-text counts are a
+    sparse product of exact integers, and normalisation and the classifier are the
+    pipeline's own steps on the same matrix the pipeline would build.
+    """
+    if not _by_words(pipeline):
+        return pipeline.predict_proba(texts)[:, 1]
+    vectorizer, classifier = pipeline.steps[0][1], pipeline.steps[1][1]
+    words: dict[str, int] = {}
+    indptr, indices = [0], []
+    for text in texts:
+        indices.extend(
+            words.setdefault(w, len(words)) for w in (text.lower() if vectorizer.lowercase else text).split()
+        )
+        indptr.append(len(indices))
+    if not words:  # only blank texts: nothing to hash
+        return pipeline.predict_proba(texts)[:, 1]
+    per_text = sp.csr_matrix(
+        (np.ones(len(indices)), np.asarray(indices, dtype=np.int64), np.asarray(indptr, dtype=np.int64)),
+        shape=(len(texts), len(words)),
+    )
+    per_word = clone(vectorizer).set_params(lowercase=False, norm=None).transform(list(words))
+    counts = (per_text @ per_word).tocsr()
+    counts.sum_duplicates()
+    if vectorizer.norm is not None:
+        counts = normalize(counts, norm=vectorizer.norm, copy=False)
+    return classifier.predict_proba(counts)[:, 1]
+
+
 def text_scores(texts: DataFrame, scorer: IntentScorer) -> DataFrame:
     """(scored_text) -> (scored_text, intent_score): each distinct text once.
 
@@ -52,7 +107,7 @@ def text_scores(texts: DataFrame, scorer: IntentScorer) -> DataFrame:
             if len(batch) == 0:
                 continue
             text = batch["scored_text"].astype(str)
-            probability = pipeline.predict_proba(text.tolist())[:, 1]
+            probability = predict_scores(pipeline, text.tolist())
             yield pd.DataFrame({"scored_text": text, "intent_score": probability})
 
     return texts.distinct().mapInPandas(score, SCORES_SCHEMA)

@@ -20,7 +20,7 @@ from pyspark.sql import functions as F
 
 from distillguard import tables
 from distillguard.config import INTENT, INTENT_MODEL_NAME, Lakehouse, Table
-from distillguard.features.intent import IntentScorer
+from distillguard.features.intent import IntentScorer, predict_scores
 from distillguard.features.request_signals import request_signals
 from distillguard.features.sketches import template_sketch
 from distillguard.jobs import features, ingest
@@ -127,3 +127,14 @@ def test_signals_give_each_request_the_score_and_sketch_of_its_own_text(engine: 
     assert got["r0"].intent_score == got["r1"].intent_score
     assert got["r0"].template_sketch == got["r1"].template_sketch  # same template: numbers are slots
     assert got["r2"].template_sketch is not None and got["r5"].template_sketch is None
+
+
+def test_word_by_word_scores_are_the_pipelines_bit_for_bit() -> None:
+    fitted = intent.pipeline(INTENT).fit(["explain step by step", "hello there", "step by step", "hi"], [1, 0, 1, 0])
+    texts = ["ΑΣ ΟΔΟΣ", "İstanbul ŞEHİR", "a\tb\nc  d\u2028e\x1cf", "x" * 3000, "Hello HELLO hello", "", "step by step"]
+    assert predict_scores(fitted, texts).tolist() == fitted.predict_proba(texts)[:, 1].tolist()
+    assert predict_scores(fitted, ["", " "]).tolist() == fitted.predict_proba(["", " "])[:, 1].tolist()
+    # Repeated words count once per occurrence, as the pipeline counts them.
+    repeated = predict_scores(fitted, ["hello hello there", "hello there"])
+    assert repeated.tolist() == fitted.predict_proba(["hello hello there", "hello there"])[:, 1].tolist()
+    assert repeated[0] != repeated[1]
