@@ -75,6 +75,7 @@ def request_signals(raw: DataFrame, ip_key: bytes, intent: IntentScorer | None =
     ``intent``: the intent scorer in force for these dates (null intent columns without one).
     """
     text = F.col("prompt_text")
+    normalized = normalized_column(text)
     signals = raw.select(
         *METADATA,
         ip_prefix(F.col("client_ip")).alias("ip_prefix"),
@@ -82,40 +83,33 @@ def request_signals(raw: DataFrame, ip_key: bytes, intent: IntentScorer | None =
         *NETWORK_AND_PARAMETERS,
         text.isNotNull().alias("has_prompt"),
         F.length(text).alias("prompt_chars"),
+        F.sha2(normalized, 256).alias("template_fp"),
+        F.sha2(F.substring(normalized, 1, PREFIX_CHARS), 256).alias("prefix_fp"),
         ((F.col("finish_reason") == "length") | (F.col("completion_tokens") >= F.col("max_tokens"))).alias(
             "hit_max_tokens"
         ),
-        normalized_column(text).alias("normalized_text"),
         text,
     )
-    normalized = F.col("normalized_text")
-    content = signals.join(_sketches(signals), "normalized_text", "left").select(
-        *METADATA,
-        "ip_prefix",
-        "ip_hash",
-        *NETWORK_AND_PARAMETERS,
-        "has_prompt",
-        "prompt_chars",
-        F.sha2(normalized, 256).alias("template_fp"),
+    content = signals.join(_sketches(signals), "template_fp", "left").select(
+        *signals.columns[: signals.columns.index("prefix_fp")],
         "template_sketch",
-        F.sha2(F.substring(normalized, 1, PREFIX_CHARS), 256).alias("prefix_fp"),
-        "hit_max_tokens",
-        text,
+        *signals.columns[signals.columns.index("prefix_fp") :],
     )
     return with_intent(content, intent)
 
 
 def _sketches(signals: DataFrame) -> DataFrame:
-    """(normalized_text, template_sketch) once per distinct normalised text.
+    """(template_fp, template_sketch) once per template.
 
     A sketch is a function of the normalised text alone (features/sketches.py cuts its
-    shingles from it), so any one prompt of a normalised text gives every prompt of it the
-    same sketch: slot-filled prompts share a template, and the shingle hashing (the costly
-    part) runs once per template instead of once per request.
+    shingles from it), and the template fingerprint is that text's SHA-256: any one prompt
+    of a template gives every prompt of it the same sketch. Slot-filled prompts share a
+    template, so the shingle hashing (the costly part) runs once per template instead of
+    once per request.
     """
     return (
-        signals.where(F.col("normalized_text").isNotNull())
-        .groupBy("normalized_text")
+        signals.where(F.col("template_fp").isNotNull())
+        .groupBy("template_fp")
         .agg(F.min("prompt_text").alias("representative"))
-        .select("normalized_text", template_sketch(F.col("representative")).alias("template_sketch"))
+        .select("template_fp", template_sketch(F.col("representative")).alias("template_sketch"))
     )
