@@ -3,8 +3,9 @@
 Run for a day D after ingest of D. It scans only the raw partitions the ingest of D
 changed (D itself and the earlier event dates that late events touched), so its cost
 grows with the day, not with history. Every date touched gets its signals and daily
-features recomputed exactly (replaceWhere on its partition), then the rolling windows and
-clusters of every date from the earliest touched one up to D.
+features recomputed exactly (one replaceWhere over the touched partitions), then the
+rolling windows and clusters of every date from the earliest touched one up to D. A
+backfill builds the daily features of several dates in one pass (``daily_batch``).
 """
 
 from __future__ import annotations
@@ -314,7 +315,9 @@ def run(spark: SparkSession, lakehouse: Lakehouse, day: date, settings: FeatureS
 def backfill(
     spark: SparkSession, lakehouse: Lakehouse, start: date, end: date, settings: FeatureSettings = FEATURES
 ) -> dict[str, Any]:
-    """Every date from ``start`` to ``end``: all daily features first, then the windows."""
+    """Every date from ``start`` to ``end``: all daily features first (``daily_batch`` over
+    ``settings.daily_batch_dates`` dates at a time: the same tables as one date at a time,
+    at a fraction of the cost), then the windows."""
     if end < start:
         raise DistillguardError(f"--end {end} is before --start {start}")
     for day in (start, end):
