@@ -30,6 +30,7 @@ from tests import landing as hand
 from tests.rows import raw_frame, request
 
 DAYS = [date(2026, 11, d) for d in (1, 2, 3, 4)]
+BACK_DATED = "ip_prefix,203.2.0.0/24,lab-y,2026-11-01,0.8"
 TEXT_CHARS = 40  # "secret prompt number <date> file <f> l": each cut text is shared by 5 requests
 DAILY = (
     (Table.REQUEST_SIGNALS, "event_date"),
@@ -60,6 +61,10 @@ def ingested(sail: SparkSession, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     home = Lakehouse(home=tmp_path / "home", landing=tmp_path / "landing")
     hand.build(home.landing, DAYS)
     for day in DAYS:
+        if day == DAYS[2]:
+            # Ingested on day 3, back-dated to day 1: it covers day 2's file-0 addresses
+            # (203.2.0.x), yet a backfill of day 2 must not see it.
+            hand.write_csv(home.landing, "partner_indicators", "partner-002.csv", [BACK_DATED])
         ingest.run(sail, home, day)
     _register(home, DAYS[1], positive_file=0)
     _register(home, DAYS[3], positive_file=1)
@@ -84,7 +89,15 @@ def test_backfill_batch_equals_day_by_day_runs(sail: SparkSession, ingested: Lak
         by_day = _snapshot(sail, ingested)
     for table, _ in DAILY:
         assert batch[table] == by_day[table], table
-    assert [len(batch[table]) for table, _ in DAILY] == [40, 4, 12, len(by_day[Table.ACCOUNT_KEYS])]
+    assert [len(batch[table]) for table, _ in DAILY[:3]] == [40, 4, 12]
+    # Point in time per date: day 1's file 0 (5 requests) is in the indicator ingested on
+    # day 1; the indicator back-dated on day 3 reaches no date of the batch.
+    daily = tables.read(sail, ingested, Table.ACCOUNT_DAILY).where(F.col("feature_date").isin(*DAYS))
+    partner = {
+        r.feature_date: r.hits
+        for r in daily.groupBy("feature_date").agg(F.sum("partner_prefix_requests").alias("hits")).collect()
+    }
+    assert partner == {DAYS[0]: 5, DAYS[1]: 0, DAYS[2]: 0, DAYS[3]: 0}
 
     signals = tables.read(sail, ingested, Table.REQUEST_SIGNALS).where(F.col("event_date").isin(*DAYS)).collect()
     versions = {r.event_date: r.intent_model_version for r in signals}
