@@ -245,6 +245,9 @@ class FeatureSettings:
     """Feature and clustering thresholds; one place to tune them (documented in features/)."""
 
     windows: tuple[int, ...] = (7, 28)
+    # Dates whose daily features one pass builds (signals, daily tables, one gate); a
+    # backfill runs its dates in batches of this many (memory grows with the batch).
+    daily_batch_dates: int = 7
     # Accounts whose spend in 30 days passes this without KYC verification need review;
     # ~$5,000 a month is the publicly discussed review trigger.
     kyc_review_monthly_usd: float = 5_000.0

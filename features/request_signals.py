@@ -17,13 +17,47 @@ from __future__ import annotations
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from distillguard.features.fingerprint import normalized_column, template_fingerprint_column
+from distillguard.features.fingerprint import normalized_column
 from distillguard.features.intent import IntentScorer, with_intent
 from distillguard.features.sketches import template_sketch
 from distillguard.ingest.keyed_hash import hmac_sha256_hex
 
 PREFIX_CHARS = 40
 RAW_ONLY = ("client_ip", "prompt_text")
+METADATA = (
+    "request_id",
+    "ts",
+    "event_date",
+    "account_id",
+    "api_key_id",
+    "org_id",
+    "model",
+    "endpoint",
+    "status",
+    "prompt_tokens",
+    "completion_tokens",
+    "reasoning_tokens",
+    "cost_usd",
+    "latency_ms",
+)
+NETWORK_AND_PARAMETERS = (
+    "asn",
+    "asn_kind",
+    "country",
+    "user_agent",
+    "temperature",
+    "top_p",
+    "max_tokens",
+    "n",
+    "logprobs",
+    "top_logprobs",
+    "stream",
+    "tools",
+    "system_prompt_sha256",
+    "finish_reason",
+    "reasoning_ref_issued",
+    "reasoning_refs_sent",
+)
 
 
 def ip_prefix(ip: Column) -> Column:
@@ -41,46 +75,41 @@ def request_signals(raw: DataFrame, ip_key: bytes, intent: IntentScorer | None =
     ``intent``: the intent scorer in force for these dates (null intent columns without one).
     """
     text = F.col("prompt_text")
+    normalized = normalized_column(text)
     signals = raw.select(
-        "request_id",
-        "ts",
-        "event_date",
-        "account_id",
-        "api_key_id",
-        "org_id",
-        "model",
-        "endpoint",
-        "status",
-        "prompt_tokens",
-        "completion_tokens",
-        "reasoning_tokens",
-        "cost_usd",
-        "latency_ms",
+        *METADATA,
         ip_prefix(F.col("client_ip")).alias("ip_prefix"),
         hmac_sha256_hex(F.col("client_ip"), ip_key).alias("ip_hash"),
-        "asn",
-        "asn_kind",
-        "country",
-        "user_agent",
-        "temperature",
-        "top_p",
-        "max_tokens",
-        "n",
-        "logprobs",
-        "top_logprobs",
-        "stream",
-        "tools",
-        "system_prompt_sha256",
-        "finish_reason",
-        "reasoning_ref_issued",
-        "reasoning_refs_sent",
+        *NETWORK_AND_PARAMETERS,
         text.isNotNull().alias("has_prompt"),
         F.length(text).alias("prompt_chars"),
-        template_fingerprint_column(text).alias("template_fp"),
-        template_sketch(text).alias("template_sketch"),
-        F.sha2(F.substring(normalized_column(text), 1, PREFIX_CHARS), 256).alias("prefix_fp"),
+        F.sha2(normalized, 256).alias("template_fp"),
+        F.sha2(F.substring(normalized, 1, PREFIX_CHARS), 256).alias("prefix_fp"),
         ((F.col("finish_reason") == "length") | (F.col("completion_tokens") >= F.col("max_tokens"))).alias(
             "hit_max_tokens"
         ),
+        text,
     )
-    return with_intent(signals, raw.select("request_id", "prompt_text"), intent)
+    content = signals.join(_sketches(signals), "template_fp", "left").select(
+        *signals.columns[: signals.columns.index("prefix_fp")],
+        "template_sketch",
+        *signals.columns[signals.columns.index("prefix_fp") :],
+    )
+    return with_intent(content, intent)
+
+
+def _sketches(signals: DataFrame) -> DataFrame:
+    """(template_fp, template_sketch) once per template.
+
+    A sketch is a function of the normalised text alone (features/sketches.py cuts its
+    shingles from it), and the template fingerprint is that text's SHA-256: any one prompt
+    of a template gives every prompt of it the same sketch. Slot-filled prompts share a
+    template, so the shingle hashing (the costly part) runs once per template instead of
+    once per request.
+    """
+    return (
+        signals.where(F.col("template_fp").isNotNull())
+        .groupBy("template_fp")
+        .agg(F.min("prompt_text").alias("representative"))
+        .select("template_fp", template_sketch(F.col("representative")).alias("template_sketch"))
+    )
