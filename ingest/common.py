@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pyspark.sql import Column, DataFrame
+from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 # Both engines decode bytes that are not UTF-8 as U+FFFD, so after reading, that character
@@ -78,3 +78,21 @@ def quarantine_rows(parsed: DataFrame, source: str, run_id: str) -> DataFrame:
 def quarantine_summary(quarantined: DataFrame) -> DataFrame:
     """The PII-free quarantine record for the quality layer: the raw text is left out."""
     return quarantined.drop("raw_line")
+
+
+def first_per_key(rows: DataFrame, key: list[str], order: list[Column | str]) -> DataFrame:
+    """One row per ``key`` (never null in ``rows``): the first by ``order``.
+
+    Only the keys are shuffled to find those that repeat (few: re-deliveries, re-exports);
+    the window, which sorts whole rows, runs over their rows alone, and every other row
+    passes through a join with that small key set. Same rows as a window over all of them.
+    """
+    repeated = rows.groupBy(*key).count().filter(F.col("count") > 1).drop("count")
+    first = Window.partitionBy(*key).orderBy(*order)
+    copies = (
+        rows.join(repeated, key, "left_semi")
+        .withColumn("_copy", F.row_number().over(first))
+        .filter("_copy = 1")
+        .drop("_copy")
+    )
+    return rows.join(repeated, key, "left_anti").unionByName(copies).select(*rows.columns)
