@@ -28,7 +28,14 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from distillguard.ingest import contract as c
-from distillguard.ingest.common import first_in_line, first_named, first_per_key, not_a_json_object, undecodable
+from distillguard.ingest.common import (
+    first_by,
+    first_in_line,
+    first_named,
+    first_per_key,
+    not_a_json_object,
+    undecodable,
+)
 
 RAW_COLUMNS = (
     "request_id",
@@ -315,7 +322,8 @@ def classify_batch(valid: DataFrame, prior: DataFrame, landing_date: date) -> Da
     stored = keys.join(prior.select("event_date", "request_id"), ["event_date", "request_id"], "left_semi")
     special = repeated.unionByName(stored.select("request_id")).distinct()
     plain = valid.join(special, "request_id", "left_anti").withColumn("outcome", F.lit("new"))
-    rest = classify_against_raw(dedupe_batch(valid.join(special, "request_id", "left_semi")), prior, landing_date)
+    copies = first_by(valid.join(special, "request_id", "left_semi"), ["request_id"], list(DEDUPE_ORDER))
+    rest = classify_against_raw(copies, prior, landing_date)
     # classify_against_raw's column order (join keys first): the raw table is created from it.
     columns = ["event_date", "request_id", *(n for n in valid.columns if n not in ("event_date", "request_id"))]
     return plain.select(*columns, "outcome").unionByName(rest.select(*columns, "outcome"))

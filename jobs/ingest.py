@@ -311,7 +311,7 @@ def _ingest_requests(
         .filter(F.col("event_date").isin(*event_dates))
         .select("event_date", "request_id", "landing_date")
         if tables.exists(lakehouse, Table.RAW_REQUESTS) and event_dates
-        else batch.select("event_date", "request_id", "landing_date").limit(0)
+        else spark.createDataFrame([], "event_date date, request_id string, landing_date date")
     )
     classified = classify_batch(batch, stored, landing_date)
     with _timed(steps, "requests: dedupe + gate aggregates"):
