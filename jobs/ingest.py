@@ -156,6 +156,8 @@ def _stage(spark: SparkSession, lakehouse: Lakehouse, parsed: DataFrame, source:
     """Write a parse once and read it back: every later step reuses it instead of re-reading gzip."""
     path = _staging(lakehouse, source, landing_date)
     parsed.write.mode("overwrite").parquet(str(path))
+    if not any(path.glob("*.parquet")):  # no rows: Sail writes no file, so no schema to read back
+        return spark.createDataFrame([], parsed.schema)
     return spark.read.parquet(str(path))
 
 
