@@ -155,7 +155,8 @@ def _staging(lakehouse: Lakehouse, source: str, landing_date: date) -> Path:
 def _stage(spark: SparkSession, lakehouse: Lakehouse, parsed: DataFrame, source: str, landing_date: date) -> DataFrame:
     """Write a parse once and read it back: every later step reuses it instead of re-reading gzip."""
     path = _staging(lakehouse, source, landing_date)
-    parsed.write.mode("overwrite").parquet(str(path))
+    # Snappy, not the engine's default (zstd for Sail): scratch read back once or twice.
+    parsed.write.mode("overwrite").option("compression", "snappy").parquet(str(path))
     if not any(path.glob("*.parquet")):  # no rows: Sail writes no file, so no schema to read back
         return spark.createDataFrame([], parsed.schema)
     return spark.read.parquet(str(path))
