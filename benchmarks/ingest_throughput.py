@@ -1,12 +1,20 @@
-"""Ingest throughput next to DuckDB: median lines/s of N runs of ``ingest`` on fresh tables.
+"""Ingest throughput next to DuckDB: median lines/s of N runs of ``ingest``, and seconds per step.
 
     python benchmarks/ingest_throughput.py                          # bench scale, 1 day, 3 runs
     python benchmarks/ingest_throughput.py --scale demo --runs 3 --dir /tmp/ingest-bench
+    python benchmarks/ingest_throughput.py --landing DEMO_HOME/landing --date 2026-11-05 --warm 4
 
-The landing zone is generated once (kept under --dir and reused); every run ingests its
-first folder date into an empty lakehouse, so each run does the full work: read, parse,
-quarantine, dedupe, gates, MERGE, run record. Lines/s counts landing lines read per second
-of the whole job (engine already started, as in a scheduled job).
+The landing zone is generated once (kept under --dir and reused), or taken as it is from
+``--landing`` (e.g. a demo lakehouse's, with ``--date`` one of its folder dates). Every run
+ingests that folder date into a lakehouse of its own, so each run does the full work:
+read, parse, quarantine, dedupe, gates, MERGE, run record. With ``--warm N`` that lakehouse
+is a copy of one that already holds the N days before (ingested once, not timed), as in
+``make demo``'s loop, where every day but the first finds stored partitions; without it,
+the lakehouse is empty. Lines/s counts landing lines read per second of the whole job
+(engine already started, as in a scheduled job); the seconds of each step come from the
+job's own ``step_seconds``. CPU seconds (this process: the driver and the embedded Sail
+engine) are printed too: on a machine shared with other work they vary less than
+wall-clock seconds.
 
 Side by side, in the same run and on the same files: DuckDB reads the day's request files
 (``read_ndjson``), drops in-batch duplicate request_ids and writes Parquet, the least any
@@ -18,11 +26,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import statistics
 import tempfile
 import time
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import duckdb
@@ -78,48 +87,86 @@ def duckdb_seconds(files: list[Path], target: Path, threads: int) -> float:
     return seconds
 
 
+def _landing(args: argparse.Namespace) -> tuple[Path, date]:
+    """The landing zone and folder date to ingest, generated once unless given."""
+    if args.landing:
+        landing = Path(args.landing).resolve()
+        key_file = landing.parent / "secrets" / PARTNER_HMAC_KEY_ENV.lower()
+        day = date.fromisoformat(args.date) if args.date else START
+    else:
+        source = Lakehouse.resolve(Path(args.dir) / f"distillguard-ingestbench-{args.scale}")
+        if not (source.truth / "faults.json").exists():
+            shutil.rmtree(source.home, ignore_errors=True)
+            summary = generate(source, args.scale, START, 1, seed=7, progress=False)
+            print(f"generated {summary.requests_generated:,} requests in {summary.seconds:.1f}s", flush=True)
+        landing, key_file, day = source.landing, source.home / "secrets" / PARTNER_HMAC_KEY_ENV.lower(), START
+    # Each run's lakehouse is fresh, not the generated one: hand it the generator's key.
+    if key_file.exists():
+        os.environ[PARTNER_HMAC_KEY_ENV] = key_file.read_text().strip()
+    os.environ.setdefault(PARTNER_HMAC_KEY_ENV, "benchmark-key")  # generated under an exported key
+    return landing, day
+
+
+def _cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", default="bench")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2, help="DuckDB threads (the machine's cores)")
     parser.add_argument("--dir", default=tempfile.gettempdir(), help="where the landing zone and runs live")
+    parser.add_argument("--landing", help="an existing landing zone (instead of generating --scale)")
+    parser.add_argument("--date", help="with --landing: the folder date to ingest")
+    parser.add_argument(
+        "--warm", type=int, default=0, help="days before --date already ingested in each run's lakehouse"
+    )
     args = parser.parse_args()
-    source = Lakehouse.resolve(Path(args.dir) / f"distillguard-ingestbench-{args.scale}")
-    if not (source.truth / "faults.json").exists():
-        shutil.rmtree(source.home, ignore_errors=True)
-        summary = generate(source, args.scale, START, 1, seed=7, progress=False)
-        print(f"generated {summary.requests_generated:,} requests in {summary.seconds:.1f}s", flush=True)
-    # Each run's lakehouse is fresh, not the generated one: hand it the generator's key.
-    key_file = source.home / "secrets" / PARTNER_HMAC_KEY_ENV.lower()
-    if key_file.exists():
-        os.environ[PARTNER_HMAC_KEY_ENV] = key_file.read_text().strip()
-    os.environ.setdefault(PARTNER_HMAC_KEY_ENV, "benchmark-key")  # generated under an exported key
-    files = sorted((source.landing / "request_logs" / f"date={START}").glob("*.jsonl.gz"))
+    landing, day = _landing(args)
+    files = sorted((landing / "request_logs" / f"date={day}").glob("*.jsonl.gz"))
     spark = get_spark()
     spark.range(1).collect()
-    rates, ratios = [], []
+    base = None
+    if args.warm:
+        base = Path(args.dir) / f"distillguard-ingestbench-warm-{day}-{args.warm}"
+        shutil.rmtree(base, ignore_errors=True)
+        for before in range(args.warm, 0, -1):
+            ingest.run(spark, Lakehouse(home=base, landing=landing), day - timedelta(days=before))
+    rates, ratios, steps = [], [], []
     for run in range(args.runs):
         home = Path(args.dir) / f"distillguard-ingestbench-run-{run}"
         shutil.rmtree(home, ignore_errors=True)
-        lakehouse = Lakehouse(home=home, landing=source.landing)
-        started = time.perf_counter()
-        row = ingest.run(spark, lakehouse, START)
-        seconds = time.perf_counter() - started
+        if base is not None:
+            shutil.copytree(base, home)
+        lakehouse = Lakehouse(home=home, landing=landing)
+        started, cpu = time.perf_counter(), _cpu_seconds()
+        row = ingest.run(spark, lakehouse, day)
+        seconds, cpu = time.perf_counter() - started, _cpu_seconds() - cpu
         duck = duckdb_seconds(files, Path(args.dir) / "distillguard-ingestbench-duckdb", args.threads)
         rates.append(row["lines_read"] / seconds)
         ratios.append(seconds / duck)
+        steps.append({**row.get("step_seconds", {}), "whole job": seconds, "whole job, CPU seconds": cpu})
         print(
             f"run {run + 1}: {row['lines_read']:,} lines ({row['accepted']:,} accepted, "
             f"{row['duplicates_dropped']:,} duplicates, {row['quarantined']:,} quarantined) in {seconds:.1f}s "
+            f"({cpu:.1f} CPU s) "
             f"= {rates[-1]:,.0f} lines/s; DuckDB {duck:.1f}s = {row['lines_read'] / duck:,.0f} lines/s; "
             f"ratio {ratios[-1]:.2f}x",
             flush=True,
         )
         shutil.rmtree(home, ignore_errors=True)
+    if base is not None:
+        shutil.rmtree(base, ignore_errors=True)
+    print(f"seconds per step, median of {args.runs} (then each run):")
+    for name in steps[-1]:
+        values = [s.get(name, 0.0) for s in steps]
+        print(f"  {name:42s} {statistics.median(values):6.2f}   " + " ".join(f"{v:6.2f}" for v in values))
+    what = f"{day} of {landing}" if args.landing else args.scale
     print(
-        f"{args.scale} on {engine_name(spark)}: median {statistics.median(rates):,.0f} lines/s, "
-        f"{statistics.median(ratios):.2f}x DuckDB over {args.runs} run(s)"
+        f"{what}{f' after {args.warm} day(s)' if args.warm else ''} on {engine_name(spark)}: median "
+        f"{statistics.median(rates):,.0f} lines/s, {statistics.median(ratios):.2f}x DuckDB over {args.runs} run(s)"
     )
 
 

@@ -2,22 +2,26 @@
 
 A gate validates a DataFrame before the job writes anything that depends on it. Gates run
 through a file-backed GX project under ``<home>/gx`` (``Lakehouse.gx_project``): one
-checkpoint per suite whose action updates Data Docs under ``<home>/data_docs``, and GX's
-validation-results store keeps every validation, so the Data Docs index lists each run of
-each gate, not only the last. Every expectation result also lands in the gate-results
+checkpoint per suite, and GX's validation-results store keeps every validation. Data Docs
+under ``<home>/data_docs`` are built once per job run, when its gates close, for that run's
+validations (the index lists each run of each gate, not only the last): rendering is the
+costly part of a gate on small data, so it is not repeated per suite. Every expectation result also lands in the gate-results
 Delta table; a failed expectation of severity ``critical`` then stops the job
 (``GateFailed``), one of severity ``warning`` is only recorded. Jobs hand gates derived
 columns (lengths, kinds, flags), never client_ip or prompt_text, so no sample of personal
 data reaches the results table, the stored validations or the HTML.
 
 Suites are re-read from ``expectations/`` on every run (the JSON files are the source of
-truth; the copies GX keeps under ``<home>/gx/expectations`` follow them). Row conditions
+truth; the copies GX keeps under ``<home>/gx/expectations`` follow them): the stored suite
+carries the SHA-256 of its file, and the suite, validation definition and checkpoint are
+written again only when that hash (or the checkpoint's shape) changed. Row conditions
 use GX 1.x condition objects (``{"type": "comparison", "column": {"name": ...}, ...}``),
 not the deprecated strings with ``condition_parser``.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from dataclasses import dataclass, field
@@ -29,6 +33,10 @@ import great_expectations as gx
 from great_expectations.core import ExpectationSuite
 from great_expectations.core.run_identifier import RunIdentifier
 from great_expectations.data_context.types.base import ProgressBarsConfig
+from great_expectations.data_context.types.resource_identifiers import (
+    ExpectationSuiteIdentifier,
+    ValidationResultIdentifier,
+)
 from pyspark.sql import DataFrame, SparkSession
 
 from distillguard import tables
@@ -48,6 +56,9 @@ SUITES: dict[str, Table] = {
     "exports": Table.EXPORTS,
 }
 DATASOURCE, BATCH, DOCS_SITE = "lakehouse", "whole_dataframe", "lakehouse"
+RESULT_FORMAT = "SUMMARY"
+# Key in a stored suite's meta: the SHA-256 of the expectations/ file it was made from.
+SPEC_KEY = "distillguard_spec_sha256"
 RESULT_COLUMNS = (
     "run_id",
     "suite",
@@ -116,6 +127,10 @@ def load_suite(name: str) -> ExpectationSuite:
     return suite_from_spec(suite_json(name))
 
 
+def spec_digest(spec: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()
+
+
 def _text(value: Any) -> str | None:
     if value is None:
         return None
@@ -125,14 +140,15 @@ def _text(value: Any) -> str | None:
 class Gates:
     """The gates of one job run: ``check`` each DataFrame, then ``close`` once.
 
-    ``check`` runs the suite's checkpoint (its validation is stored and Data Docs updated
-    at once); ``close`` writes every result row to Delta in one commit and raises on a
-    critical failure.
+    ``check`` runs the suite's checkpoint (its validation is stored); ``close`` builds Data
+    Docs for the run's validations, writes every result row to Delta in one commit and
+    raises on a critical failure.
     """
 
     def __init__(self, spark: SparkSession, lakehouse: Lakehouse, run_id: str) -> None:
         self.spark, self.lakehouse, self.run_id = spark, lakehouse, run_id
         self.outcomes: list[GateOutcome] = []
+        self.validations: list[ValidationResultIdentifier] = []
         self.context = gx.get_context(mode="file", context_root_dir=str(lakehouse.gx_project))
         self.context.variables.progress_bars = ProgressBarsConfig(globally=False)
         sites = self.context.get_config().data_docs_sites or {}
@@ -158,8 +174,30 @@ class Gates:
             else self.context.data_sources.add_spark(DATASOURCE, persist=False)
         )
 
+    def _stored_checkpoint(self, suite_name: str, digest: str) -> gx.Checkpoint | None:
+        """The stored checkpoint when it still matches the suite file and this module's
+        shape (one validation, no actions, SUMMARY results), else None."""
+        try:
+            checkpoint = self.context.checkpoints.get(suite_name)
+            [definition] = checkpoint.validation_definitions
+            current = (
+                definition.suite.meta.get(SPEC_KEY) == digest
+                and definition.batch_definition.name == BATCH
+                and definition.data_source.name == DATASOURCE
+                and not checkpoint.actions
+                and checkpoint.result_format == RESULT_FORMAT
+            )
+        except Exception:  # noqa: BLE001 - anything stale or missing is simply written again
+            return None
+        return checkpoint if current else None
+
     def _checkpoint(self, suite_name: str) -> gx.Checkpoint:
-        """The suite's checkpoint, its suite refreshed from ``expectations/``."""
+        """The suite's checkpoint, its suite refreshed from ``expectations/`` when the file changed."""
+        spec = suite_json(suite_name)
+        digest = spec_digest(spec)
+        stored = self._stored_checkpoint(suite_name, digest)
+        if stored is not None:
+            return stored
         assets = self.source.get_asset_names()
         asset = (
             self.source.get_asset(suite_name) if suite_name in assets else self.source.add_dataframe_asset(suite_name)
@@ -168,28 +206,27 @@ class Gates:
         batch = (
             asset.get_batch_definition(BATCH) if BATCH in batches else asset.add_batch_definition_whole_dataframe(BATCH)
         )
-        suite = self.context.suites.add_or_update(load_suite(suite_name))
+        suite = suite_from_spec(spec)
+        suite.meta[SPEC_KEY] = digest
+        suite = self.context.suites.add_or_update(suite)
         definition = self.context.validation_definitions.add_or_update(
             gx.ValidationDefinition(name=suite_name, data=batch, suite=suite)
         )
         return self.context.checkpoints.add_or_update(
-            gx.Checkpoint(
-                name=suite_name,
-                validation_definitions=[definition],
-                result_format="SUMMARY",
-                actions=[gx.checkpoint.UpdateDataDocsAction(name="update_data_docs", site_names=[DOCS_SITE])],
-            )
+            gx.Checkpoint(name=suite_name, validation_definitions=[definition], result_format=RESULT_FORMAT, actions=[])
         )
 
     def check(self, suite_name: str, df: DataFrame, parameters: dict[str, Any] | None = None) -> GateOutcome:
-        """Validate ``df`` against a suite (stored and shown in Data Docs); nothing is raised yet."""
+        """Validate ``df`` against a suite (stored; shown in Data Docs once the gates close);
+        nothing is raised yet."""
         checkpoint = self._checkpoint(suite_name)
         run = checkpoint.run(
             batch_parameters={"dataframe": df},
             expectation_parameters=parameters or {},
             run_id=RunIdentifier(run_name=self.run_id),
         )
-        [result] = run.run_results.values()
+        [(identifier, result)] = run.run_results.items()
+        self.validations.append(identifier)
         evaluated_at = datetime.now(timezone.utc).replace(tzinfo=None)
         outcome = GateOutcome(suite=suite_name, run_id=self.run_id)
         for item in result.results:
@@ -217,8 +254,11 @@ class Gates:
         return outcome
 
     def close(self) -> list[GateOutcome]:
-        """Record every result (one commit), log warnings; raise ``GateFailed`` naming each
-        failed critical expectation."""
+        """Build Data Docs for this run's validations, record every result (one commit), log
+        warnings; raise ``GateFailed`` naming each failed critical expectation."""
+        if self.validations:
+            suites = {ExpectationSuiteIdentifier(name=v.expectation_suite_identifier.name) for v in self.validations}
+            self.context.build_data_docs(site_names=[DOCS_SITE], resource_identifiers=[*self.validations, *suites])
         rows = [tuple(row[name] for name in RESULT_COLUMNS) for o in self.outcomes for row in o.rows]
         if rows:
             tables.append(self.spark.createDataFrame(rows, RESULT_SCHEMA), self.lakehouse, Table.GATE_RESULTS)

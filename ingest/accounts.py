@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import date
 
-from pyspark.sql import DataFrame, Window
+from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from distillguard.ingest import contract as c
-from distillguard.ingest.common import first_in_line, first_named, not_a_json_object, undecodable
+from distillguard.ingest.common import first_in_line, first_named, first_per_key, not_a_json_object, undecodable
 from distillguard.ingest.keyed_hash import hmac_sha256_hex
 
 COUNTRY = r"^[A-Z]{2}$"
@@ -95,8 +95,7 @@ def parse_account_lines(lines: DataFrame, snapshot_date: date) -> DataFrame:
 
 def dedupe_snapshot(valid: DataFrame) -> DataFrame:
     """One row per account_id in a snapshot; the last line of the file wins ties by name."""
-    first = Window.partitionBy("account_id").orderBy(F.col("source_file").desc(), *sorted(valid.columns))
-    return valid.withColumn("_copy", F.row_number().over(first)).filter("_copy = 1").drop("_copy")
+    return first_per_key(valid, ["account_id"], [F.col("source_file").desc(), *sorted(valid.columns)])
 
 
 def refined_accounts(valid: DataFrame, partner_key: bytes) -> DataFrame:

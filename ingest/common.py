@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pyspark.sql import Column, DataFrame
+from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 # Both engines decode bytes that are not UTF-8 as U+FFFD, so after reading, that character
@@ -78,3 +78,22 @@ def quarantine_rows(parsed: DataFrame, source: str, run_id: str) -> DataFrame:
 def quarantine_summary(quarantined: DataFrame) -> DataFrame:
     """The PII-free quarantine record for the quality layer: the raw text is left out."""
     return quarantined.drop("raw_line")
+
+
+def first_by(rows: DataFrame, key: list[str], order: list[Column | str]) -> DataFrame:
+    """One row per ``key``, the first by ``order``: a window, which sorts whole rows (for
+    small inputs; ``first_per_key`` for large ones)."""
+    first = Window.partitionBy(*key).orderBy(*order)
+    return rows.withColumn("_copy", F.row_number().over(first)).filter("_copy = 1").drop("_copy")
+
+
+def first_per_key(rows: DataFrame, key: list[str], order: list[Column | str]) -> DataFrame:
+    """``first_by`` for ``key``s never null in ``rows``, moving only keys.
+
+    Only the keys are shuffled to find those that repeat (few: re-deliveries, re-exports);
+    the window runs over their rows alone, and every other row passes through a join with
+    that small key set. Same rows as a window over all of them.
+    """
+    repeated = rows.groupBy(*key).count().filter(F.col("count") > 1).drop("count")
+    copies = first_by(rows.join(repeated, key, "left_semi"), key, order)
+    return rows.join(repeated, key, "left_anti").unionByName(copies).select(*rows.columns)

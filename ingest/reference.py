@@ -8,11 +8,11 @@ returning a row, which would stop the whole run for one bad line.
 
 from __future__ import annotations
 
-from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from distillguard.ingest import contract as c
-from distillguard.ingest.common import blank_to_null, first_named, undecodable
+from distillguard.ingest.common import blank_to_null, first_named, first_per_key, undecodable
 
 HEX64 = r"^[0-9a-f]{64}$"
 IPV4_24 = r"^([0-9]{1,3}\.){3}0/24$"
@@ -103,5 +103,4 @@ def dedupe(valid: DataFrame, key: list[str]) -> DataFrame:
     """Append-only files may repeat a row (a re-export): keep one per key, from the file
     named last, so a revision (a label changed in a later file) wins over the row it revises;
     ties within one file break on every column, so the pick never depends on partitioning."""
-    first = Window.partitionBy(*key).orderBy(F.col("source_file").desc(), *sorted(valid.columns))
-    return valid.withColumn("_copy", F.row_number().over(first)).filter("_copy = 1").drop("_copy")
+    return first_per_key(valid, key, [F.col("source_file").desc(), *sorted(valid.columns)])

@@ -24,11 +24,18 @@ from datetime import date, timedelta
 from functools import reduce
 from typing import Any
 
-from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from distillguard.ingest import contract as c
-from distillguard.ingest.common import first_in_line, first_named, not_a_json_object, undecodable
+from distillguard.ingest.common import (
+    first_by,
+    first_in_line,
+    first_named,
+    first_per_key,
+    not_a_json_object,
+    undecodable,
+)
 
 RAW_COLUMNS = (
     "request_id",
@@ -126,22 +133,34 @@ def parse_request_lines(lines: DataFrame, landing_date: date) -> DataFrame:
         s["ts"].try_cast("timestamp").alias("ts_parsed"),
     )
     ts, event_date = F.col("ts_parsed"), F.to_date(F.col("ts_parsed"))
-    missing = first_named([(name, s[name].isNull()) for name, _ in c.REQUIRED_REQUEST_FIELDS])
-    type_error = _type_errors(line, t, s, params_text, F.col("p"), F.col("ps"), F.col("refs"), ts)
-    too_far = event_date >= F.lit(landing_date + timedelta(days=c.FUTURE_DAYS))
-    prompt_chars = F.length(t["prompt_text"])
-    malformed = not_a_json_object(line)
+    # Each check once, as a column: reason and detail refer to them, not to copies of
+    # their expressions (the plan would hold each several times over).
+    parsed = parsed.select(
+        "*",
+        undecodable(line).alias("_undecodable"),
+        not_a_json_object(line).alias("_malformed"),
+        first_named([(name, s[name].isNull()) for name, _ in c.REQUIRED_REQUEST_FIELDS]).alias("_missing"),
+        _type_errors(line, t, s, params_text, F.col("p"), F.col("ps"), F.col("refs"), ts).alias("_type_error"),
+        (event_date >= F.lit(landing_date + timedelta(days=c.FUTURE_DAYS))).alias("_too_far"),
+        F.length(t["prompt_text"]).alias("_prompt_chars"),
+    )
+    missing, type_error, too_far, prompt_chars = (
+        F.col("_missing"),
+        F.col("_type_error"),
+        F.col("_too_far"),
+        F.col("_prompt_chars"),
+    )
     reason = (
-        F.when(undecodable(line), F.lit(c.INVALID_UTF8))
-        .when(malformed, F.lit(c.MALFORMED_JSON))
+        F.when(F.col("_undecodable"), F.lit(c.INVALID_UTF8))
+        .when(F.col("_malformed"), F.lit(c.MALFORMED_JSON))
         .when(missing.isNotNull(), F.lit(c.MISSING_REQUIRED))
         .when(type_error.isNotNull(), F.lit(c.WRONG_TYPE))
         .when(too_far, F.lit(c.FUTURE_TIMESTAMP))
         .when(prompt_chars > c.MAX_PROMPT_CHARS, F.lit(c.PROMPT_TOO_LONG))
     )
     detail = (
-        F.when(undecodable(line), F.lit("bytes that are not UTF-8"))
-        .when(malformed, F.lit("not one JSON object"))
+        F.when(F.col("_undecodable"), F.lit("bytes that are not UTF-8"))
+        .when(F.col("_malformed"), F.lit("not one JSON object"))
         .when(missing.isNotNull(), missing)
         .when(type_error.isNotNull(), type_error)
         .when(too_far, F.lit(f"ts {c.FUTURE_DAYS}+ days after the folder date"))
@@ -150,10 +169,12 @@ def parse_request_lines(lines: DataFrame, landing_date: date) -> DataFrame:
             F.concat(F.lit("prompt_text chars "), prompt_chars.cast("string"), F.lit(f" > {c.MAX_PROMPT_CHARS}")),
         )
     )
+    parsed = parsed.select("*", reason.alias("reason"), detail.alias("detail"))
     columns = [
         t[name].alias(name) for name, _ in c.REQUEST_FIELDS if name not in ("ts", "params", "reasoning_refs_sent")
     ]
     columns += [F.col("p")[name].alias(name) for name, _ in c.PARAMS_FIELDS]
+    failed = F.col("reason").isNotNull()
     return parsed.select(
         *columns,
         ts.alias("ts"),
@@ -161,10 +182,10 @@ def parse_request_lines(lines: DataFrame, landing_date: date) -> DataFrame:
         F.col("refs").alias("reasoning_refs_sent"),
         "source_file",
         F.lit(landing_date).alias("landing_date"),
-        reason.alias("reason"),
-        detail.alias("detail"),
-        F.when(reason.isNotNull(), line).alias("raw_line"),
-        F.when(reason.isNotNull(), s["request_id"]).alias("record_key"),
+        "reason",
+        "detail",
+        F.when(failed, line).alias("raw_line"),
+        F.when(failed, s["request_id"]).alias("record_key"),
     )
 
 
@@ -227,7 +248,8 @@ def typed_request_lines(lines: DataFrame, landing_date: date) -> DataFrame:
         event_date < F.lit(landing_date + timedelta(days=c.FUTURE_DAYS)),
         F.coalesce(F.length(t["prompt_text"]) <= c.MAX_PROMPT_CHARS, F.lit(True)),
     ]
-    valid = F.coalesce(reduce(Column.__and__, checks), F.lit(False))
+    # Computed once as a column: both outputs below refer to it.
+    parsed = parsed.select("*", (~F.coalesce(reduce(Column.__and__, checks), F.lit(False))).alias("suspect"))
     columns = [
         t[name].alias(name) for name, _ in c.REQUEST_FIELDS if name not in ("ts", "params", "reasoning_refs_sent")
     ]
@@ -238,29 +260,38 @@ def typed_request_lines(lines: DataFrame, landing_date: date) -> DataFrame:
         event_date.alias("event_date"),
         F.col("refs").alias("reasoning_refs_sent"),
         "source_file",
-        (~valid).alias("suspect"),
-        F.when(~valid, line).alias("value"),
+        "suspect",
+        F.when(F.col("suspect"), line).alias("value"),
     )
 
 
-def request_rows(typed: DataFrame, landing_date: date) -> DataFrame:
+def suspect_rows(typed: DataFrame, landing_date: date) -> DataFrame:
+    """The exact parse of ``typed_request_lines``' suspect lines (few). Its plan is large
+    (hundreds of expressions), so the job stages it once rather than re-plan it per read."""
+    return parse_request_lines(typed.filter(F.col("suspect")).select("value", "source_file"), landing_date)
+
+
+def request_rows(typed: DataFrame, landing_date: date, suspect: DataFrame | None = None) -> DataFrame:
     """``parse_request_lines``' output from ``typed_request_lines``' (usually staged): the
-    lines proven valid as they are, the suspect ones through the exact parse."""
+    lines proven valid as they are, the suspect ones through the exact parse (``suspect``:
+    ``suspect_rows`` of ``typed``, when already computed)."""
     clean = typed.filter(~F.col("suspect")).select(
         *TYPED_COLUMNS,
         "source_file",
         F.lit(landing_date).alias("landing_date"),
         *[F.lit(None).cast("string").alias(name) for name in QUARANTINE_COLUMNS],
     )
-    exact = parse_request_lines(typed.filter(F.col("suspect")).select("value", "source_file"), landing_date)
+    exact = suspect_rows(typed, landing_date) if suspect is None else suspect
     return clean.unionByName(exact.select(*clean.columns))
+
+
+DEDUPE_ORDER = ("source_file", "ts", "account_id")
 
 
 def dedupe_batch(valid: DataFrame) -> DataFrame:
     """One row per request_id within a batch (at-least-once delivery repeats whole lines,
     so copies are identical; the order only makes the pick deterministic)."""
-    first = Window.partitionBy("request_id").orderBy("source_file", "ts", "account_id")
-    return valid.withColumn("_copy", F.row_number().over(first)).filter("_copy = 1").drop("_copy")
+    return first_per_key(valid, ["request_id"], list(DEDUPE_ORDER))
 
 
 def classify_against_raw(batch: DataFrame, prior: DataFrame, landing_date: date) -> DataFrame:
@@ -277,6 +308,25 @@ def classify_against_raw(batch: DataFrame, prior: DataFrame, landing_date: date)
         .otherwise(F.lit("duplicate"))
     )
     return batch.join(stored, ["event_date", "request_id"], "left").withColumn("outcome", outcome).drop("_stored_from")
+
+
+def classify_batch(valid: DataFrame, prior: DataFrame, landing_date: date) -> DataFrame:
+    """``classify_against_raw(dedupe_batch(valid), prior, landing_date)``, moving only keys.
+
+    A request_id seen once in the batch and in no stored row (nearly all of them) is new
+    as it is: only the keys are shuffled to find the others (in-batch copies, ids already
+    stored), and only their rows go through the dedupe and the join with stored rows.
+    """
+    keys = valid.select("event_date", "request_id")
+    repeated = keys.groupBy("request_id").count().filter(F.col("count") > 1).select("request_id")
+    stored = keys.join(prior.select("event_date", "request_id"), ["event_date", "request_id"], "left_semi")
+    special = repeated.unionByName(stored.select("request_id")).distinct()
+    plain = valid.join(special, "request_id", "left_anti").withColumn("outcome", F.lit("new"))
+    copies = first_by(valid.join(special, "request_id", "left_semi"), ["request_id"], list(DEDUPE_ORDER))
+    rest = classify_against_raw(copies, prior, landing_date)
+    # classify_against_raw's column order (join keys first): the raw table is created from it.
+    columns = ["event_date", "request_id", *(n for n in valid.columns if n not in ("event_date", "request_id"))]
+    return plain.select(*columns, "outcome").unionByName(rest.select(*columns, "outcome"))
 
 
 def raw_rows(parsed: DataFrame, run_id: str) -> DataFrame:

@@ -16,10 +16,12 @@ new state of every table and a re-run converges:
    end); only lines that parse cannot prove valid are parsed again, to name the reason
    (``ingest/requests.py``); the same for the accounts snapshot of D and the incident /
    partner-indicator files;
-2. count and classify against the raw table's keys (payload never re-read): within-batch
-   copies and copies stored by another folder date are duplicates; rows an earlier attempt
-   of D already stored count as accepted again, so a re-run reports the same figures; the
-   raw_requests gate's aggregates come out of the same aggregation;
+2. count and classify against the raw table's keys (payload never re-read, and only keys
+   shuffled: the few request ids repeated in the batch or already stored are set apart
+   first): within-batch copies and copies stored by another folder date are duplicates;
+   rows an earlier attempt of D already stored count as accepted again, so a re-run
+   reports the same figures; the raw_requests gate's aggregates come out of the same
+   aggregation;
 3. run the quality gates (GX) on those aggregates and on the small sources; a critical
    failure stops here, before any table is written;
 4. one Delta commit per table: ``MERGE INTO`` raw requests on (event_date, request_id)
@@ -33,6 +35,8 @@ new state of every table and a re-run converges:
 
 Reconciliation per run: lines_read = accepted + duplicates_dropped + quarantined.
 Blank lines are not lines (the reader skips them); every other line is counted.
+The returned row also holds ``step_seconds`` (seconds per step, not recorded in the
+table), which ``benchmarks/ingest_throughput.py`` prints.
 """
 
 from __future__ import annotations
@@ -43,6 +47,8 @@ import shutil
 import statistics
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, datetime, timedelta, timezone
 from functools import reduce
 from pathlib import Path
@@ -58,17 +64,17 @@ from distillguard.engine import engine_name
 from distillguard.errors import DistillguardError
 from distillguard.ingest import contract as c
 from distillguard.ingest import files as landing_files
-from distillguard.ingest.accounts import dedupe_snapshot, parse_account_lines, refined_accounts
+from distillguard.ingest.accounts import ACCOUNT_COLUMNS, dedupe_snapshot, parse_account_lines, refined_accounts
 from distillguard.ingest.common import quarantine_rows, quarantine_summary
 from distillguard.ingest.reference import dedupe, parse_incident_lines, parse_indicator_lines
 from distillguard.ingest.requests import (
     SUMMARY_SCHEMA,
-    classify_against_raw,
-    dedupe_batch,
+    classify_batch,
     gate_aggregates,
     gate_summary,
     raw_rows,
     request_rows,
+    suspect_rows,
     typed_request_lines,
 )
 from distillguard.secrets import PARTNER_HMAC_KEY_ENV, get_key
@@ -86,7 +92,7 @@ VOLUME_MIN_HISTORY = 3
 UNBOUNDED = 10**15
 STAGED = (
     c.REQUEST_LOGS,
-    "classified",
+    "suspect",
     c.ACCOUNTS,
     c.INCIDENTS,
     c.PARTNER_INDICATORS,
@@ -128,6 +134,16 @@ def read_lines(spark: SparkSession, files: list[Path], landing: Path) -> DataFra
     return reduce(DataFrame.unionByName, frames)
 
 
+@contextmanager
+def _timed(steps: dict[str, float], name: str) -> Iterator[None]:
+    """Add the body's wall-clock seconds to ``steps[name]``."""
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        steps[name] = round(steps.get(name, 0.0) + time.perf_counter() - started, 3)
+
+
 def _files(folder: Path, pattern: str) -> list[Path]:
     return sorted(p for p in folder.glob(pattern) if p.is_file()) if folder.is_dir() else []
 
@@ -139,7 +155,10 @@ def _staging(lakehouse: Lakehouse, source: str, landing_date: date) -> Path:
 def _stage(spark: SparkSession, lakehouse: Lakehouse, parsed: DataFrame, source: str, landing_date: date) -> DataFrame:
     """Write a parse once and read it back: every later step reuses it instead of re-reading gzip."""
     path = _staging(lakehouse, source, landing_date)
-    parsed.write.mode("overwrite").parquet(str(path))
+    # Snappy, not the engine's default (zstd for Sail): scratch read back once or twice.
+    parsed.write.mode("overwrite").option("compression", "snappy").parquet(str(path))
+    if not any(path.glob("*.parquet")):  # no rows: Sail writes no file, so no schema to read back
+        return spark.createDataFrame([], parsed.schema)
     return spark.read.parquet(str(path))
 
 
@@ -261,35 +280,45 @@ def _parse_requests(
 
 
 def _ingest_requests(
-    spark: SparkSession, lakehouse: Lakehouse, landing_date: date, run_id: str, corrupt: list[landing_files.CorruptFile]
+    spark: SparkSession,
+    lakehouse: Lakehouse,
+    landing_date: date,
+    run_id: str,
+    corrupt: list[landing_files.CorruptFile],
+    steps: dict[str, float],
 ) -> dict[str, Any]:
     """Parse once, count, dedupe against stored keys and aggregate the gate's figures.
 
-    Over the staged parse: counts per reason and event date, then the dedupe, classified
-    against the stored table's keys only (its payload is never read) and staged, and one
-    aggregation of it for the outcome counts and the gate's figures.
+    Over the staged parse (and the staged exact parse of its few suspect lines): counts per
+    reason and event date, then the dedupe, classified against the stored table's keys
+    only (its payload is never read), and one aggregation of it for the outcome counts and
+    the gate's figures. The classified batch is not staged: the MERGE recomputes it from
+    the staged parse, which costs less than writing it (only keys are shuffled).
     """
     folder = lakehouse.landing_dir(c.REQUEST_LOGS) / f"date={landing_date}"
-    files, typed = _stage_requests(spark, lakehouse, folder, landing_date, corrupt)
-    parsed = request_rows(typed, landing_date)
-    counted = parsed.groupBy("reason", "event_date").count().collect()
+    with _timed(steps, "requests: read + parse"):
+        files, typed = _stage_requests(spark, lakehouse, folder, landing_date, corrupt)
+        suspect = _stage(spark, lakehouse, suspect_rows(typed, landing_date), "suspect", landing_date)
+    parsed = request_rows(typed, landing_date, suspect)
+    with _timed(steps, "requests: counts"):
+        counted = parsed.groupBy("reason", "event_date").count().collect()
     by_reason: dict[str, int] = {}
     for r in counted:
         if r.reason is not None:
             by_reason[r.reason] = by_reason.get(r.reason, 0) + r["count"]
     valid = sum(r["count"] for r in counted if r.reason is None)
     event_dates = sorted({r.event_date for r in counted if r.reason is None})
-    batch = raw_rows(dedupe_batch(parsed.filter(F.col("reason").isNull())), run_id)
+    batch = raw_rows(parsed.filter(F.col("reason").isNull()), run_id)
     stored = (
         tables.read(spark, lakehouse, Table.RAW_REQUESTS)
         .filter(F.col("event_date").isin(*event_dates))
         .select("event_date", "request_id", "landing_date")
         if tables.exists(lakehouse, Table.RAW_REQUESTS) and event_dates
-        else batch.select("event_date", "request_id", "landing_date").limit(0)
+        else spark.createDataFrame([], "event_date date, request_id string, landing_date date")
     )
-    # Deduped once and staged: the gate's aggregates and the MERGE both read it.
-    classified = _stage(spark, lakehouse, classify_against_raw(batch, stored, landing_date), "classified", landing_date)
-    outcomes = [r.asDict() for r in gate_aggregates(classified, ["event_date", "outcome"]).collect()]
+    classified = classify_batch(batch, stored, landing_date)
+    with _timed(steps, "requests: dedupe + gate aggregates"):
+        outcomes = [r.asDict() for r in gate_aggregates(classified, ["event_date", "outcome"]).collect()]
     total = {
         kind: sum(r["from_this_run"] for r in outcomes if r["outcome"] == kind)
         for kind in ("new", "accepted_before", "duplicate")
@@ -348,7 +377,8 @@ def _ingest_accounts(
     accepted = refined.count()
     return {
         "parsed": parsed,
-        "raw": snapshot.drop("landing_date", "reason", "detail", "raw_line", "record_key"),
+        # The snapshot's own columns, from the staged rows (the dedupe is not run again).
+        "raw": refined.select(*ACCOUNT_COLUMNS),
         "refined": refined,
         "gate_view": refined.withColumn("age_days", F.datediff(F.col("snapshot_date"), F.to_date("created_at"))),
         "lines_read": valid + sum(by_reason.values()),
@@ -451,10 +481,11 @@ def run(spark: SparkSession, lakehouse: Lakehouse, landing_date: date) -> dict[s
         "started_at": datetime.now(timezone.utc).replace(tzinfo=None),
     }
     corrupt: list[landing_files.CorruptFile] = []
+    steps: dict[str, float] = {}
     partner_key = get_key(lakehouse, PARTNER_HMAC_KEY_ENV)  # before anything is written
     try:
         try:
-            requests = _ingest_requests(spark, lakehouse, landing_date, run_id, corrupt)
+            requests = _ingest_requests(spark, lakehouse, landing_date, run_id, corrupt, steps)
         except DistillguardError as failure:
             if corrupt:
                 _record_files(spark, lakehouse, landing_date, run_id, corrupt)
@@ -470,9 +501,11 @@ def run(spark: SparkSession, lakehouse: Lakehouse, landing_date: date) -> dict[s
                     },
                 )
             raise
-        accounts = _ingest_accounts(spark, lakehouse, landing_date, corrupt, partner_key)
-        incidents = _ingest_reference(spark, lakehouse, landing_date, c.INCIDENTS, corrupt)
-        indicators = _ingest_reference(spark, lakehouse, landing_date, c.PARTNER_INDICATORS, corrupt)
+        with _timed(steps, "accounts: parse + dedupe"):
+            accounts = _ingest_accounts(spark, lakehouse, landing_date, corrupt, partner_key)
+        with _timed(steps, "incidents + indicators: parse + dedupe"):
+            incidents = _ingest_reference(spark, lakehouse, landing_date, c.INCIDENTS, corrupt)
+            indicators = _ingest_reference(spark, lakehouse, landing_date, c.PARTNER_INDICATORS, corrupt)
         row.update(_file_fields(corrupt))
         row.update(
             {
@@ -497,20 +530,22 @@ def run(spark: SparkSession, lakehouse: Lakehouse, landing_date: date) -> dict[s
             for name in ("lines_read", "accepted", "duplicates", "quarantined"):
                 row[f"{prefix}_{name}"] = part[name] if part else None
 
-        gates = quality.Gates(spark, lakehouse, run_id)
-        summary = spark.createDataFrame([tuple(requests["gate_summary"].values())], SUMMARY_SCHEMA)
-        gates.check("raw_requests", summary, _volume_bounds(spark, lakehouse, landing_date))
-        if accounts:
-            gates.check("accounts", accounts["gate_view"], _account_bounds(spark, lakehouse, landing_date))
-        # Append-only sources are re-read whole every day: they are gated on the days they
-        # bring row versions no earlier run stored, since only then is anything written.
-        if incidents and incidents["new_rows"]:
-            gates.check("incidents", incidents["rows"])
-        if indicators and indicators["new_rows"]:
-            gates.check("partner_indicators", indicators["rows"])
+        with _timed(steps, "gates: checks"):
+            gates = quality.Gates(spark, lakehouse, run_id)
+            summary = spark.createDataFrame([tuple(requests["gate_summary"].values())], SUMMARY_SCHEMA)
+            gates.check("raw_requests", summary, _volume_bounds(spark, lakehouse, landing_date))
+            if accounts:
+                gates.check("accounts", accounts["gate_view"], _account_bounds(spark, lakehouse, landing_date))
+            # Append-only sources are re-read whole every day: they are gated on the days they
+            # bring row versions no earlier run stored, since only then is anything written.
+            if incidents and incidents["new_rows"]:
+                gates.check("incidents", incidents["rows"])
+            if indicators and indicators["new_rows"]:
+                gates.check("partner_indicators", indicators["rows"])
         row["gate_warnings"] = sum(len(o.warnings) for o in gates.outcomes)
         try:
-            gates.close()
+            with _timed(steps, "gates: Data Docs + results"):
+                gates.close()
         except quality.GateFailed as failure:
             _record_run(
                 spark,
@@ -524,32 +559,39 @@ def run(spark: SparkSession, lakehouse: Lakehouse, landing_date: date) -> dict[s
             )
             raise
 
-        _merge_requests(spark, lakehouse, requests["batch"], requests["event_dates"])
-        if accounts:
-            where = f"snapshot_date = DATE'{landing_date}'"
-            tables.replace(accounts["raw"], lakehouse, Table.RAW_ACCOUNTS, where, ("snapshot_date",))
-            tables.replace(accounts["refined"], lakehouse, Table.ACCOUNTS, where, ("snapshot_date",))
-        for source, part in ((c.INCIDENTS, incidents), (c.PARTNER_INDICATORS, indicators)):
-            if part and (not tables.exists(lakehouse, REFERENCE_TABLES[source]) or part["new_rows"]):
-                tables.append(part["new"], lakehouse, REFERENCE_TABLES[source])
-        _record_files(spark, lakehouse, landing_date, run_id, corrupt)
-        parts = [(c.REQUEST_LOGS, requests["parsed"])] + [
-            (source, part["parsed"])
-            for source, part in ((c.ACCOUNTS, accounts), (c.INCIDENTS, incidents), (c.PARTNER_INDICATORS, indicators))
-            if part
-        ]
-        quarantined = _quarantine(parts, run_id)
-        where = (
-            f"(source IN ('{c.REQUEST_LOGS}', '{c.ACCOUNTS}') AND landing_date = DATE'{landing_date}') "
-            f"OR source IN ('{c.INCIDENTS}', '{c.PARTNER_INDICATORS}')"
-        )
-        tables.replace(quarantined, lakehouse, Table.RAW_QUARANTINE, where)
-        tables.replace(
-            quarantine_summary(tables.read(spark, lakehouse, Table.RAW_QUARANTINE).filter(where)),
-            lakehouse,
-            Table.QUARANTINE,
-            where,
-        )
+        with _timed(steps, "raw_requests: MERGE"):
+            _merge_requests(spark, lakehouse, requests["batch"], requests["event_dates"])
+        with _timed(steps, "accounts, incidents, indicators: writes"):
+            if accounts:
+                where = f"snapshot_date = DATE'{landing_date}'"
+                tables.replace(accounts["raw"], lakehouse, Table.RAW_ACCOUNTS, where, ("snapshot_date",))
+                tables.replace(accounts["refined"], lakehouse, Table.ACCOUNTS, where, ("snapshot_date",))
+            for source, part in ((c.INCIDENTS, incidents), (c.PARTNER_INDICATORS, indicators)):
+                if part and (not tables.exists(lakehouse, REFERENCE_TABLES[source]) or part["new_rows"]):
+                    tables.append(part["new"], lakehouse, REFERENCE_TABLES[source])
+        with _timed(steps, "quarantine: writes"):
+            _record_files(spark, lakehouse, landing_date, run_id, corrupt)
+            parts = [(c.REQUEST_LOGS, requests["parsed"])] + [
+                (source, part["parsed"])
+                for source, part in (
+                    (c.ACCOUNTS, accounts),
+                    (c.INCIDENTS, incidents),
+                    (c.PARTNER_INDICATORS, indicators),
+                )
+                if part
+            ]
+            quarantined = _quarantine(parts, run_id)
+            where = (
+                f"(source IN ('{c.REQUEST_LOGS}', '{c.ACCOUNTS}') AND landing_date = DATE'{landing_date}') "
+                f"OR source IN ('{c.INCIDENTS}', '{c.PARTNER_INDICATORS}')"
+            )
+            tables.replace(quarantined, lakehouse, Table.RAW_QUARANTINE, where)
+            tables.replace(
+                quarantine_summary(tables.read(spark, lakehouse, Table.RAW_QUARANTINE).filter(where)),
+                lakehouse,
+                Table.QUARANTINE,
+                where,
+            )
         files_note = f"; {len(corrupt)} unreadable file(s) quarantined whole" if corrupt else ""
         row.update(
             {
@@ -559,8 +601,9 @@ def run(spark: SparkSession, lakehouse: Lakehouse, landing_date: date) -> dict[s
                 "finished_at": datetime.now(timezone.utc).replace(tzinfo=None),
             }
         )
-        _record_run(spark, lakehouse, row)
-        return row
+        with _timed(steps, "run row"):
+            _record_run(spark, lakehouse, row)
+        return {**row, "step_seconds": steps}
     finally:
         for source in STAGED:
             shutil.rmtree(_staging(lakehouse, source, landing_date), ignore_errors=True)
