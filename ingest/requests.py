@@ -310,20 +310,30 @@ def classify_against_raw(batch: DataFrame, prior: DataFrame, landing_date: date)
     return batch.join(stored, ["event_date", "request_id"], "left").withColumn("outcome", outcome).drop("_stored_from")
 
 
-def classify_batch(valid: DataFrame, prior: DataFrame, landing_date: date) -> DataFrame:
-    """``classify_against_raw(dedupe_batch(valid), prior, landing_date)``, moving only keys.
-
-    A request_id seen once in the batch and in no stored row (nearly all of them) is new
-    as it is: only the keys are shuffled to find the others (in-batch copies, ids already
-    stored), and only their rows go through the dedupe and the join with stored rows.
-    """
+def special_ids(valid: DataFrame, prior: DataFrame) -> DataFrame:
+    """The request_ids of ``valid`` that need the dedupe or the stored rows: repeated in the
+    batch or already stored (few; keys only are read)."""
     keys = valid.select("event_date", "request_id")
     repeated = keys.groupBy("request_id").count().filter(F.col("count") > 1).select("request_id")
     stored = keys.join(prior.select("event_date", "request_id"), ["event_date", "request_id"], "left_semi")
-    special = repeated.unionByName(stored.select("request_id")).distinct()
+    return repeated.unionByName(stored.select("request_id")).distinct()
+
+
+def classify_batch(
+    valid: DataFrame, prior: DataFrame, landing_date: date, special: DataFrame | None = None
+) -> DataFrame:
+    """``classify_against_raw(dedupe_batch(valid), prior, landing_date)``, moving only keys.
+
+    A request_id seen once in the batch and in no stored row (nearly all of them) is new
+    as it is: only the keys are shuffled to find the others (``special_ids``), and only
+    their rows go through the dedupe and the join with stored rows. ``special``: those ids
+    when the caller already holds them (a small local frame), so the queries reading the
+    result do not find them again; else they are part of the plan.
+    """
+    special = special_ids(valid, prior) if special is None else special
     plain = valid.join(special, "request_id", "left_anti").withColumn("outcome", F.lit("new"))
     copies = first_by(valid.join(special, "request_id", "left_semi"), ["request_id"], list(DEDUPE_ORDER))
-    rest = classify_against_raw(copies, prior, landing_date)
+    rest = classify_against_raw(copies, prior.join(special, "request_id", "left_semi"), landing_date)
     # classify_against_raw's column order (join keys first): the raw table is created from it.
     columns = ["event_date", "request_id", *(n for n in valid.columns if n not in ("event_date", "request_id"))]
     return plain.select(*columns, "outcome").unionByName(rest.select(*columns, "outcome"))

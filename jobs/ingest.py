@@ -74,6 +74,7 @@ from distillguard.ingest.requests import (
     gate_summary,
     raw_rows,
     request_rows,
+    special_ids,
     suspect_rows,
     typed_request_lines,
 )
@@ -87,6 +88,10 @@ log = logging.getLogger(__name__)
 # line with a raw NUL byte would make Sail fail the read (known limitation: ``\r`` and
 # U+0001 were tried and are worse: CRLF files and stray control bytes are more likely).
 LINE_READER = {"sep": "\u0000", "quote": "", "escape": "", "header": "false", "mode": "PERMISSIVE"}
+# Request ids needing the dedupe or the stored rows (repeated, already stored) are taken to
+# the driver up to this many, so each query over the classified batch does not find them
+# again; more (a re-run of a large day) stay in the plan.
+SPECIAL_IDS_HELD = 100_000
 VOLUME_HISTORY_DAYS = 7
 VOLUME_MIN_HISTORY = 3
 UNBOUNDED = 10**15
@@ -316,8 +321,10 @@ def _ingest_requests(
         if tables.exists(lakehouse, Table.RAW_REQUESTS) and event_dates
         else spark.createDataFrame([], "event_date date, request_id string, landing_date date")
     )
-    classified = classify_batch(batch, stored, landing_date)
     with _timed(steps, "requests: dedupe + gate aggregates"):
+        ids = [(r.request_id,) for r in special_ids(batch, stored).limit(SPECIAL_IDS_HELD + 1).collect()]
+        held = spark.createDataFrame(ids, "request_id string") if len(ids) <= SPECIAL_IDS_HELD else None
+        classified = classify_batch(batch, stored, landing_date, held)
         outcomes = [r.asDict() for r in gate_aggregates(classified, ["event_date", "outcome"]).collect()]
     total = {
         kind: sum(r["from_this_run"] for r in outcomes if r["outcome"] == kind)

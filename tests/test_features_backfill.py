@@ -10,6 +10,8 @@ sketches each distinct text once runs on both engines.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
@@ -55,7 +57,19 @@ def _register(lakehouse: Lakehouse, as_of: date, positive_file: int) -> None:
 
 
 @pytest.fixture
-def ingested(sail: SparkSession, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Lakehouse:
+def own_mlflow_store(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The lakehouse's own store, and none left behind: MLflow writes the URIs it is given
+    into the environment, where ``registry.client`` of a later test would read them."""
+    names = ("MLFLOW_TRACKING_URI", registry.REGISTRY_ENV, registry.EXPERIMENT_ENV)
+    for name in names:
+        monkeypatch.delenv(name, raising=False)
+    yield
+    for name in names:
+        os.environ.pop(name, None)
+
+
+@pytest.fixture
+def ingested(sail: SparkSession, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, own_mlflow_store: None) -> Lakehouse:
     monkeypatch.setenv(PARTNER_HMAC_KEY_ENV, "partner-key")
     monkeypatch.setenv(PSEUDONYM_KEY_ENV, "pseudonym-key")
     home = Lakehouse(home=tmp_path / "home", landing=tmp_path / "landing")

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
+import pytest
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from distillguard.ingest.common import first_by, first_per_key
-from distillguard.ingest.requests import classify_against_raw, classify_batch, dedupe_batch
+from distillguard.ingest.requests import classify_against_raw, classify_batch, dedupe_batch, special_ids
 
 D1, D2 = date(2026, 11, 1), date(2026, 11, 2)
 T1, T2 = datetime(2026, 11, 2, 1), datetime(2026, 11, 2, 2)
@@ -34,10 +35,14 @@ STORED = [("c", D1, D1), ("d", D1, D2), ("b", D1, D1), ("f", D1, D1)]
 STORED_SCHEMA = "request_id string, event_date date, landing_date date"
 
 
-def test_classify_batch_keeps_the_first_copy_and_classifies_it(engine: SparkSession) -> None:
+@pytest.mark.parametrize("held", [False, True], ids=["ids_in_plan", "ids_held"])
+def test_classify_batch_keeps_the_first_copy_and_classifies_it(engine: SparkSession, held: bool) -> None:
     batch = engine.createDataFrame(BATCH, SCHEMA)
     stored = engine.createDataFrame(STORED, STORED_SCHEMA)
-    got = classify_batch(batch, stored, D2)
+    ids = sorted(r.request_id for r in special_ids(batch, stored).collect())
+    assert ids == ["a", "c", "d", "e", "f"]
+    special = engine.createDataFrame([(i,) for i in ids], "request_id string") if held else None
+    got = classify_batch(batch, stored, D2, special)
     assert got.columns == ["event_date", "request_id", "source_file", "ts", "account_id", "payload", "outcome"]
     rows = sorted((r.request_id, r.payload, r.outcome) for r in got.collect())
     assert rows == [
