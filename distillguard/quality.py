@@ -206,8 +206,8 @@ class Gates:
         batch = (
             asset.get_batch_definition(BATCH) if BATCH in batches else asset.add_batch_definition_whole_dataframe(BATCH)
         )
-        suite = suite_from_spec(spec)
-        suite.meta[SPEC_KEY] = digest
+        # The spec itself is left as it is (its digest is what the next run compares).
+        suite = suite_from_spec({**spec, "meta": {**(spec.get("meta") or {}), SPEC_KEY: digest}})
         suite = self.context.suites.add_or_update(suite)
         definition = self.context.validation_definitions.add_or_update(
             gx.ValidationDefinition(name=suite_name, data=batch, suite=suite)
