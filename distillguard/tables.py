@@ -93,6 +93,12 @@ def date_equals(column: str, day: date) -> str:
     return f"{column} = DATE'{day.isoformat()}'"
 
 
+def dates_in(column: str, days: list[date]) -> str:
+    """A replaceWhere (or MERGE) predicate for a set of date partitions."""
+    dates = ", ".join(f"DATE'{d.isoformat()}'" for d in days)
+    return f"{column} IN ({dates})"
+
+
 def sql_name(lakehouse: Lakehouse, table: Table) -> str:
     """The table as SQL names it: ``catalog.schema.table`` or ``delta.`<folder>```."""
     if lakehouse.addressed_by_name(table):

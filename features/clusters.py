@@ -64,12 +64,17 @@ def account_keys(signals: DataFrame, day: date) -> DataFrame:
     )
 
 
-def _window_keys(keys_daily: DataFrame, day: date, settings: FeatureSettings) -> DataFrame:
+def _in_window(keys_daily: DataFrame, day: date, settings: FeatureSettings) -> DataFrame:
+    """The daily key rows of the longest window ending on ``day``."""
     longest = max(settings.windows)
+    return keys_daily.where(
+        (F.col("feature_date") > F.lit(day - timedelta(days=longest))) & (F.col("feature_date") <= F.lit(day))
+    )
+
+
+def _window_keys(keys_daily: DataFrame, day: date, settings: FeatureSettings) -> DataFrame:
     return (
-        keys_daily.where(
-            (F.col("feature_date") > F.lit(day - timedelta(days=longest))) & (F.col("feature_date") <= F.lit(day))
-        )
+        _in_window(keys_daily, day, settings)
         .groupBy("account_id", "key_type", "key")
         .agg(F.sum("requests").alias("requests"))
     )
@@ -285,11 +290,8 @@ def weak_keys(
 
     Only which keys an account held matters here, not how often: the window's daily rows
     are reduced to distinct keys, never summed."""
-    longest = max(settings.windows)
     active = rolling_day.select("account_id")
-    window = keys_daily.where(
-        (F.col("feature_date") > F.lit(day - timedelta(days=longest))) & (F.col("feature_date") <= F.lit(day))
-    ).join(active, "account_id", "left_semi")
+    window = _in_window(keys_daily, day, settings).join(active, "account_id", "left_semi")
     keys = (
         window.where(F.col("key_type") == "ip_prefix")
         .select("account_id", "key_type", "key")

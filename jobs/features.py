@@ -77,12 +77,6 @@ def indicators_as_of(spark: SparkSession, lakehouse: Lakehouse, day: date) -> Da
     )
 
 
-def _dates_in(column: str, days: list[date]) -> str:
-    """A replaceWhere predicate for a set of date partitions."""
-    dates = ", ".join(f"DATE'{d.isoformat()}'" for d in days)
-    return f"{column} IN ({dates})"
-
-
 def _signals(spark: SparkSession, lakehouse: Lakehouse, days: list[date], ip_key: bytes) -> DataFrame:
     """Signals of ``days`` in one frame: each date with the newest intent model trained as
     of it, dates that share a model scored together (each distinct prompt once)."""
@@ -113,11 +107,11 @@ def daily_batch(spark: SparkSession, lakehouse: Lakehouse, days: list[date], ip_
         _signals(spark, lakehouse, days, ip_key),
         lakehouse,
         Table.REQUEST_SIGNALS,
-        _dates_in("event_date", days),
+        tables.dates_in("event_date", days),
         ("event_date",),
     )
     signals = tables.read(spark, lakehouse, Table.REQUEST_SIGNALS)
-    where = _dates_in("feature_date", days)
+    where = tables.dates_in("feature_date", days)
 
     def of(day: date) -> DataFrame:
         return signals.where(F.col("event_date") == F.lit(day))

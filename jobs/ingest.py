@@ -225,13 +225,13 @@ def _account_bounds(spark: SparkSession, lakehouse: Lakehouse, snapshot_date: da
 
 def _merge_requests(spark: SparkSession, lakehouse: Lakehouse, batch: DataFrame, event_dates: list[date]) -> None:
     """Insert requests not stored yet, in one commit; re-running inserts nothing."""
-    dates = ", ".join(f"DATE'{d}'" for d in event_dates)
     tables.merge(
         spark,
         lakehouse,
         Table.RAW_REQUESTS,
         batch,
-        f"t.event_date = s.event_date AND t.request_id = s.request_id AND t.event_date IN ({dates})",
+        "t.event_date = s.event_date AND t.request_id = s.request_id AND "
+        + tables.dates_in("t.event_date", event_dates),
         "WHEN NOT MATCHED THEN INSERT *",
         ("event_date",),
     )
