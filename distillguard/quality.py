@@ -5,11 +5,12 @@ through a file-backed GX project under ``<home>/gx`` (``Lakehouse.gx_project``):
 checkpoint per suite, and GX's validation-results store keeps every validation. Data Docs
 under ``<home>/data_docs`` are built once per job run, when its gates close, for that run's
 validations (the index lists each run of each gate, not only the last): rendering is the
-costly part of a gate on small data, so it is not repeated per suite. Every expectation result also lands in the gate-results
-Delta table; a failed expectation of severity ``critical`` then stops the job
-(``GateFailed``), one of severity ``warning`` is only recorded. Jobs hand gates derived
-columns (lengths, kinds, flags), never client_ip or prompt_text, so no sample of personal
-data reaches the results table, the stored validations or the HTML.
+costly part of a gate on small data, so it is not repeated per suite. Every expectation
+result also lands in the gate-results Delta table; a failed expectation of severity
+``critical`` then stops the job (``GateFailed``), one of severity ``warning`` is only
+recorded. Jobs hand gates derived columns (lengths, kinds, flags), never client_ip or
+prompt_text, so no sample of personal data reaches the results table, the stored
+validations or the HTML.
 
 Suites are re-read from ``expectations/`` on every run (the JSON files are the source of
 truth; the copies GX keeps under ``<home>/gx/expectations`` follow them): the stored suite
