@@ -3,6 +3,7 @@
     python benchmarks/ingest_throughput.py                          # bench scale, 1 day, 3 runs
     python benchmarks/ingest_throughput.py --scale demo --runs 3 --dir /tmp/ingest-bench
     python benchmarks/ingest_throughput.py --landing DEMO_HOME/landing --date 2026-11-05 --warm 4
+    python benchmarks/ingest_throughput.py --landing DEMO_HOME/landing --start 2026-11-01 --end 2026-11-28
 
 The landing zone is generated once (kept under --dir and reused), or taken as it is from
 ``--landing`` (e.g. a demo lakehouse's, with ``--date`` one of its folder dates). Every run
@@ -15,6 +16,12 @@ the lakehouse is empty. Lines/s counts landing lines read per second of the whol
 job's own ``step_seconds``. CPU seconds (this process: the driver and the embedded Sail
 engine) are printed too: on a machine shared with other work they vary less than
 wall-clock seconds.
+
+Range mode (``--start``/``--end``, with ``--landing``): the folder dates of the range are
+ingested into two empty lakehouses, one date at a time in date order (``ingest.run``, as
+``make demo`` did) and in one run (``ingest.run_range``), timed side by side, then every
+table the ingest writes is compared between the two (row multisets, leaving out only what
+names a run: run ids, timestamps, messages, table versions).
 
 Side by side, in the same run and on the same files: DuckDB reads the day's request files
 (``read_ndjson``), drops in-batch duplicate request_ids and writes Parquet, the least any
@@ -35,8 +42,11 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import duckdb
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
 
-from distillguard.config import Lakehouse
+from distillguard import tables
+from distillguard.config import Lakehouse, Table
 from distillguard.engine import engine_name, get_spark
 from distillguard.jobs import ingest
 from distillguard.secrets import PARTNER_HMAC_KEY_ENV
@@ -107,6 +117,80 @@ def _landing(args: argparse.Namespace) -> tuple[Path, date]:
     return landing, day
 
 
+# The tables an ingest writes, with the columns that name a run (left out of the comparison).
+COMPARED = {
+    Table.RAW_REQUESTS: ("ingest_run_id",),
+    Table.RAW_QUARANTINE: ("ingest_run_id",),
+    Table.QUARANTINE: ("ingest_run_id",),
+    Table.QUARANTINED_FILES: ("run_id",),
+    Table.RAW_ACCOUNTS: (),
+    Table.ACCOUNTS: (),
+    Table.INCIDENTS: (),
+    Table.PARTNER_INDICATORS: (),
+    Table.INGEST_RUNS: ("run_id", "started_at", "finished_at", "message", "raw_requests_version"),
+}
+
+
+def _digests(spark: SparkSession, lakehouse: Lakehouse, table: Table) -> DataFrame:
+    frame = tables.read(spark, lakehouse, table)
+    columns = sorted(c for c in frame.columns if c not in COMPARED[table])
+    return frame.select(F.sha2(F.to_json(F.struct(*columns)), 256).alias("row"))
+
+
+def compare_tables(spark: SparkSession, one: Lakehouse, other: Lakehouse) -> dict[str, str]:
+    """Per table: ``equal (N rows)`` or what differs, comparing row multisets."""
+    verdicts = {}
+    for table in COMPARED:
+        present = (tables.exists(one, table), tables.exists(other, table))
+        if present != (True, True):
+            verdicts[table.value] = "absent in both" if present == (False, False) else f"present: {present}"
+            continue
+        a, b = _digests(spark, one, table), _digests(spark, other, table)
+        missing, extra = a.exceptAll(b).count(), b.exceptAll(a).count()
+        rows = a.count()
+        verdicts[table.value] = (
+            f"equal ({rows:,} rows)"
+            if not missing and not extra
+            else f"DIFFER: {missing} rows only in one-by-one, {extra} only in the range run"
+        )
+    return verdicts
+
+
+def range_mode(spark: SparkSession, args: argparse.Namespace, landing: Path) -> None:
+    """One-by-one vs one range run of the same folder dates, each into an empty lakehouse."""
+    start, end = date.fromisoformat(args.start), date.fromisoformat(args.end)
+    days = [start + timedelta(days=i) for i in range((end - start).days + 1)]
+    homes = {name: Path(args.dir) / f"distillguard-ingestbench-{name}" for name in ("one-by-one", "range")}
+    for home in homes.values():
+        shutil.rmtree(home, ignore_errors=True)
+    one, whole = (Lakehouse(home=homes[name], landing=landing) for name in ("one-by-one", "range"))
+    lines = 0
+    started, cpu = time.perf_counter(), _cpu_seconds()
+    for day in days:
+        lines += ingest.run(spark, one, day)["lines_read"]
+    loop, loop_cpu = time.perf_counter() - started, _cpu_seconds() - cpu
+    started, cpu = time.perf_counter(), _cpu_seconds()
+    result = ingest.run_range(spark, whole, start, end)
+    batch, batch_cpu = time.perf_counter() - started, _cpu_seconds() - cpu
+    files = [p for day in days for p in sorted((landing / "request_logs" / f"date={day}").glob("*.jsonl.gz"))]
+    duck = duckdb_seconds(files, Path(args.dir) / "distillguard-ingestbench-duckdb", args.threads)
+    print(f"{len(days)} folder dates, {lines:,} lines, on {engine_name(spark)}:")
+    print(f"  one by one   {loop:7.1f}s ({loop_cpu:.1f} CPU s) = {loop / len(days):.2f}s a date")
+    print(f"  one run      {batch:7.1f}s ({batch_cpu:.1f} CPU s) = {batch / len(days):.2f}s a date")
+    print(f"  ratio one-by-one / one run: {loop / batch:.2f}x; DuckDB read + dedupe + write of all: {duck:.1f}s")
+    print("  one run, seconds per step:")
+    for name, value in result["step_seconds"].items():
+        print(f"    {name:42s} {value:6.2f}")
+    print("tables, one by one vs one run:")
+    verdicts = compare_tables(spark, one, whole)
+    for name, verdict in verdicts.items():
+        print(f"  {name:28s} {verdict}")
+    print("all equal" if all(v.startswith(("equal", "absent")) for v in verdicts.values()) else "TABLES DIFFER")
+    if not args.keep:
+        for home in homes.values():
+            shutil.rmtree(home, ignore_errors=True)
+
+
 def _cpu_seconds() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
@@ -123,8 +207,18 @@ def main() -> None:
     parser.add_argument(
         "--warm", type=int, default=0, help="days before --date already ingested in each run's lakehouse"
     )
+    parser.add_argument("--start", help="with --landing: range mode, first folder date")
+    parser.add_argument("--end", help="with --landing: range mode, last folder date (inclusive)")
+    parser.add_argument("--keep", action="store_true", help="range mode: keep both lakehouses")
     args = parser.parse_args()
     landing, day = _landing(args)
+    if args.start or args.end:
+        if not (args.landing and args.start and args.end):
+            parser.error("range mode needs --landing, --start and --end")
+        spark = get_spark()
+        spark.range(1).collect()
+        range_mode(spark, args, landing)
+        return
     files = sorted((landing / "request_logs" / f"date={day}").glob("*.jsonl.gz"))
     spark = get_spark()
     spark.range(1).collect()

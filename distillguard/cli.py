@@ -126,18 +126,29 @@ def _cmd_ingest(args: argparse.Namespace, lakehouse: Lakehouse) -> int:
     from distillguard.engine import get_spark
     from distillguard.jobs import ingest
 
-    row = ingest.run(get_spark(), lakehouse, args.date)
-    print(
-        f"ingest {row['landing_date']} run {row['run_id']}: {row['lines_read']:,} lines read = "
-        f"{row['accepted']:,} accepted + {row['duplicates_dropped']:,} duplicates dropped + "
-        f"{row['quarantined']:,} quarantined; event dates changed: "
-        f"{', '.join(str(d) for d in row['changed_event_dates'])}; gate warnings: {row['gate_warnings']}"
-    )
-    for item in json.loads(row["quarantined_files"]):
+    if args.date and (args.start or args.end):
+        raise UsageError("give either --date or --start/--end, not both")
+    if not args.date and not (args.start and args.end):
+        raise UsageError("one of the arguments --date --days-ago is required (or both --start and --end)")
+    if args.date:
+        rows = [ingest.run(get_spark(), lakehouse, args.date)]
+    else:
+        result = ingest.run_range(get_spark(), lakehouse, args.start, args.end)
+        rows = result["runs"]
+        for day in result["skipped"]:
+            print(f"ingest {day}: skipped (already ingested)")
+    for row in rows:
         print(
-            f"  file quarantined whole: {item['path']} ({item['reason']}: {item['detail']}; "
-            f"{item['lines_recovered']} line(s) readable before the fault; sha256 {item['sha256']})"
+            f"ingest {row['landing_date']} run {row['run_id']}: {row['lines_read']:,} lines read = "
+            f"{row['accepted']:,} accepted + {row['duplicates_dropped']:,} duplicates dropped + "
+            f"{row['quarantined']:,} quarantined; event dates changed: "
+            f"{', '.join(str(d) for d in row['changed_event_dates'])}; gate warnings: {row['gate_warnings']}"
         )
+        for item in json.loads(row["quarantined_files"]):
+            print(
+                f"  file quarantined whole: {item['path']} ({item['reason']}: {item['detail']}; "
+                f"{item['lines_recovered']} line(s) readable before the fault; sha256 {item['sha256']})"
+            )
     return 0
 
 
@@ -457,12 +468,14 @@ def build_parser() -> argparse.ArgumentParser:
     ing = commands.add_parser(
         "ingest",
         parents=[common],
-        help="parse, validate and store one landing folder date",
+        help="parse, validate and store a landing folder date (or a range of them)",
         description="Read request_logs/date=D and the accounts snapshot of D (plus the "
         "incident and partner-indicator files), write raw, refined and "
         "quarantine tables behind quality gates; re-running is safe.",
     )
-    add_day_options(ing, required=True, what="landing folder date")
+    add_day_options(ing, required=False, what="landing folder date")
+    ing.add_argument("--start", type=iso_date, help="several folder dates in one run: first one")
+    ing.add_argument("--end", type=iso_date, help="last one (inclusive); dates already ingested are skipped")
     ing.set_defaults(handler=_cmd_ingest)
 
     sco = commands.add_parser(

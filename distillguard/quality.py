@@ -217,19 +217,23 @@ class Gates:
             gx.Checkpoint(name=suite_name, validation_definitions=[definition], result_format=RESULT_FORMAT, actions=[])
         )
 
-    def check(self, suite_name: str, df: DataFrame, parameters: dict[str, Any] | None = None) -> GateOutcome:
+    def check(
+        self, suite_name: str, df: DataFrame, parameters: dict[str, Any] | None = None, run_id: str | None = None
+    ) -> GateOutcome:
         """Validate ``df`` against a suite (stored; shown in Data Docs once the gates close);
-        nothing is raised yet."""
+        nothing is raised yet. ``run_id``: the job run it belongs to, when one job
+        run records several (an ingest of several folder dates); default the gates' own."""
+        run_id = run_id or self.run_id
         checkpoint = self._checkpoint(suite_name)
         run = checkpoint.run(
             batch_parameters={"dataframe": df},
             expectation_parameters=parameters or {},
-            run_id=RunIdentifier(run_name=self.run_id),
+            run_id=RunIdentifier(run_name=run_id),
         )
         [(identifier, result)] = run.run_results.items()
         self.validations.append(identifier)
         evaluated_at = datetime.now(timezone.utc).replace(tzinfo=None)
-        outcome = GateOutcome(suite=suite_name, run_id=self.run_id)
+        outcome = GateOutcome(suite=suite_name, run_id=run_id)
         for item in result.results:
             config = item.expectation_config
             details = item.result or {}
@@ -237,7 +241,7 @@ class Gates:
             raised = (item.exception_info or {}).get("raised_exception")
             outcome.rows.append(
                 {
-                    "run_id": self.run_id,
+                    "run_id": run_id,
                     "suite": suite_name,
                     "table_name": SUITES[suite_name].value,
                     "evaluated_at": evaluated_at,
@@ -254,9 +258,9 @@ class Gates:
         self.outcomes.append(outcome)
         return outcome
 
-    def close(self) -> list[GateOutcome]:
-        """Build Data Docs for this run's validations, record every result (one commit), log
-        warnings; raise ``GateFailed`` naming each failed critical expectation."""
+    def publish(self) -> None:
+        """Build Data Docs for this run's validations, record every result (one commit) and
+        log warnings."""
         if self.validations:
             suites = {ExpectationSuiteIdentifier(name=v.expectation_suite_identifier.name) for v in self.validations}
             self.context.build_data_docs(site_names=[DOCS_SITE], resource_identifiers=[*self.validations, *suites])
@@ -271,10 +275,27 @@ class Gates:
                     len(outcome.warnings),
                     outcome.describe(outcome.warnings),
                 )
-        failed = [f"{o.suite}: {o.describe(o.critical_failures)}" for o in self.outcomes if o.critical_failures]
-        if failed:
-            raise GateFailed(
-                f"quality gate failed (run {self.run_id}): {' | '.join(failed)}; nothing was "
-                f"written. Details: {self.lakehouse.data_docs / 'index.html'}"
-            )
+
+    def failure(self, run_id: str | None = None) -> GateFailed | None:
+        """The error naming each failed critical expectation of ``run_id`` (default the
+        gates' own), or None when it passed."""
+        run_id = run_id or self.run_id
+        failed = [
+            f"{o.suite}: {o.describe(o.critical_failures)}"
+            for o in self.outcomes
+            if o.run_id == run_id and o.critical_failures
+        ]
+        if not failed:
+            return None
+        return GateFailed(
+            f"quality gate failed (run {run_id}): {' | '.join(failed)}; nothing was "
+            f"written. Details: {self.lakehouse.data_docs / 'index.html'}"
+        )
+
+    def close(self) -> list[GateOutcome]:
+        """``publish``, then raise ``GateFailed`` naming each failed critical expectation."""
+        self.publish()
+        failure = self.failure()
+        if failure is not None:
+            raise failure
         return self.outcomes

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from pyspark.sql import DataFrame
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from distillguard.ingest import contract as c
@@ -28,8 +28,9 @@ ACCOUNT_COLUMNS = (
 )
 
 
-def parse_account_lines(lines: DataFrame, snapshot_date: date) -> DataFrame:
-    """Every line of one snapshot, typed, with ``reason``/``detail`` set when invalid."""
+def parse_account_lines(lines: DataFrame, snapshot_date: date | Column) -> DataFrame:
+    """Every line of a snapshot, typed, with ``reason``/``detail`` set when invalid
+    (``snapshot_date``: a column, ``folder_date``, for the lines of several snapshots)."""
     line = F.col("value")
     parsed = lines.select(
         line.alias("value"),
@@ -94,8 +95,8 @@ def parse_account_lines(lines: DataFrame, snapshot_date: date) -> DataFrame:
 
 
 def dedupe_snapshot(valid: DataFrame) -> DataFrame:
-    """One row per account_id in a snapshot; the last line of the file wins ties by name."""
-    return first_per_key(valid, ["account_id"], [F.col("source_file").desc(), *sorted(valid.columns)])
+    """One row per account_id in each snapshot; the last line of the file wins ties by name."""
+    return first_per_key(valid, ["snapshot_date", "account_id"], [F.col("source_file").desc(), *sorted(valid.columns)])
 
 
 def refined_accounts(valid: DataFrame, partner_key: bytes) -> DataFrame:

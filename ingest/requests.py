@@ -20,11 +20,11 @@ clock skew of minutes into the next day is valid and lands in that day's partiti
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 from functools import reduce
 from typing import Any
 
-from pyspark.sql import Column, DataFrame
+from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from distillguard.ingest import contract as c
@@ -111,8 +111,27 @@ def _type_errors(
     )
 
 
-def parse_request_lines(lines: DataFrame, landing_date: date) -> DataFrame:
+def folder_date(source: str) -> Column:
+    """The landing folder date of a line, from its ``source_file`` (``<source>/date=D/...``):
+    what a run over several folder dates passes as ``landing_date``."""
+    prefix = f"{source}/date="
+    return F.to_date(F.substring(F.col("source_file"), len(prefix) + 1, 10))
+
+
+def _date(landing_date: date | Column) -> Column:
+    return landing_date if isinstance(landing_date, Column) else F.lit(landing_date)
+
+
+def beyond_future_limit(event_date: Column, landing_date: date | Column) -> Column:
+    """A ts on or after the start of (folder date + ``FUTURE_DAYS``)."""
+    return event_date >= F.date_add(_date(landing_date), c.FUTURE_DAYS)
+
+
+def parse_request_lines(lines: DataFrame, landing_date: date | Column) -> DataFrame:
     """Every line of a landing folder, typed, with ``reason`` and ``detail`` set when invalid.
+
+    ``landing_date``: the folder date, or a column of it (``folder_date``) for lines of
+    several folders.
 
     ``raw_line`` keeps the text of invalid lines only (valid ones are fully in the columns).
     """
@@ -141,7 +160,7 @@ def parse_request_lines(lines: DataFrame, landing_date: date) -> DataFrame:
         not_a_json_object(line).alias("_malformed"),
         first_named([(name, s[name].isNull()) for name, _ in c.REQUIRED_REQUEST_FIELDS]).alias("_missing"),
         _type_errors(line, t, s, params_text, F.col("p"), F.col("ps"), F.col("refs"), ts).alias("_type_error"),
-        (event_date >= F.lit(landing_date + timedelta(days=c.FUTURE_DAYS))).alias("_too_far"),
+        beyond_future_limit(event_date, landing_date).alias("_too_far"),
         F.length(t["prompt_text"]).alias("_prompt_chars"),
     )
     missing, type_error, too_far, prompt_chars = (
@@ -181,7 +200,7 @@ def parse_request_lines(lines: DataFrame, landing_date: date) -> DataFrame:
         event_date.alias("event_date"),
         F.col("refs").alias("reasoning_refs_sent"),
         "source_file",
-        F.lit(landing_date).alias("landing_date"),
+        _date(landing_date).alias("landing_date"),
         "reason",
         "detail",
         F.when(failed, line).alias("raw_line"),
@@ -203,7 +222,7 @@ def _absent_or_null(text: Column, name: str) -> Column:
     return ~text.contains(f'"{name}"') | text.contains(f'"{name}":null') | text.contains(f'"{name}": null')
 
 
-def typed_request_lines(lines: DataFrame, landing_date: date) -> DataFrame:
+def typed_request_lines(lines: DataFrame, landing_date: date | Column) -> DataFrame:
     """Every line parsed once with the contract's types: the raw columns, ``source_file``,
     ``suspect`` (false only when this parse proves the line valid) and ``value`` (the
     line's text, kept for suspect lines only).
@@ -245,7 +264,7 @@ def typed_request_lines(lines: DataFrame, landing_date: date) -> DataFrame:
         F.length(request_id).between(1, c.MAX_REQUEST_ID_CHARS),
         t["endpoint"].isin(*c.ENDPOINTS),
         *[t[name].isNull() | (t[name] >= 0) for name in c.NON_NEGATIVE_REQUEST_FIELDS],
-        event_date < F.lit(landing_date + timedelta(days=c.FUTURE_DAYS)),
+        ~beyond_future_limit(event_date, landing_date),
         F.coalesce(F.length(t["prompt_text"]) <= c.MAX_PROMPT_CHARS, F.lit(True)),
     ]
     # Computed once as a column: both outputs below refer to it.
@@ -265,20 +284,20 @@ def typed_request_lines(lines: DataFrame, landing_date: date) -> DataFrame:
     )
 
 
-def suspect_rows(typed: DataFrame, landing_date: date) -> DataFrame:
+def suspect_rows(typed: DataFrame, landing_date: date | Column) -> DataFrame:
     """The exact parse of ``typed_request_lines``' suspect lines (few). Its plan is large
     (hundreds of expressions), so the job stages it once rather than re-plan it per read."""
     return parse_request_lines(typed.filter(F.col("suspect")).select("value", "source_file"), landing_date)
 
 
-def request_rows(typed: DataFrame, landing_date: date, suspect: DataFrame | None = None) -> DataFrame:
+def request_rows(typed: DataFrame, landing_date: date | Column, suspect: DataFrame | None = None) -> DataFrame:
     """``parse_request_lines``' output from ``typed_request_lines``' (usually staged): the
     lines proven valid as they are, the suspect ones through the exact parse (``suspect``:
     ``suspect_rows`` of ``typed``, when already computed)."""
     clean = typed.filter(~F.col("suspect")).select(
         *TYPED_COLUMNS,
         "source_file",
-        F.lit(landing_date).alias("landing_date"),
+        _date(landing_date).alias("landing_date"),
         *[F.lit(None).cast("string").alias(name) for name in QUARANTINE_COLUMNS],
     )
     exact = suspect_rows(typed, landing_date) if suspect is None else suspect
@@ -339,8 +358,43 @@ def classify_batch(
     return plain.select(*columns, "outcome").unionByName(rest.select(*columns, "outcome"))
 
 
-def raw_rows(parsed: DataFrame, run_id: str) -> DataFrame:
-    """Valid rows in the raw table's column order."""
+def classify_days(valid: DataFrame, prior: DataFrame, special: DataFrame | None = None) -> DataFrame:
+    """``classify_batch`` for the rows of several folder dates (``landing_date`` a column),
+    with the outcome each would get if the dates were ingested one by one, in date order.
+
+    Within a date the first copy of a request id is kept, as ``dedupe_batch`` keeps it (the
+    others are that date's in-batch duplicates and are left out). A copy stored before
+    this run is ``accepted_before`` for the date that stored it and ``duplicate`` for any
+    other; otherwise the earliest date's copy is ``new`` and a later date's ``duplicate``
+    (that date would have found it stored). Only the special ids' rows are windowed.
+    """
+    special = special_ids(valid, prior) if special is None else special
+    plain = valid.join(special, "request_id", "left_anti").withColumn("outcome", F.lit("new"))
+    copies = first_by(
+        valid.join(special, "request_id", "left_semi"), ["landing_date", "request_id"], list(DEDUPE_ORDER)
+    )
+    stored = prior.join(special, "request_id", "left_semi").select(
+        "event_date", "request_id", F.col("landing_date").alias("_stored_from")
+    )
+    stored_from, landing = F.col("_stored_from"), F.col("landing_date")
+    earliest = F.min("landing_date").over(Window.partitionBy("event_date", "request_id"))
+    outcome = (
+        F.when(stored_from == landing, F.lit("accepted_before"))
+        .when(stored_from.isNotNull(), F.lit("duplicate"))
+        .when(landing == F.col("_earliest"), F.lit("new"))
+        .otherwise(F.lit("duplicate"))
+    )
+    rest = (
+        copies.join(stored, ["event_date", "request_id"], "left")
+        .withColumn("_earliest", earliest)
+        .withColumn("outcome", outcome)
+    )
+    columns = ["event_date", "request_id", *(n for n in valid.columns if n not in ("event_date", "request_id"))]
+    return plain.select(*columns, "outcome").unionByName(rest.select(*columns, "outcome"))
+
+
+def raw_rows(parsed: DataFrame, run_id: str | Column) -> DataFrame:
+    """Valid rows in the raw table's column order (``run_id``: a column for several dates)."""
     return parsed.select(*RAW_COLUMNS, F.lit(run_id).alias("ingest_run_id"))
 
 

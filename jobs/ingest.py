@@ -44,32 +44,33 @@ from __future__ import annotations
 import json
 import logging
 import shutil
-import statistics
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from datetime import date, datetime, timedelta, timezone
 from functools import reduce
 from pathlib import Path
 from typing import Any
 
 from pyspark.errors import PySparkException
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from distillguard import quality, tables
+from distillguard import locks, quality, tables
 from distillguard.config import Lakehouse, Table
 from distillguard.engine import engine_name
 from distillguard.errors import DistillguardError
 from distillguard.ingest import contract as c
 from distillguard.ingest import files as landing_files
 from distillguard.ingest.accounts import ACCOUNT_COLUMNS, dedupe_snapshot, parse_account_lines, refined_accounts
+from distillguard.ingest.bounds import VOLUME_HISTORY_DAYS, account_bounds, volume_bounds
 from distillguard.ingest.common import quarantine_rows, quarantine_summary
 from distillguard.ingest.reference import dedupe, parse_incident_lines, parse_indicator_lines
 from distillguard.ingest.requests import (
     SUMMARY_SCHEMA,
-    classify_batch,
+    classify_days,
+    folder_date,
     gate_aggregates,
     gate_summary,
     raw_rows,
@@ -92,9 +93,6 @@ LINE_READER = {"sep": "\u0000", "quote": "", "escape": "", "header": "false", "m
 # the driver up to this many, so each query over the classified batch does not find them
 # again; more (a re-run of a large day) stay in the plan.
 SPECIAL_IDS_HELD = 100_000
-VOLUME_HISTORY_DAYS = 7
-VOLUME_MIN_HISTORY = 3
-UNBOUNDED = 10**15
 STAGED = (
     c.REQUEST_LOGS,
     "suspect",
@@ -167,62 +165,6 @@ def _stage(spark: SparkSession, lakehouse: Lakehouse, parsed: DataFrame, source:
     return spark.read.parquet(str(path))
 
 
-def _volume_bounds(spark: SparkSession, lakehouse: Lakehouse, landing_date: date) -> dict[str, int]:
-    """Bounds on this run's accepted rows from the median of the trailing week's runs."""
-    history: list[int] = []
-    if tables.exists(lakehouse, Table.INGEST_RUNS):
-        rows = (
-            tables.read(spark, lakehouse, Table.INGEST_RUNS)
-            .filter(
-                (F.col("status") == "succeeded")
-                & F.col("landing_date").between(
-                    landing_date - timedelta(days=VOLUME_HISTORY_DAYS), landing_date - timedelta(days=1)
-                )
-            )
-            .groupBy("landing_date")
-            .agg(F.max_by("accepted", "finished_at").alias("accepted"))
-            .collect()
-        )
-        history = [r.accepted for r in rows]
-    if len(history) < VOLUME_MIN_HISTORY:
-        return {
-            "volume_min_critical": 0,
-            "volume_max_critical": UNBOUNDED,
-            "volume_min_warning": 0,
-            "volume_max_warning": UNBOUNDED,
-        }
-    median = statistics.median(history)
-    return {
-        "volume_min_critical": int(median * 0.1),
-        "volume_max_critical": int(median * 10),
-        "volume_min_warning": int(median * 0.5),
-        "volume_max_warning": int(median * 2),
-    }
-
-
-def _account_bounds(spark: SparkSession, lakehouse: Lakehouse, snapshot_date: date) -> dict[str, int]:
-    """Accounts are never deleted: fewer than the previous snapshot means a truncated file."""
-    previous = 0
-    if tables.exists(lakehouse, Table.ACCOUNTS):
-        accounts = tables.read(spark, lakehouse, Table.ACCOUNTS).filter(F.col("snapshot_date") < F.lit(snapshot_date))
-        last = accounts.agg(F.max("snapshot_date")).first()[0]
-        if last is not None:
-            previous = accounts.filter(F.col("snapshot_date") == F.lit(last)).count()
-    if not previous:
-        return {
-            "accounts_min_critical": 1,
-            "accounts_max_critical": UNBOUNDED,
-            "accounts_min_warning": 1,
-            "accounts_max_warning": UNBOUNDED,
-        }
-    return {
-        "accounts_min_critical": int(previous * 0.9),
-        "accounts_max_critical": previous * 2,
-        "accounts_min_warning": previous,
-        "accounts_max_warning": int(previous * 1.2),
-    }
-
-
 def _merge_requests(spark: SparkSession, lakehouse: Lakehouse, batch: DataFrame, event_dates: list[date]) -> None:
     """Insert requests not stored yet, in one commit; re-running inserts nothing."""
     tables.merge(
@@ -241,158 +183,206 @@ def _counts_by(df: DataFrame, column: str) -> dict[Any, int]:
     return {row[column]: row["count"] for row in df.groupBy(column).count().collect()}
 
 
+def _folder(lakehouse: Lakehouse, source: str, landing_date: date) -> Path:
+    return lakehouse.landing_dir(source) / f"date={landing_date}"
+
+
+def _by_date(values: dict[date, Any]) -> Column:
+    """``values[landing_date]`` as a column (one value per folder date of the run)."""
+    column = None
+    for day, value in values.items():
+        matches = F.col("landing_date") == F.lit(day)
+        column = F.when(matches, F.lit(value)) if column is None else column.when(matches, F.lit(value))
+    return column
+
+
+def _readable(
+    lakehouse: Lakehouse, files: dict[date, list[Path]], corrupt: dict[date, list[landing_files.CorruptFile]]
+) -> tuple[dict[date, list[Path]], tuple[date, DistillguardError] | None]:
+    """The dates before the first one without a readable request file, and that date's error
+    (as a day-by-day run stops there, a run of several dates stops there)."""
+    readable: dict[date, list[Path]] = {}
+    for day, paths in files.items():
+        if not paths:
+            folder = _folder(lakehouse, c.REQUEST_LOGS, day)
+            unreadable = [item.describe() for item in corrupt[day] if item.source == c.REQUEST_LOGS]
+            if unreadable:
+                return readable, (
+                    day,
+                    DistillguardError(f"every request log file in {folder} is unreadable: " + "; ".join(unreadable)),
+                )
+            return readable, (day, DistillguardError(f"no request log files in {folder}"))
+        readable[day] = paths
+    return readable, None
+
+
 def _stage_requests(
     spark: SparkSession,
     lakehouse: Lakehouse,
-    folder: Path,
-    landing_date: date,
-    corrupt: list[landing_files.CorruptFile],
-) -> tuple[list[Path], DataFrame]:
-    """Read and parse the day's request files once into staging.
+    days: list[date],
+    corrupt: dict[date, list[landing_files.CorruptFile]],
+) -> tuple[dict[date, list[Path]], DataFrame | None, tuple[date, DistillguardError] | None]:
+    """Read and parse the request files of ``days`` once, in one read, into staging.
 
     Files are not decompressed ahead of the engine: only their first bytes are checked.
     The engine fails the read on a damaged stream (truncated or corrupt gzip, a NUL byte),
     and only then is every file inspected whole, the unreadable ones set aside and the
-    rest read again.
+    rest read again. Returns the readable files per date (the dates before the first one
+    with none), their typed parse, and the first failing date with its error.
     """
-    files, bad = landing_files.inspect(_files(folder, "*.jsonl*"), lakehouse.landing, c.REQUEST_LOGS, whole=False)
-    corrupt.extend(bad)
+    found: dict[date, list[Path]] = {}
+    for day in days:
+        found[day], bad = landing_files.inspect(
+            _files(_folder(lakehouse, c.REQUEST_LOGS, day), "*.jsonl*"), lakehouse.landing, c.REQUEST_LOGS, whole=False
+        )
+        corrupt[day].extend(bad)
+    readable, failure = _readable(lakehouse, found, corrupt)
+    if not readable:
+        return readable, None, failure
     try:
-        return files, _parse_requests(spark, lakehouse, folder, files, landing_date, corrupt)
+        return readable, _parse_requests(spark, lakehouse, readable, days[0]), failure
     except PySparkException:
-        files, damaged = landing_files.inspect(files, lakehouse.landing, c.REQUEST_LOGS)
-        if not damaged:
+        damaged_any = False
+        for day in readable:
+            readable[day], damaged = landing_files.inspect(readable[day], lakehouse.landing, c.REQUEST_LOGS)
+            corrupt[day].extend(damaged)
+            damaged_any = damaged_any or bool(damaged)
+        if not damaged_any:
             raise
-    corrupt.extend(damaged)
-    return files, _parse_requests(spark, lakehouse, folder, files, landing_date, corrupt)
+    readable, earlier = _readable(lakehouse, readable, corrupt)
+    failure = earlier or failure
+    return readable, (_parse_requests(spark, lakehouse, readable, days[0]) if readable else None), failure
 
 
-def _parse_requests(
-    spark: SparkSession,
-    lakehouse: Lakehouse,
-    folder: Path,
-    files: list[Path],
-    landing_date: date,
-    corrupt: list[landing_files.CorruptFile],
-) -> DataFrame:
-    if not files:
-        unreadable = [item.describe() for item in corrupt if item.source == c.REQUEST_LOGS]
-        if unreadable:
-            raise DistillguardError(f"every request log file in {folder} is unreadable: " + "; ".join(unreadable))
-        raise DistillguardError(f"no request log files in {folder}")
-    lines = read_lines(spark, files, lakehouse.landing)
-    return _stage(spark, lakehouse, typed_request_lines(lines, landing_date), c.REQUEST_LOGS, landing_date)
+def _parse_requests(spark: SparkSession, lakehouse: Lakehouse, files: dict[date, list[Path]], key: date) -> DataFrame:
+    lines = read_lines(spark, [path for paths in files.values() for path in paths], lakehouse.landing)
+    return _stage(spark, lakehouse, typed_request_lines(lines, folder_date(c.REQUEST_LOGS)), c.REQUEST_LOGS, key)
 
 
 def _ingest_requests(
     spark: SparkSession,
     lakehouse: Lakehouse,
-    landing_date: date,
-    run_id: str,
-    corrupt: list[landing_files.CorruptFile],
+    typed: DataFrame,
+    run_ids: dict[date, str],
     steps: dict[str, float],
 ) -> dict[str, Any]:
-    """Parse once, count, dedupe against stored keys and aggregate the gate's figures.
+    """Count, dedupe against stored keys and aggregate the gate's figures, per folder date.
 
     Over the staged parse (and the staged exact parse of its few suspect lines): counts per
-    reason and event date, then the dedupe, classified against the stored table's keys
-    only (its payload is never read), and one aggregation of it for the outcome counts and
-    the gate's figures. The classified batch is not staged: the MERGE recomputes it from
-    the staged parse, which costs less than writing it (only keys are shuffled).
+    date, reason and event date, then the dedupe, classified against the stored table's
+    keys only (its payload is never read) and across the run's dates as a day-by-day run
+    would (``classify_days``), and one aggregation of it for the outcome counts and the
+    gate's figures of every date. The classified batch is not staged: the MERGE recomputes
+    it from the staged parse, which costs less than writing it (only keys are shuffled).
     """
-    folder = lakehouse.landing_dir(c.REQUEST_LOGS) / f"date={landing_date}"
+    key = min(run_ids)
+    landing = folder_date(c.REQUEST_LOGS)
     with _timed(steps, "requests: read + parse"):
-        files, typed = _stage_requests(spark, lakehouse, folder, landing_date, corrupt)
-        suspect = _stage(spark, lakehouse, suspect_rows(typed, landing_date), "suspect", landing_date)
-    parsed = request_rows(typed, landing_date, suspect)
+        suspect = _stage(spark, lakehouse, suspect_rows(typed, landing), "suspect", key)
+    parsed = request_rows(typed, landing, suspect)
     with _timed(steps, "requests: counts"):
-        counted = parsed.groupBy("reason", "event_date").count().collect()
-    by_reason: dict[str, int] = {}
-    for r in counted:
-        if r.reason is not None:
-            by_reason[r.reason] = by_reason.get(r.reason, 0) + r["count"]
-    valid = sum(r["count"] for r in counted if r.reason is None)
-    event_dates = sorted({r.event_date for r in counted if r.reason is None})
-    batch = raw_rows(parsed.filter(F.col("reason").isNull()), run_id)
+        counted = parsed.groupBy("landing_date", "reason", "event_date").count().collect()
+    all_event_dates = sorted({r.event_date for r in counted if r.reason is None})
+    batch = raw_rows(parsed.filter(F.col("reason").isNull()), _by_date(run_ids))
     stored = (
         tables.read(spark, lakehouse, Table.RAW_REQUESTS)
-        .filter(F.col("event_date").isin(*event_dates))
+        .filter(F.col("event_date").isin(*all_event_dates))
         .select("event_date", "request_id", "landing_date")
-        if tables.exists(lakehouse, Table.RAW_REQUESTS) and event_dates
+        if tables.exists(lakehouse, Table.RAW_REQUESTS) and all_event_dates
         else spark.createDataFrame([], "event_date date, request_id string, landing_date date")
     )
     with _timed(steps, "requests: dedupe + gate aggregates"):
         ids = [(r.request_id,) for r in special_ids(batch, stored).limit(SPECIAL_IDS_HELD + 1).collect()]
         held = spark.createDataFrame(ids, "request_id string") if len(ids) <= SPECIAL_IDS_HELD else None
-        classified = classify_batch(batch, stored, landing_date, held)
-        outcomes = [r.asDict() for r in gate_aggregates(classified, ["event_date", "outcome"]).collect()]
-    total = {
-        kind: sum(r["from_this_run"] for r in outcomes if r["outcome"] == kind)
-        for kind in ("new", "accepted_before", "duplicate")
-    }
-    batch_size = sum(total.values())
+        classified = classify_days(batch, stored, held)
+        outcomes = [
+            r.asDict() for r in gate_aggregates(classified, ["landing_date", "event_date", "outcome"]).collect()
+        ]
+    days: dict[date, dict[str, Any]] = {}
+    for day in run_ids:
+        counts = [r for r in counted if r.landing_date == day]
+        mine = [r for r in outcomes if r["landing_date"] == day]
+        by_reason: dict[str, int] = {}
+        for r in counts:
+            if r.reason is not None:
+                by_reason[r.reason] = by_reason.get(r.reason, 0) + r["count"]
+        valid = sum(r["count"] for r in counts if r.reason is None)
+        total = {
+            kind: sum(r["from_this_run"] for r in mine if r["outcome"] == kind)
+            for kind in ("new", "accepted_before", "duplicate")
+        }
+        days[day] = {
+            "event_dates": sorted({r.event_date for r in counts if r.reason is None}),
+            "gate_summary": gate_summary([r for r in mine if r["outcome"] != "duplicate"]),
+            "lines_read": valid + sum(by_reason.values()),
+            "accepted": total["new"] + total["accepted_before"],
+            "accepted_before": total["accepted_before"],
+            "duplicates_in_batch": valid - sum(total.values()),
+            "duplicates_of_stored": total["duplicate"],
+            "quarantined": sum(by_reason.values()),
+            "quarantined_by_reason": dict(sorted(by_reason.items())),
+            "changed_event_dates": sorted({r["event_date"] for r in mine if r["outcome"] != "duplicate"}),
+        }
     return {
-        "files": files,
         "parsed": parsed,
         "batch": classified.filter(F.col("outcome") == "new").drop("outcome"),
-        "event_dates": event_dates,
-        "gate_summary": gate_summary([r for r in outcomes if r["outcome"] != "duplicate"]),
-        "lines_read": valid + sum(by_reason.values()),
-        "accepted": total["new"] + total["accepted_before"],
-        "accepted_before": total["accepted_before"],
-        "duplicates_in_batch": valid - batch_size,
-        "duplicates_of_stored": total["duplicate"],
-        "quarantined": sum(by_reason.values()),
-        "quarantined_by_reason": dict(sorted(by_reason.items())),
-        "changed_event_dates": sorted({r["event_date"] for r in outcomes if r["outcome"] != "duplicate"}),
+        "days": days,
     }
 
 
 def _ingest_accounts(
     spark: SparkSession,
     lakehouse: Lakehouse,
-    landing_date: date,
-    corrupt: list[landing_files.CorruptFile],
+    days: list[date],
+    corrupt: dict[date, list[landing_files.CorruptFile]],
     partner_key: bytes,
-) -> dict[str, Any] | None:
-    files, bad = landing_files.inspect(
-        _files(lakehouse.landing_dir(c.ACCOUNTS) / f"date={landing_date}", "*.jsonl*"), lakehouse.landing, c.ACCOUNTS
-    )
-    corrupt.extend(bad)
-    if bad:
-        # Part of a snapshot would look like deleted accounts: keep the last good one whole.
-        log.warning(
-            "accounts snapshot of %s unreadable, last good snapshot kept: %s",
-            landing_date,
-            "; ".join(item.describe() for item in bad),
+) -> tuple[dict[date, dict[str, Any]], dict[str, DataFrame] | None]:
+    """The accounts snapshots of ``days`` in one read: figures per snapshot date (dates
+    whose snapshot is missing or unreadable are left out: their accounts stay as they
+    are) and the staged frames, every snapshot in them."""
+    found: dict[date, list[Path]] = {}
+    for day in days:
+        files, bad = landing_files.inspect(
+            _files(_folder(lakehouse, c.ACCOUNTS, day), "*.jsonl*"), lakehouse.landing, c.ACCOUNTS
         )
-        return None
-    if not files:
-        log.warning("no accounts snapshot for %s: accounts left as they are", landing_date)
-        return None
-    parsed = _stage(
-        spark,
-        lakehouse,
-        parse_account_lines(read_lines(spark, files, lakehouse.landing), landing_date),
-        c.ACCOUNTS,
-        landing_date,
-    )
-    by_reason = _counts_by(parsed, "reason")
-    valid = by_reason.pop(None, 0)
+        corrupt[day].extend(bad)
+        if bad:
+            # Part of a snapshot would look like deleted accounts: keep the last good one whole.
+            log.warning(
+                "accounts snapshot of %s unreadable, last good snapshot kept: %s",
+                day,
+                "; ".join(item.describe() for item in bad),
+            )
+        elif not files:
+            log.warning("no accounts snapshot for %s: accounts left as they are", day)
+        else:
+            found[day] = files
+    if not found:
+        return {}, None
+    lines = read_lines(spark, [path for paths in found.values() for path in paths], lakehouse.landing)
+    parsed = _stage(spark, lakehouse, parse_account_lines(lines, folder_date(c.ACCOUNTS)), c.ACCOUNTS, days[0])
+    counted = parsed.groupBy("snapshot_date", "reason").count().collect()
     snapshot = dedupe_snapshot(parsed.filter(F.col("reason").isNull()))
-    refined = _stage(spark, lakehouse, refined_accounts(snapshot, partner_key), "refined_accounts", landing_date)
-    accepted = refined.count()
-    return {
+    refined = _stage(spark, lakehouse, refined_accounts(snapshot, partner_key), "refined_accounts", days[0])
+    accepted = {r.snapshot_date: r["count"] for r in refined.groupBy("snapshot_date").count().collect()}
+    figures = {}
+    for day in found:
+        valid = sum(r["count"] for r in counted if r.snapshot_date == day and r.reason is None)
+        quarantined = sum(r["count"] for r in counted if r.snapshot_date == day and r.reason is not None)
+        figures[day] = {
+            "lines_read": valid + quarantined,
+            "accepted": accepted.get(day, 0),
+            "duplicates": valid - accepted.get(day, 0),
+            "quarantined": quarantined,
+        }
+    frames = {
         "parsed": parsed,
         # The snapshot's own columns, from the staged rows (the dedupe is not run again).
         "raw": refined.select(*ACCOUNT_COLUMNS),
         "refined": refined,
         "gate_view": refined.withColumn("age_days", F.datediff(F.col("snapshot_date"), F.to_date("created_at"))),
-        "lines_read": valid + sum(by_reason.values()),
-        "accepted": accepted,
-        "duplicates": valid - accepted,
-        "quarantined": sum(by_reason.values()),
     }
+    return figures, frames
 
 
 def _row_version(columns: tuple[str, ...]) -> Any:
@@ -449,171 +439,355 @@ def _ingest_reference(
     }
 
 
-def _quarantine(parts: list[tuple[str, DataFrame]], run_id: str) -> DataFrame:
-    frames = [quarantine_rows(parsed, source, run_id) for source, parsed in parts]
-    return reduce(DataFrame.unionByName, frames)
-
-
 def _file_fields(corrupt: list[landing_files.CorruptFile]) -> dict[str, Any]:
     return {"files_quarantined": len(corrupt), "quarantined_files": json.dumps(landing_files.as_dicts(corrupt))}
 
 
 def _record_files(
-    spark: SparkSession, lakehouse: Lakehouse, landing_date: date, run_id: str, corrupt: list[landing_files.CorruptFile]
+    spark: SparkSession,
+    lakehouse: Lakehouse,
+    corrupt: dict[date, list[landing_files.CorruptFile]],
+    run_ids: dict[date, str],
 ) -> None:
     """Keep corrupt files whole in the raw layer and record them (one commit per run; a
-    re-run of the date replaces the record, so a re-delivered file drops out of it)."""
-    if not corrupt and not tables.exists(lakehouse, Table.QUARANTINED_FILES):
+    re-run of a date replaces its record, so a re-delivered file drops out of it)."""
+    if not any(corrupt.values()) and not tables.exists(lakehouse, Table.QUARANTINED_FILES):
         return
-    kept = landing_files.keep(lakehouse, landing_date, corrupt)
-    frame = spark.createDataFrame(landing_files.rows(run_id, landing_date, corrupt, kept), landing_files.SCHEMA)
-    tables.replace(frame, lakehouse, Table.QUARANTINED_FILES, tables.date_equals("landing_date", landing_date))
+    rows = [
+        row
+        for day, items in corrupt.items()
+        for row in landing_files.rows(run_ids[day], day, items, landing_files.keep(lakehouse, day, items))
+    ]
+    frame = spark.createDataFrame(rows, landing_files.SCHEMA)
+    tables.replace(frame, lakehouse, Table.QUARANTINED_FILES, tables.dates_in("landing_date", list(corrupt)))
 
 
-def _record_run(spark: SparkSession, lakehouse: Lakehouse, row: dict[str, Any]) -> None:
+def _record_runs(spark: SparkSession, lakehouse: Lakehouse, rows: list[dict[str, Any]]) -> None:
     names = [part.strip().split(" ")[0] for part in RUNS_SCHEMA.split(", ")]
     tables.append(
-        spark.createDataFrame([tuple(row.get(name) for name in names)], RUNS_SCHEMA), lakehouse, Table.INGEST_RUNS
+        spark.createDataFrame([tuple(row.get(name) for name in names) for row in rows], RUNS_SCHEMA),
+        lakehouse,
+        Table.INGEST_RUNS,
     )
 
 
-def run(spark: SparkSession, lakehouse: Lakehouse, landing_date: date) -> dict[str, Any]:
-    """Ingest folder date ``landing_date``; returns the ingest-runs row that was written."""
+def _now() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def _succeeded_volumes(spark: SparkSession, lakehouse: Lakehouse, first: date, last: date) -> dict[date, int]:
+    """Accepted rows of each folder date that succeeded, over the volume bounds' history."""
+    if not tables.exists(lakehouse, Table.INGEST_RUNS):
+        return {}
+    rows = (
+        tables.read(spark, lakehouse, Table.INGEST_RUNS)
+        .filter(
+            (F.col("status") == "succeeded")
+            & F.col("landing_date").between(first - timedelta(days=VOLUME_HISTORY_DAYS), last - timedelta(days=1))
+        )
+        .groupBy("landing_date")
+        .agg(F.max_by("accepted", "finished_at").alias("accepted"))
+        .collect()
+    )
+    return {r.landing_date: r.accepted for r in rows}
+
+
+def _snapshot_sizes(spark: SparkSession, lakehouse: Lakehouse, last: date) -> dict[date, int]:
+    """Accounts of each stored snapshot before ``last``."""
+    if not tables.exists(lakehouse, Table.ACCOUNTS):
+        return {}
+    rows = (
+        tables.read(spark, lakehouse, Table.ACCOUNTS)
+        .filter(F.col("snapshot_date") < F.lit(last))
+        .groupBy("snapshot_date")
+        .count()
+        .collect()
+    )
+    return {r.snapshot_date: r["count"] for r in rows}
+
+
+def _gate(
+    spark: SparkSession,
+    lakehouse: Lakehouse,
+    days: list[date],
+    rows: dict[date, dict[str, Any]],
+    requests: dict[str, Any],
+    accounts: tuple[dict[date, dict[str, Any]], dict[str, DataFrame] | None],
+    references: dict[str, dict[str, Any] | None],
+) -> tuple[quality.Gates, list[date], tuple[date, quality.GateFailed] | None]:
+    """Gate each date in order, as a day-by-day run would (bounds from the dates before it,
+    those of this run included), up to the first date a critical expectation fails.
+    Returns the gates, the dates that passed and the failing date with its error."""
+    figures, frames = accounts
+    gates = quality.Gates(spark, lakehouse, rows[days[0]]["run_id"])
+    volumes = _succeeded_volumes(spark, lakehouse, days[0], days[-1])
+    sizes = _snapshot_sizes(spark, lakehouse, days[-1])
+    passed: list[date] = []
+    for day in days:
+        run_id = rows[day]["run_id"]
+        summary = spark.createDataFrame([tuple(requests["days"][day]["gate_summary"].values())], SUMMARY_SCHEMA)
+        gates.check("raw_requests", summary, volume_bounds(volumes, day), run_id=run_id)
+        if day in figures:
+            view = frames["gate_view"].filter(F.col("snapshot_date") == F.lit(day))
+            gates.check("accounts", view, account_bounds(sizes, day), run_id=run_id)
+        if day == days[0]:
+            # Append-only sources are re-read whole: gated on the date they bring row
+            # versions no earlier run stored (the run's first), the only date written.
+            for source, suite in ((c.INCIDENTS, "incidents"), (c.PARTNER_INDICATORS, "partner_indicators")):
+                if references[source] and references[source]["new_rows"]:
+                    gates.check(suite, references[source]["rows"], run_id=run_id)
+        rows[day]["gate_warnings"] = sum(len(o.warnings) for o in gates.outcomes if o.run_id == run_id)
+        failure = gates.failure(run_id)
+        if failure is not None:
+            return gates, passed, (day, failure)
+        passed.append(day)
+        volumes[day] = rows[day]["accepted"]
+        if day in figures:
+            sizes[day] = figures[day]["accepted"]
+    return gates, passed, None
+
+
+def _fill(
+    row: dict[str, Any],
+    requests: dict[str, Any],
+    accounts: dict[str, Any] | None,
+    references: dict[str, dict[str, Any] | None],
+    corrupt: list[landing_files.CorruptFile],
+    files: int,
+) -> None:
+    """A date's figures into its run row."""
+    row.update(_file_fields(corrupt))
+    row.update(
+        {
+            "files": files,
+            **{
+                k: requests[k]
+                for k in (
+                    "lines_read",
+                    "accepted",
+                    "duplicates_in_batch",
+                    "duplicates_of_stored",
+                    "accepted_before",
+                    "quarantined",
+                    "changed_event_dates",
+                )
+            },
+            "duplicates_dropped": requests["duplicates_in_batch"] + requests["duplicates_of_stored"],
+            "quarantined_by_reason": json.dumps(requests["quarantined_by_reason"]),
+        }
+    )
+    parts = (
+        ("accounts", accounts),
+        ("incidents", references[c.INCIDENTS]),
+        ("indicators", references[c.PARTNER_INDICATORS]),
+    )
+    for prefix, part in parts:
+        for name in ("lines_read", "accepted", "duplicates", "quarantined"):
+            row[f"{prefix}_{name}"] = part[name] if part else None
+
+
+def _write(
+    spark: SparkSession,
+    lakehouse: Lakehouse,
+    days: list[date],
+    run_ids: dict[date, str],
+    requests: dict[str, Any],
+    accounts: tuple[dict[date, dict[str, Any]], dict[str, DataFrame] | None],
+    references: dict[str, dict[str, Any] | None],
+    corrupt: dict[date, list[landing_files.CorruptFile]],
+    steps: dict[str, float],
+) -> None:
+    """Write the rows of ``days`` (which passed their gates): one commit per table."""
+    landing = F.col("landing_date").isin(*days)
+    with _timed(steps, "raw_requests: MERGE"):
+        event_dates = sorted({d for day in days for d in requests["days"][day]["event_dates"]})
+        _merge_requests(spark, lakehouse, requests["batch"].filter(landing), event_dates)
+    figures, frames = accounts
+    with _timed(steps, "accounts, incidents, indicators: writes"):
+        snapshots = [day for day in days if day in figures]
+        if snapshots:
+            where = tables.dates_in("snapshot_date", snapshots)
+            chosen = F.col("snapshot_date").isin(*snapshots)
+            tables.replace(frames["raw"].filter(chosen), lakehouse, Table.RAW_ACCOUNTS, where, ("snapshot_date",))
+            tables.replace(frames["refined"].filter(chosen), lakehouse, Table.ACCOUNTS, where, ("snapshot_date",))
+        for source, part in references.items():
+            if part and (not tables.exists(lakehouse, REFERENCE_TABLES[source]) or part["new_rows"]):
+                tables.append(part["new"], lakehouse, REFERENCE_TABLES[source])
+    with _timed(steps, "quarantine: writes"):
+        _record_files(spark, lakehouse, corrupt, run_ids)
+        # Incidents and indicators are re-read whole by every date: the last date's run holds them.
+        parts = [
+            quarantine_rows(requests["parsed"].filter(landing), c.REQUEST_LOGS, _by_date(run_ids)),
+            *(
+                [quarantine_rows(frames["parsed"].filter(landing), c.ACCOUNTS, _by_date(run_ids))]
+                if frames is not None
+                else []
+            ),
+            *(
+                quarantine_rows(part["parsed"], source, run_ids[days[-1]])
+                for source, part in references.items()
+                if part
+            ),
+        ]
+        where = (
+            f"(source IN ('{c.REQUEST_LOGS}', '{c.ACCOUNTS}') AND {tables.dates_in('landing_date', days)}) "
+            f"OR source IN ('{c.INCIDENTS}', '{c.PARTNER_INDICATORS}')"
+        )
+        tables.replace(reduce(DataFrame.unionByName, parts), lakehouse, Table.RAW_QUARANTINE, where)
+        tables.replace(
+            quarantine_summary(tables.read(spark, lakehouse, Table.RAW_QUARANTINE).filter(where)),
+            lakehouse,
+            Table.QUARANTINE,
+            where,
+        )
+
+
+def ingest_days(spark: SparkSession, lakehouse: Lakehouse, days: list[date]) -> dict[str, Any]:
+    """Ingest folder dates ``days`` (ascending) in one pass, with the result of ingesting
+    them one by one in that order: one read, parse, dedupe and MERGE for all of them, the
+    gates per date, one run row per date.
+
+    A date that fails (no readable request file, a critical gate) stops the run there as
+    it would stop a day-by-day loop: the dates before it are written, its failed run row
+    is recorded, and its error is raised. Returns ``runs`` (the succeeded dates' run rows)
+    and ``step_seconds``.
+    """
     started = time.perf_counter()
-    run_id = f"ingest-{landing_date}-{uuid.uuid4().hex[:12]}"
-    row: dict[str, Any] = {
-        "run_id": run_id,
-        "landing_date": landing_date,
-        "engine": engine_name(spark),
-        "started_at": datetime.now(timezone.utc).replace(tzinfo=None),
+    engine = engine_name(spark)
+    rows = {
+        day: {
+            "run_id": f"ingest-{day}-{uuid.uuid4().hex[:12]}",
+            "landing_date": day,
+            "engine": engine,
+            "started_at": _now(),
+        }
+        for day in days
     }
-    corrupt: list[landing_files.CorruptFile] = []
+    corrupt: dict[date, list[landing_files.CorruptFile]] = {day: [] for day in days}
     steps: dict[str, float] = {}
     partner_key = get_key(lakehouse, PARTNER_HMAC_KEY_ENV)  # before anything is written
     try:
-        try:
-            requests = _ingest_requests(spark, lakehouse, landing_date, run_id, corrupt, steps)
-        except DistillguardError as failure:
-            if corrupt:
-                _record_files(spark, lakehouse, landing_date, run_id, corrupt)
-                _record_run(
+        with _timed(steps, "requests: read + parse"):
+            files, typed, failure = _stage_requests(spark, lakehouse, days, corrupt)
+        readable = list(files)
+        passed: list[date] = []
+        if readable:
+            run_ids = {day: rows[day]["run_id"] for day in readable}
+            requests = _ingest_requests(spark, lakehouse, typed, run_ids, steps)
+            with _timed(steps, "accounts: parse + dedupe"):
+                accounts = _ingest_accounts(spark, lakehouse, readable, corrupt, partner_key)
+            with _timed(steps, "incidents + indicators: parse + dedupe"):
+                reference_corrupt: list[landing_files.CorruptFile] = []
+                references = {
+                    source: _ingest_reference(spark, lakehouse, days[0], source, reference_corrupt)
+                    for source in (c.INCIDENTS, c.PARTNER_INDICATORS)
+                }
+            for day in readable:
+                corrupt[day].extend(reference_corrupt)
+                _fill(
+                    rows[day],
+                    requests["days"][day],
+                    accounts[0].get(day),
+                    references,
+                    corrupt[day],
+                    len(files[day]),
+                )
+            with _timed(steps, "gates: checks"):
+                gates, passed, gate_failure = _gate(spark, lakehouse, readable, rows, requests, accounts, references)
+            with _timed(steps, "gates: Data Docs + results"):
+                gates.publish()
+            if gate_failure is not None:
+                failure = gate_failure
+            if passed:
+                _write(
                     spark,
                     lakehouse,
+                    passed,
+                    run_ids,
+                    requests,
+                    accounts,
+                    references,
+                    {day: corrupt[day] for day in passed},
+                    steps,
+                )
+        finished = _now()
+        records = []
+        if passed:
+            version = tables.version(spark, lakehouse, Table.RAW_REQUESTS)
+            for day in passed:
+                files_note = f"; {len(corrupt[day])} unreadable file(s) quarantined whole" if corrupt[day] else ""
+                rows[day].update(
                     {
-                        **row,
-                        **_file_fields(corrupt),
+                        "status": "succeeded",
+                        "raw_requests_version": version,
+                        "message": f"{time.perf_counter() - started:.1f}s{files_note}",
+                        "finished_at": finished,
+                    }
+                )
+                records.append(rows[day])
+        if failure is not None:
+            day, error = failure
+            if isinstance(error, quality.GateFailed):
+                records.append({**rows[day], "status": "failed_gate", "message": str(error), "finished_at": finished})
+            elif corrupt[day]:
+                # Unreadable request files: kept and recorded, as the run of that date alone does.
+                _record_files(spark, lakehouse, {day: corrupt[day]}, {day: rows[day]["run_id"]})
+                records.append(
+                    {
+                        **rows[day],
+                        **_file_fields(corrupt[day]),
                         "status": "failed",
-                        "message": str(failure),
-                        "finished_at": datetime.now(timezone.utc).replace(tzinfo=None),
-                    },
+                        "message": str(error),
+                        "finished_at": finished,
+                    }
                 )
-            raise
-        with _timed(steps, "accounts: parse + dedupe"):
-            accounts = _ingest_accounts(spark, lakehouse, landing_date, corrupt, partner_key)
-        with _timed(steps, "incidents + indicators: parse + dedupe"):
-            incidents = _ingest_reference(spark, lakehouse, landing_date, c.INCIDENTS, corrupt)
-            indicators = _ingest_reference(spark, lakehouse, landing_date, c.PARTNER_INDICATORS, corrupt)
-        row.update(_file_fields(corrupt))
-        row.update(
-            {
-                "files": len(requests["files"]),
-                **{
-                    k: requests[k]
-                    for k in (
-                        "lines_read",
-                        "accepted",
-                        "duplicates_in_batch",
-                        "duplicates_of_stored",
-                        "accepted_before",
-                        "quarantined",
-                        "changed_event_dates",
-                    )
-                },
-                "duplicates_dropped": requests["duplicates_in_batch"] + requests["duplicates_of_stored"],
-                "quarantined_by_reason": json.dumps(requests["quarantined_by_reason"]),
-            }
-        )
-        for prefix, part in (("accounts", accounts), ("incidents", incidents), ("indicators", indicators)):
-            for name in ("lines_read", "accepted", "duplicates", "quarantined"):
-                row[f"{prefix}_{name}"] = part[name] if part else None
-
-        with _timed(steps, "gates: checks"):
-            gates = quality.Gates(spark, lakehouse, run_id)
-            summary = spark.createDataFrame([tuple(requests["gate_summary"].values())], SUMMARY_SCHEMA)
-            gates.check("raw_requests", summary, _volume_bounds(spark, lakehouse, landing_date))
-            if accounts:
-                gates.check("accounts", accounts["gate_view"], _account_bounds(spark, lakehouse, landing_date))
-            # Append-only sources are re-read whole every day: they are gated on the days they
-            # bring row versions no earlier run stored, since only then is anything written.
-            if incidents and incidents["new_rows"]:
-                gates.check("incidents", incidents["rows"])
-            if indicators and indicators["new_rows"]:
-                gates.check("partner_indicators", indicators["rows"])
-        row["gate_warnings"] = sum(len(o.warnings) for o in gates.outcomes)
-        try:
-            with _timed(steps, "gates: Data Docs + results"):
-                gates.close()
-        except quality.GateFailed as failure:
-            _record_run(
-                spark,
-                lakehouse,
-                {
-                    **row,
-                    "status": "failed_gate",
-                    "message": str(failure),
-                    "finished_at": datetime.now(timezone.utc).replace(tzinfo=None),
-                },
-            )
-            raise
-
-        with _timed(steps, "raw_requests: MERGE"):
-            _merge_requests(spark, lakehouse, requests["batch"], requests["event_dates"])
-        with _timed(steps, "accounts, incidents, indicators: writes"):
-            if accounts:
-                where = f"snapshot_date = DATE'{landing_date}'"
-                tables.replace(accounts["raw"], lakehouse, Table.RAW_ACCOUNTS, where, ("snapshot_date",))
-                tables.replace(accounts["refined"], lakehouse, Table.ACCOUNTS, where, ("snapshot_date",))
-            for source, part in ((c.INCIDENTS, incidents), (c.PARTNER_INDICATORS, indicators)):
-                if part and (not tables.exists(lakehouse, REFERENCE_TABLES[source]) or part["new_rows"]):
-                    tables.append(part["new"], lakehouse, REFERENCE_TABLES[source])
-        with _timed(steps, "quarantine: writes"):
-            _record_files(spark, lakehouse, landing_date, run_id, corrupt)
-            parts = [(c.REQUEST_LOGS, requests["parsed"])] + [
-                (source, part["parsed"])
-                for source, part in (
-                    (c.ACCOUNTS, accounts),
-                    (c.INCIDENTS, incidents),
-                    (c.PARTNER_INDICATORS, indicators),
-                )
-                if part
-            ]
-            quarantined = _quarantine(parts, run_id)
-            where = (
-                f"(source IN ('{c.REQUEST_LOGS}', '{c.ACCOUNTS}') AND landing_date = DATE'{landing_date}') "
-                f"OR source IN ('{c.INCIDENTS}', '{c.PARTNER_INDICATORS}')"
-            )
-            tables.replace(quarantined, lakehouse, Table.RAW_QUARANTINE, where)
-            tables.replace(
-                quarantine_summary(tables.read(spark, lakehouse, Table.RAW_QUARANTINE).filter(where)),
-                lakehouse,
-                Table.QUARANTINE,
-                where,
-            )
-        files_note = f"; {len(corrupt)} unreadable file(s) quarantined whole" if corrupt else ""
-        row.update(
-            {
-                "status": "succeeded",
-                "raw_requests_version": tables.version(spark, lakehouse, Table.RAW_REQUESTS),
-                "message": f"{time.perf_counter() - started:.1f}s{files_note}",
-                "finished_at": datetime.now(timezone.utc).replace(tzinfo=None),
-            }
-        )
-        with _timed(steps, "run row"):
-            _record_run(spark, lakehouse, row)
-        return {**row, "step_seconds": steps}
+        if records:
+            with _timed(steps, "run row"):
+                _record_runs(spark, lakehouse, records)
+        if failure is not None:
+            raise failure[1]
+        return {"runs": records, "step_seconds": steps}
     finally:
         for source in STAGED:
-            shutil.rmtree(_staging(lakehouse, source, landing_date), ignore_errors=True)
+            shutil.rmtree(_staging(lakehouse, source, days[0]), ignore_errors=True)
+
+
+def run(spark: SparkSession, lakehouse: Lakehouse, landing_date: date) -> dict[str, Any]:
+    """Ingest folder date ``landing_date`` (again, if it was); returns the ingest-runs row
+    that was written, with ``step_seconds``."""
+    result = ingest_days(spark, lakehouse, [landing_date])
+    return {**result["runs"][0], "step_seconds": result["step_seconds"]}
+
+
+def ingested(spark: SparkSession, lakehouse: Lakehouse, days: list[date]) -> set[date]:
+    """The dates of ``days`` with a succeeded run."""
+    if not tables.exists(lakehouse, Table.INGEST_RUNS):
+        return set()
+    found = (
+        tables.read(spark, lakehouse, Table.INGEST_RUNS)
+        .filter((F.col("status") == "succeeded") & F.col("landing_date").isin(*days))
+        .select("landing_date")
+        .distinct()
+        .collect()
+    )
+    return {r.landing_date for r in found}
+
+
+def run_range(spark: SparkSession, lakehouse: Lakehouse, start: date, end: date) -> dict[str, Any]:
+    """Ingest folder dates ``start``..``end`` (inclusive) in one pass (``ingest_days``),
+    skipping dates already ingested. Each date's lock is held for the whole run, so a
+    run of one of them (``--date``) waits its turn as it would for a run of that date.
+    Returns ``runs``, ``skipped`` and ``step_seconds``."""
+    if end < start:
+        raise DistillguardError(f"--end {end} is before --start {start}")
+    days = [start + timedelta(days=i) for i in range((end - start).days + 1)]
+    with ExitStack() as held:
+        for day in days:
+            held.enter_context(locks.hold(lakehouse, "ingest", day))
+        done = ingested(spark, lakehouse, days)
+        pending = [day for day in days if day not in done]
+        result = ingest_days(spark, lakehouse, pending) if pending else {"runs": [], "step_seconds": {}}
+    return {**result, "skipped": sorted(done)}
 
 
 def changed_event_dates(spark: SparkSession, lakehouse: Lakehouse, landing_date: date) -> list[date]:
