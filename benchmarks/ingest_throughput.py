@@ -169,15 +169,20 @@ def range_mode(spark: SparkSession, args: argparse.Namespace, landing: Path) -> 
     for day in days:
         lines += ingest.run(spark, one, day)["lines_read"]
     loop, loop_cpu = time.perf_counter() - started, _cpu_seconds() - cpu
+    loop_peak = _peak_gb()
     started, cpu = time.perf_counter(), _cpu_seconds()
     result = ingest.run_range(spark, whole, start, end)
     batch, batch_cpu = time.perf_counter() - started, _cpu_seconds() - cpu
+    batch_peak = _peak_gb()
     files = [p for day in days for p in sorted((landing / "request_logs" / f"date={day}").glob("*.jsonl.gz"))]
     duck = duckdb_seconds(files, Path(args.dir) / "distillguard-ingestbench-duckdb", args.threads)
     print(f"{len(days)} folder dates, {lines:,} lines, on {engine_name(spark)}:")
     print(f"  one by one   {loop:7.1f}s ({loop_cpu:.1f} CPU s) = {loop / len(days):.2f}s a date")
     print(f"  one run      {batch:7.1f}s ({batch_cpu:.1f} CPU s) = {batch / len(days):.2f}s a date")
     print(f"  ratio one-by-one / one run: {loop / batch:.2f}x; DuckDB read + dedupe + write of all: {duck:.1f}s")
+    # Peak RSS of this process (driver and embedded engine) so far: a rise after the range
+    # run is that run's peak.
+    print(f"  peak RSS after one by one {loop_peak:.2f} GB, after the range run {batch_peak:.2f} GB")
     print("  one run, seconds per step:")
     for name, value in result["step_seconds"].items():
         print(f"    {name:42s} {value:6.2f}")
@@ -189,6 +194,10 @@ def range_mode(spark: SparkSession, args: argparse.Namespace, landing: Path) -> 
     if not args.keep:
         for home in homes.values():
             shutil.rmtree(home, ignore_errors=True)
+
+
+def _peak_gb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
 
 
 def _cpu_seconds() -> float:

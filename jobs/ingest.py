@@ -1,4 +1,15 @@
-"""``distillguard ingest --date D``: one landing folder date into raw, refined and quality.
+"""``distillguard ingest --date D`` (or ``--start D1 --end D2``): landing folder dates into
+raw, refined and quality.
+
+Several folder dates go through one pass (``ingest_days``; ``--date D`` is the one-date
+case): one read and parse of all their request files, one dedupe, one MERGE, their
+accounts snapshots in one read, the incident and indicator files once, Data Docs once.
+What is per date stays per date, with the result of ingesting the dates one by one in
+date order: the run row and its counts, ``changed_event_dates``, the dedupe (first date
+wins; a later date's copy counts as a duplicate of a stored row, as it would have), the
+gates and their bounds (earlier dates of the same run count as history), and a failure:
+the dates before a failing date are written, it and later ones are not, and its error is
+raised. ``--start/--end`` skips dates already ingested and holds every date's lock.
 
 Order, chosen so a run killed at any point (SIGKILL included) leaves either the old or the
 new state of every table and a re-run converges:
