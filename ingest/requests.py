@@ -32,7 +32,6 @@ from distillguard.ingest.common import (
     first_by,
     first_in_line,
     first_named,
-    first_per_key,
     not_a_json_object,
     undecodable,
 )
@@ -307,28 +306,6 @@ def request_rows(typed: DataFrame, landing_date: date | Column, suspect: DataFra
 DEDUPE_ORDER = ("source_file", "ts", "account_id")
 
 
-def dedupe_batch(valid: DataFrame) -> DataFrame:
-    """One row per request_id within a batch (at-least-once delivery repeats whole lines,
-    so copies are identical; the order only makes the pick deterministic)."""
-    return first_per_key(valid, ["request_id"], list(DEDUPE_ORDER))
-
-
-def classify_against_raw(batch: DataFrame, prior: DataFrame, landing_date: date) -> DataFrame:
-    """Add ``outcome``: ``new``, ``accepted_before`` (an earlier attempt of this folder date
-    already stored it: a re-run counts it as accepted again) or ``duplicate``.
-
-    ``prior`` holds (event_date, request_id, landing_date) of stored rows. Copies of one
-    request carry the same ts, so matching on event_date too lets Delta skip partitions.
-    """
-    stored = prior.select("event_date", "request_id", F.col("landing_date").alias("_stored_from"))
-    outcome = (
-        F.when(F.col("_stored_from").isNull(), F.lit("new"))
-        .when(F.col("_stored_from") == F.lit(landing_date), F.lit("accepted_before"))
-        .otherwise(F.lit("duplicate"))
-    )
-    return batch.join(stored, ["event_date", "request_id"], "left").withColumn("outcome", outcome).drop("_stored_from")
-
-
 def special_ids(valid: DataFrame, prior: DataFrame) -> DataFrame:
     """The request_ids of ``valid`` that need the dedupe or the stored rows: repeated in the
     batch or already stored (few; keys only are read)."""
@@ -338,32 +315,16 @@ def special_ids(valid: DataFrame, prior: DataFrame) -> DataFrame:
     return repeated.unionByName(stored.select("request_id")).distinct()
 
 
-def classify_batch(
-    valid: DataFrame, prior: DataFrame, landing_date: date, special: DataFrame | None = None
-) -> DataFrame:
-    """``classify_against_raw(dedupe_batch(valid), prior, landing_date)``, moving only keys.
-
-    A request_id seen once in the batch and in no stored row (nearly all of them) is new
-    as it is: only the keys are shuffled to find the others (``special_ids``), and only
-    their rows go through the dedupe and the join with stored rows. ``special``: those ids
-    when the caller already holds them (a small local frame), so the queries reading the
-    result do not find them again; else they are part of the plan.
-    """
-    special = special_ids(valid, prior) if special is None else special
-    plain = valid.join(special, "request_id", "left_anti").withColumn("outcome", F.lit("new"))
-    copies = first_by(valid.join(special, "request_id", "left_semi"), ["request_id"], list(DEDUPE_ORDER))
-    rest = classify_against_raw(copies, prior.join(special, "request_id", "left_semi"), landing_date)
-    # classify_against_raw's column order (join keys first): the raw table is created from it.
-    columns = ["event_date", "request_id", *(n for n in valid.columns if n not in ("event_date", "request_id"))]
-    return plain.select(*columns, "outcome").unionByName(rest.select(*columns, "outcome"))
-
-
 def classify_days(valid: DataFrame, prior: DataFrame, special: DataFrame | None = None) -> DataFrame:
-    """``classify_batch`` for the rows of several folder dates (``landing_date`` a column),
-    with the outcome each would get if the dates were ingested one by one, in date order.
+    """One row per request id and folder date (``landing_date`` a column), with the outcome
+    each would get if the dates were ingested one by one, in date order, moving only keys.
 
-    Within a date the first copy of a request id is kept, as ``dedupe_batch`` keeps it (the
-    others are that date's in-batch duplicates and are left out). A copy stored before
+    A request id seen once and in no stored row (nearly all of them) is ``new`` as it is:
+    only the keys are shuffled to find the others (``special_ids``; ``special``: those ids
+    when the caller already holds them as a small local frame). Within a date the first
+    copy of a request id in ``DEDUPE_ORDER`` is kept (at-least-once delivery repeats whole
+    lines, so copies are identical; the order only makes the pick deterministic); the
+    others are that date's in-batch duplicates and are left out. A copy stored before
     this run is ``accepted_before`` for the date that stored it and ``duplicate`` for any
     other; otherwise the earliest date's copy is ``new`` and a later date's ``duplicate``
     (that date would have found it stored). Only the special ids' rows are windowed.

@@ -1,4 +1,4 @@
-"""Key-only dedupe (``first_per_key``, ``classify_batch``) keeps exactly the rows a window over
+"""Key-only dedupe (``first_per_key``, ``classify_days``) keeps exactly the rows a window over
 every row keeps, and classifies them as the join with stored keys does, on both engines."""
 
 from __future__ import annotations
@@ -6,11 +6,11 @@ from __future__ import annotations
 from datetime import date, datetime
 
 import pytest
-from pyspark.sql import SparkSession
+from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
 from distillguard.ingest.common import first_by, first_per_key
-from distillguard.ingest.requests import classify_against_raw, classify_batch, dedupe_batch, special_ids
+from distillguard.ingest.requests import DEDUPE_ORDER, classify_days, special_ids
 
 D1, D2 = date(2026, 11, 1), date(2026, 11, 2)
 T1, T2 = datetime(2026, 11, 2, 1), datetime(2026, 11, 2, 2)
@@ -35,15 +35,38 @@ STORED = [("c", D1, D1), ("d", D1, D2), ("b", D1, D1), ("f", D1, D1)]
 STORED_SCHEMA = "request_id string, event_date date, landing_date date"
 
 
+def _window_over_every_row(batch: DataFrame, stored: DataFrame, landing_date: date) -> DataFrame:
+    """The reference: a window over every row of one folder date, then a join with every stored key."""
+    first = batch.withColumn("_n", F.row_number().over(Window.partitionBy("request_id").orderBy(*DEDUPE_ORDER))).where(
+        F.col("_n") == 1
+    )
+    prior = stored.select("event_date", "request_id", F.col("landing_date").alias("_from"))
+    outcome = (
+        F.when(F.col("_from").isNull(), F.lit("new"))
+        .when(F.col("_from") == F.lit(landing_date), F.lit("accepted_before"))
+        .otherwise(F.lit("duplicate"))
+    )
+    return first.drop("_n").join(prior, ["event_date", "request_id"], "left").withColumn("outcome", outcome)
+
+
 @pytest.mark.parametrize("held", [False, True], ids=["ids_in_plan", "ids_held"])
-def test_classify_batch_keeps_the_first_copy_and_classifies_it(engine: SparkSession, held: bool) -> None:
-    batch = engine.createDataFrame(BATCH, SCHEMA)
+def test_classify_days_keeps_the_first_copy_and_classifies_it(engine: SparkSession, held: bool) -> None:
+    batch = engine.createDataFrame(BATCH, SCHEMA).withColumn("landing_date", F.lit(D2))
     stored = engine.createDataFrame(STORED, STORED_SCHEMA)
     ids = sorted(r.request_id for r in special_ids(batch, stored).collect())
     assert ids == ["a", "c", "d", "e", "f"]
     special = engine.createDataFrame([(i,) for i in ids], "request_id string") if held else None
-    got = classify_batch(batch, stored, D2, special)
-    assert got.columns == ["event_date", "request_id", "source_file", "ts", "account_id", "payload", "outcome"]
+    got = classify_days(batch, stored, special)
+    assert got.columns == [
+        "event_date",
+        "request_id",
+        "source_file",
+        "ts",
+        "account_id",
+        "payload",
+        "landing_date",
+        "outcome",
+    ]
     rows = sorted((r.request_id, r.payload, r.outcome) for r in got.collect())
     assert rows == [
         ("a", "a-part-1", "new"),
@@ -54,14 +77,14 @@ def test_classify_batch_keeps_the_first_copy_and_classifies_it(engine: SparkSess
         ("f", "f-x", "duplicate"),
         ("g", "g", "new"),
     ]
-    window = classify_against_raw(dedupe_batch(batch), stored, D2)
+    window = _window_over_every_row(batch, stored, D2)
     assert sorted(map(tuple, got.collect())) == sorted(map(tuple, window.select(*got.columns).collect()))
 
 
-def test_classify_batch_with_nothing_stored(engine: SparkSession) -> None:
-    batch = engine.createDataFrame(BATCH, SCHEMA)
+def test_classify_days_with_nothing_stored(engine: SparkSession) -> None:
+    batch = engine.createDataFrame(BATCH, SCHEMA).withColumn("landing_date", F.lit(D2))
     stored = engine.createDataFrame([], STORED_SCHEMA)
-    rows = sorted((r.request_id, r.payload, r.outcome) for r in classify_batch(batch, stored, D2).collect())
+    rows = sorted((r.request_id, r.payload, r.outcome) for r in classify_days(batch, stored).collect())
     assert [r[:2] for r in rows] == [
         ("a", "a-part-1"),
         ("b", "b"),

@@ -20,7 +20,7 @@ from pyspark.sql import functions as F
 from distillguard.ingest.accounts import dedupe_snapshot, parse_account_lines, refined_accounts
 from distillguard.ingest.keyed_hash import hmac_sha256_hex
 from distillguard.ingest.reference import parse_incident_lines, parse_indicator_lines
-from distillguard.ingest.requests import classify_against_raw, dedupe_batch, parse_request_lines
+from distillguard.ingest.requests import classify_days, parse_request_lines
 from distillguard.jobs.ingest import read_lines
 
 FOLDER = date(2026, 11, 2)
@@ -153,13 +153,13 @@ def test_dedupe_and_classify_against_stored_rows(engine: SparkSession) -> None:
             ("d", d1, "part-2", t, "x"),
         ],
         schema,
-    )
-    deduped = dedupe_batch(batch)
-    assert deduped.count() == 4
+    ).withColumn("landing_date", F.lit(d2))
     stored = engine.createDataFrame(
         [("c", d1, d1), ("d", d1, d2), ("b", d1, d1)], "request_id string, event_date date, landing_date date"
     )
-    outcome = {r.request_id: r.outcome for r in classify_against_raw(deduped, stored, d2).collect()}
+    classified = classify_days(batch, stored)
+    assert classified.count() == 4
+    outcome = {r.request_id: r.outcome for r in classified.collect()}
     # c stored by another folder date: duplicate; d by an earlier attempt of this one;
     # b has the same id on another event date, which is another request.
     assert outcome == {"a": "new", "b": "new", "c": "duplicate", "d": "accepted_before"}
