@@ -6,6 +6,10 @@ so windows keep the largest daily value (a lower bound on the window's distinct 
 Account context (KYC tier, age, partner payment hit) is what is known on the window's
 last day, from that day's snapshot and indicators, even for accounts quiet that day.
 
+Batches: ``rolling_dates`` computes the windows of several end dates in one aggregation
+(each daily row attached to the end dates whose longest window holds it), what a backfill
+runs; ``rolling`` is the one-date case.
+
 Coverage: ``coverage_days_{w}d`` is how many days of the window the lakehouse has data
 for (any account), so the first days after the lakehouse started, or after an outage,
 are marked as partial windows instead of looking like quiet ones; the model reads it.

@@ -5,7 +5,9 @@ changed (D itself and the earlier event dates that late events touched), so its 
 grows with the day, not with history. Every date touched gets its signals and daily
 features recomputed exactly (one replaceWhere over the touched partitions), then the
 rolling windows and clusters of every date from the earliest touched one up to D. A
-backfill builds the daily features of several dates in one pass (``daily_batch``).
+backfill builds the daily features of several dates in one pass (``daily_batch``), then
+their windows in batches of the same size (``window_batch``: rolling and link families
+set-based per batch, clusters date by date). docs/backfill.md says what is batched and why.
 """
 
 from __future__ import annotations
@@ -388,7 +390,7 @@ def backfill(
 ) -> dict[str, Any]:
     """Every date from ``start`` to ``end``: all daily features first (``daily_batch`` over
     ``settings.daily_batch_dates`` dates at a time: the same tables as one date at a time,
-    at a fraction of the cost), then the windows."""
+    at a fraction of the cost), then the windows (``window_batch``, as many dates at a time)."""
     if end < start:
         raise DistillguardError(f"--end {end} is before --start {start}")
     for day in (start, end):
