@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import sys
 from datetime import date
-from functools import reduce
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
@@ -48,8 +47,17 @@ def _close(a: Column, b: Column) -> Column:
     return F.coalesce(both_null | both_nan | (a == b) | near, F.lit(False))
 
 
+def _all(conditions: list[Column]) -> Column:
+    """AND of the conditions as a balanced tree (a chain of ~100 exceeds Spark Connect's plan depth)."""
+    if len(conditions) == 1:
+        return conditions[0]
+    middle = len(conditions) // 2
+    return _all(conditions[:middle]) & _all(conditions[middle:])
+
+
 def _doubles_only(old: DataFrame, new: DataFrame) -> tuple[bool, str]:
-    """Join the differing rows on every non-double column; True when each pair is close."""
+    """Join the differing rows on every non-double column (as one JSON key); True when each
+    pair of doubles is close."""
     doubles = [f.name for f in old.schema.fields if isinstance(f.dataType, (DoubleType, FloatType))]
     keys = [c for c in old.columns if c not in doubles]
     if not doubles:
@@ -57,15 +65,12 @@ def _doubles_only(old: DataFrame, new: DataFrame) -> tuple[bool, str]:
     for side, df in (("old", old), ("new", new)):
         if df.select(*keys).distinct().count() != df.count():
             return False, f"non-double columns are not a unique key on the {side} side"
-    a = old.select(*[F.col(c).alias(f"a_{c}") for c in old.columns])
-    b = new.select(*[F.col(c).alias(f"b_{c}") for c in new.columns])
-    on = reduce(lambda x, y: x & y, [F.col(f"a_{k}").eqNullSafe(F.col(f"b_{k}")) for k in keys])
-    joined = a.join(b, on, "full_outer")
-    lonely = joined.where(
-        reduce(lambda x, y: x & y, [F.col(f"a_{k}").isNull() for k in keys])
-        | reduce(lambda x, y: x & y, [F.col(f"b_{k}").isNull() for k in keys])
-    ).count()
-    far = joined.where(~reduce(lambda x, y: x & y, [_close(F.col(f"a_{d}"), F.col(f"b_{d}")) for d in doubles]))
+    key = F.to_json(F.struct(*keys)).alias("key")
+    a = old.select(key, *[F.col(d).alias(f"a_{d}") for d in doubles])
+    b = new.select(key, *[F.col(d).alias(f"b_{d}") for d in doubles])
+    joined = a.join(b, "key")
+    lonely = a.join(b, "key", "left_anti").count() + b.join(a, "key", "left_anti").count()
+    far = joined.where(~_all([_close(F.col(f"a_{d}"), F.col(f"b_{d}")) for d in doubles]))
     far_count = far.count()
     if lonely or far_count:
         return False, f"{lonely} rows without a partner, {far_count} pairs beyond rel {RELATIVE}"
@@ -112,10 +117,10 @@ def main() -> None:
         only_old, only_new = old.exceptAll(new), new.exceptAll(old)
         missing = (only_old.count(), only_new.count())
         if missing == (0, 0):
-            print(f"{table.value:<32} {counts}  identical")
+            print(f"{table.value:<32} {counts}  identical", flush=True)
             continue
         ok, why = _doubles_only(only_old, only_new)
-        print(f"{table.value:<32} {counts}  {missing[0]:,} / {missing[1]:,} rows differ: {why}")
+        print(f"{table.value:<32} {counts}  {missing[0]:,} / {missing[1]:,} rows differ: {why}", flush=True)
         failed = failed or not ok
     sys.exit(1 if failed else 0)
 
