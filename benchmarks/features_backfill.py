@@ -1,7 +1,16 @@
-"""Daily part of a features backfill: N single-date passes against one batch of N dates.
+"""Daily part of a features backfill: N single-date passes against one batch of N dates;
+or (``--whole``) the whole backfill, daily part and window part.
 
     cp -a DEMO_LAKEHOUSE /tmp/fb-lh
     python benchmarks/features_backfill.py --home /tmp/fb-lh --start 2026-11-04 --days 7 --runs 3
+    python benchmarks/features_backfill.py --home /tmp/fb-lh --start 2026-11-01 --days 28 --whole
+
+``--whole`` runs ``jobs/features.py::backfill`` once over the ``--days`` dates and prints its
+seconds split into the daily part (every ``daily_batch``) and the window part (the rest:
+rolling, link families, clusters), then the seconds spent writing or staging each table.
+It only calls functions today's main also has, so the same script times an older checkout
+(put the old package first on PYTHONPATH; the first line printed names the code timed).
+To compare the tables two runs wrote, see ``benchmarks/compare_feature_tables.py``.
 
 ``--home``: a lakehouse with the dates ingested and its intent models registered (a copy
 of a demo lakehouse: the dates' daily tables are rewritten, with the same content).
@@ -17,6 +26,7 @@ Prints, median of ``--runs`` each, in one process:
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import time
 from collections.abc import Callable, Iterator
@@ -67,17 +77,51 @@ def _median(label: str, values: list[float]) -> float:
     return value
 
 
+def _whole(spark: Any, lakehouse: Lakehouse, days: list[date]) -> None:
+    """One backfill of ``days``: seconds of the daily part, the window part and per table."""
+    print(f"code: {features.__file__}; load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
+    daily: list[float] = []
+    original = features.daily_batch
+
+    def timed_daily(*args: Any, **kwargs: Any) -> Any:
+        started = time.perf_counter()
+        try:
+            return original(*args, **kwargs)
+        finally:
+            daily.append(time.perf_counter() - started)
+
+    seconds: dict[str, float] = {}
+    features.daily_batch = timed_daily
+    try:
+        with tables.scratch(lakehouse), _phases(seconds):
+            started = time.perf_counter()
+            features.backfill(spark, lakehouse, days[0], days[-1])
+            total = time.perf_counter() - started
+    finally:
+        features.daily_batch = original
+    print(f"{'backfill of ' + str(len(days)) + ' dates':<48} {total:8.1f} s")
+    print(f"{'  daily part (' + str(len(daily)) + ' daily_batch calls)':<48} {sum(daily):8.1f} s")
+    print(f"{'  window part':<48} {total - sum(daily):8.1f} s")
+    for name, value in sorted(seconds.items(), key=lambda item: -item[1]):
+        print(f"    {name:<44} {value:8.1f} s")
+    print(f"load average {os.getloadavg()[0]:.2f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--home", required=True)
     parser.add_argument("--start", type=date.fromisoformat, default=date(2026, 11, 4))
     parser.add_argument("--days", type=int, default=7)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--whole", action="store_true", help="time one whole backfill (daily and window parts)")
     args = parser.parse_args()
     lakehouse = Lakehouse.resolve(args.home)
     spark = get_spark()
     key = get_key(lakehouse, PSEUDONYM_KEY_ENV)
     days = [args.start + timedelta(days=i) for i in range(args.days)]
+    if args.whole:
+        _whole(spark, lakehouse, days)
+        return
     requests = tables.read(spark, lakehouse, Table.RAW_REQUESTS).where(F.col("event_date").isin(*days)).count()
     print(f"{args.days} dates from {days[0]}, {requests:,} requests, medians of {args.runs}")
 

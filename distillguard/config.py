@@ -246,7 +246,8 @@ class FeatureSettings:
 
     windows: tuple[int, ...] = (7, 28)
     # Dates whose daily features one pass builds (signals, daily tables, one gate); a
-    # backfill runs its dates in batches of this many (memory grows with the batch).
+    # backfill runs its dates in batches of this many (memory grows with the batch), and
+    # so does the window part (rolling and link families once per batch).
     daily_batch_dates: int = 7
     # Accounts whose spend in 30 days passes this without KYC verification need review;
     # ~$5,000 a month is the publicly discussed review trigger.

@@ -6,6 +6,10 @@ so windows keep the largest daily value (a lower bound on the window's distinct 
 Account context (KYC tier, age, partner payment hit) is what is known on the window's
 last day, from that day's snapshot and indicators, even for accounts quiet that day.
 
+Batches: ``rolling_dates`` computes the windows of several end dates in one aggregation
+(each daily row attached to the end dates whose longest window holds it), what a backfill
+runs; ``rolling`` is the one-date case.
+
 Coverage: ``coverage_days_{w}d`` is how many days of the window the lakehouse has data
 for (any account), so the first days after the lakehouse started, or after an outage,
 are marked as partial windows instead of looking like quiet ones; the model reads it.
@@ -24,8 +28,9 @@ from distillguard.features.account_daily import COUNTED, DISTINCT, MAXIMUM, MINI
 UNVERIFIED_TIERS = ("none", "basic")
 
 
-def _window_aggregates(window: int, day: date) -> list[Column]:
-    inside = F.col("feature_date") > F.lit(day - timedelta(days=window))
+def _window_aggregates(window: int) -> list[Column]:
+    """Aggregates of the ``window`` days ending on each row's ``window_end``."""
+    inside = F.datediff(F.col("window_end"), F.col("feature_date")) < window
     suffix = f"_{window}d"
 
     def within(value: Column) -> Column:
@@ -47,25 +52,43 @@ def _window_aggregates(window: int, day: date) -> list[Column]:
     return columns
 
 
-def rolling(
-    daily: DataFrame, accounts: DataFrame, indicators: DataFrame, day: date, settings: FeatureSettings = FEATURES
+def context_of(
+    accounts: DataFrame, indicators: DataFrame, day: date, settings: FeatureSettings = FEATURES
 ) -> DataFrame:
-    """One row per account active in the longest window ending on ``day`` (inclusive).
+    """``account_context`` of ``day`` keyed by ``feature_date``, for ``rolling_dates``."""
+    return account_context(accounts, indicators, day, settings).withColumn("feature_date", F.lit(day))
 
-    ``accounts`` is the snapshot of ``day`` and ``indicators`` those first seen by then.
-    """
+
+def rolling_dates(
+    daily: DataFrame, context: DataFrame, days: list[date], settings: FeatureSettings = FEATURES
+) -> DataFrame:
+    """``rolling`` of every date of ``days`` in one aggregation: each daily row is attached to
+    the window-end dates of ``days`` whose longest window holds it, then grouped by (window
+    end, account). ``context`` holds, per ``feature_date`` of ``days``, the account context of
+    that date (``context_of``: its snapshot and the indicators first seen by then)."""
     longest = max(settings.windows)
-    window_rows = daily.where(
-        (F.col("feature_date") > F.lit(day - timedelta(days=longest))) & (F.col("feature_date") <= F.lit(day))
+    first, last = min(days), max(days)
+    ends = F.explode(
+        F.sequence(
+            F.greatest(F.col("feature_date"), F.lit(first)),
+            F.least(F.date_add(F.col("feature_date"), longest - 1), F.lit(last)),
+        )
     )
-    aggregates = [agg for w in settings.windows for agg in _window_aggregates(w, day)]
-    windows = window_rows.groupBy("account_id").agg(*aggregates)
+    window_rows = (
+        daily.where(
+            (F.col("feature_date") > F.lit(first - timedelta(days=longest))) & (F.col("feature_date") <= F.lit(last))
+        )
+        .withColumn("window_end", ends)
+        .where(F.col("window_end").isin(*days))
+    )
+    aggregates = [agg for w in settings.windows for agg in _window_aggregates(w)]
+    windows = window_rows.groupBy("window_end", "account_id").agg(*aggregates)
     for w in settings.windows:
         windows = shares(windows, suffix=f"_{w}d")
-    coverage = window_rows.agg(
+    coverage = window_rows.groupBy("window_end").agg(
         *[
             F.count_distinct(
-                F.when(F.col("feature_date") > F.lit(day - timedelta(days=w)), F.col("feature_date"))
+                F.when(F.datediff(F.col("window_end"), F.col("feature_date")) < w, F.col("feature_date"))
             ).alias(f"coverage_days_{w}d")
             for w in settings.windows
         ]
@@ -76,17 +99,26 @@ def rolling(
         F.greatest(f"partner_request_confidence_{w}d", "partner_payment_confidence").alias(f"partner_confidence_{w}d")
         for w in settings.windows
     ]
-    return (
-        windows.crossJoin(coverage)
-        .join(account_context(accounts, indicators, day, settings), "account_id", "left")
-        .select(
-            F.lit(day).alias("feature_date"),
-            "*",
-            *confidence,
-            monthly.alias("projected_monthly_spend"),
-            (F.col("kyc_tier").isin(*UNVERIFIED_TIERS) & (monthly >= settings.kyc_review_monthly_usd)).alias(
-                "unverified_over_kyc_threshold"
-            ),
-            (F.col("account_age_days") < settings.new_account_days).alias("new_account"),
-        )
+    joined = windows.join(F.broadcast(coverage), "window_end").join(
+        context.withColumnRenamed("feature_date", "window_end"), ["window_end", "account_id"], "left"
     )
+    return joined.select(
+        F.col("window_end").alias("feature_date"),
+        *[c for c in joined.columns if c != "window_end"],
+        *confidence,
+        monthly.alias("projected_monthly_spend"),
+        (F.col("kyc_tier").isin(*UNVERIFIED_TIERS) & (monthly >= settings.kyc_review_monthly_usd)).alias(
+            "unverified_over_kyc_threshold"
+        ),
+        (F.col("account_age_days") < settings.new_account_days).alias("new_account"),
+    )
+
+
+def rolling(
+    daily: DataFrame, accounts: DataFrame, indicators: DataFrame, day: date, settings: FeatureSettings = FEATURES
+) -> DataFrame:
+    """One row per account active in the longest window ending on ``day`` (inclusive).
+
+    ``accounts`` is the snapshot of ``day`` and ``indicators`` those first seen by then.
+    """
+    return rolling_dates(daily, context_of(accounts, indicators, day, settings), [day], settings)

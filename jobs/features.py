@@ -5,7 +5,9 @@ changed (D itself and the earlier event dates that late events touched), so its 
 grows with the day, not with history. Every date touched gets its signals and daily
 features recomputed exactly (one replaceWhere over the touched partitions), then the
 rolling windows and clusters of every date from the earliest touched one up to D. A
-backfill builds the daily features of several dates in one pass (``daily_batch``).
+backfill builds the daily features of several dates in one pass (``daily_batch``), then
+their windows in batches of the same size (``window_batch``: rolling and link families
+set-based per batch, clusters date by date). docs/backfill.md says what is batched and why.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import reduce
 from typing import Any
@@ -41,7 +44,7 @@ from distillguard.features.lockstep import lockstep_daily, lockstep_edges, locks
 from distillguard.features.models_reference import model_daily, models_as_of
 from distillguard.features.replay import replay_daily, replay_edges, replay_features
 from distillguard.features.request_signals import request_signals
-from distillguard.features.rolling import rolling
+from distillguard.features.rolling import context_of, rolling_dates
 from distillguard.features.sketches import sketch_daily, sketch_features, window_buckets
 from distillguard.jobs.ingest import changed_event_dates
 from distillguard.logs import progress
@@ -55,13 +58,25 @@ def _days(first: date, last: date) -> list[date]:
     return [first + timedelta(days=i) for i in range((last - first).days + 1)]
 
 
-def accounts_as_of(spark: SparkSession, lakehouse: Lakehouse, day: date) -> DataFrame:
-    """The account snapshot of ``day``, or the latest one before it (never a later one)."""
-    snapshots = tables.read(spark, lakehouse, Table.ACCOUNTS).where(F.col("snapshot_date") <= F.lit(day))
-    latest = snapshots.agg(F.max("snapshot_date")).first()[0]
+def snapshot_dates(spark: SparkSession, lakehouse: Lakehouse) -> list[date]:
+    """Every account snapshot date, oldest first (read once per run, not once per date)."""
+    if not tables.exists(lakehouse, Table.ACCOUNTS, spark):
+        return []
+    rows = tables.read(spark, lakehouse, Table.ACCOUNTS).select("snapshot_date").distinct().collect()
+    return sorted(r[0] for r in rows)
+
+
+def accounts_as_of(
+    spark: SparkSession, lakehouse: Lakehouse, day: date, snapshots: list[date] | None = None
+) -> DataFrame:
+    """The account snapshot of ``day``, or the latest one before it (never a later one).
+    ``snapshots``: ``snapshot_dates`` when the caller already has them."""
+    if snapshots is None:
+        snapshots = snapshot_dates(spark, lakehouse)
+    latest = max((d for d in snapshots if d <= day), default=None)
     if latest is None:
         raise DistillguardError(f"no account snapshot on or before {day}; run ingest first")
-    return snapshots.where(F.col("snapshot_date") == F.lit(latest))
+    return tables.read(spark, lakehouse, Table.ACCOUNTS).where(F.col("snapshot_date") == F.lit(latest))
 
 
 def indicators_as_of(spark: SparkSession, lakehouse: Lakehouse, day: date) -> DataFrame:
@@ -92,7 +107,13 @@ def _signals(spark: SparkSession, lakehouse: Lakehouse, days: list[date], ip_key
     return reduce(DataFrame.unionByName, parts)
 
 
-def daily_batch(spark: SparkSession, lakehouse: Lakehouse, days: list[date], ip_key: bytes) -> dict[str, int]:
+def daily_batch(
+    spark: SparkSession,
+    lakehouse: Lakehouse,
+    days: list[date],
+    ip_key: bytes,
+    snapshots: list[date] | None = None,
+) -> dict[str, int]:
     """Signals of ``days`` (a deterministic derivation of raw and, per date, the newest
     intent model trained as of it, rewritten in place), their models reference rows, then
     their daily features, staged and gated once before they replace the dates' partitions.
@@ -103,6 +124,8 @@ def daily_batch(spark: SparkSession, lakehouse: Lakehouse, days: list[date], ip_
     the number of active accounts per date.
     """
     days = sorted(set(days))
+    if snapshots is None:
+        snapshots = snapshot_dates(spark, lakehouse)
     tables.replace(
         _signals(spark, lakehouse, days, ip_key),
         lakehouse,
@@ -133,7 +156,7 @@ def daily_batch(spark: SparkSession, lakehouse: Lakehouse, days: list[date], ip_
             [
                 account_daily(
                     of(day),
-                    accounts_as_of(spark, lakehouse, day),
+                    accounts_as_of(spark, lakehouse, day, snapshots),
                     indicators_as_of(spark, lakehouse, day),
                     models_as_of(reference, day),
                     day,
@@ -170,35 +193,57 @@ def incidents_before(spark: SparkSession, lakehouse: Lakehouse) -> DataFrame:
     return tables.read(spark, lakehouse, Table.INCIDENTS).select("incident_id", "account_id", "label", "decided_on")
 
 
-def _link_days(spark: SparkSession, lakehouse: Lakehouse, day: date, settings: FeatureSettings) -> None:
-    """The day's partitions of the link families (sketch buckets, replay, lockstep pairs):
-    each reads only the day's signals (replay also the refs issued up to the day)."""
-    where = tables.date_equals("feature_date", day)
+def _link_days(spark: SparkSession, lakehouse: Lakehouse, days: list[date], settings: FeatureSettings) -> None:
+    """The dates' partitions of the link families (sketch buckets, replay, lockstep pairs),
+    one write per table: each date reads only its signals (replay also the refs issued up
+    to it), exactly as a run of that date alone."""
+    where = tables.dates_in("feature_date", days)
     signals = tables.read(spark, lakehouse, Table.REQUEST_SIGNALS)
+
+    def union(parts: list[DataFrame]) -> DataFrame:
+        return reduce(DataFrame.unionByName, parts)
+
     tables.replace(
-        sketch_daily(signals.where(F.col("event_date") == F.lit(day)), day),
+        union([sketch_daily(signals.where(F.col("event_date") == F.lit(day)), day) for day in days]),
         lakehouse,
         Table.SKETCH_DAILY,
         where,
         ("feature_date",),
     )
-    tables.replace(replay_daily(signals, day), lakehouse, Table.REPLAY_DAILY, where, ("feature_date",))
-    sketch_day = tables.read(spark, lakehouse, Table.SKETCH_DAILY).where(F.col("feature_date") == F.lit(day))
-    tables.replace(lockstep_daily(sketch_day, day, settings), lakehouse, Table.LOCKSTEP_DAILY, where, ("feature_date",))
-
-
-def _window_step(spark: SparkSession, lakehouse: Lakehouse, day: date, settings: FeatureSettings) -> dict[str, Any]:
-    where = tables.date_equals("feature_date", day)
-    accounts, indicators = accounts_as_of(spark, lakehouse, day), indicators_as_of(spark, lakehouse, day)
     tables.replace(
-        rolling(tables.read(spark, lakehouse, Table.ACCOUNT_DAILY), accounts, indicators, day, settings),
+        union([replay_daily(signals, day) for day in days]), lakehouse, Table.REPLAY_DAILY, where, ("feature_date",)
+    )
+    sketch = tables.read(spark, lakehouse, Table.SKETCH_DAILY)
+    tables.replace(
+        union([lockstep_daily(sketch.where(F.col("feature_date") == F.lit(day)), day, settings) for day in days]),
         lakehouse,
-        Table.ACCOUNT_ROLLING,
+        Table.LOCKSTEP_DAILY,
         where,
         ("feature_date",),
     )
+
+
+@dataclass(frozen=True)
+class _AsOf:
+    """What a date's windows and clusters know: its account snapshot and partner indicators."""
+
+    accounts: DataFrame
+    indicators: DataFrame
+
+
+def _cluster_step(
+    spark: SparkSession,
+    lakehouse: Lakehouse,
+    day: date,
+    as_of: _AsOf,
+    incidents: DataFrame,
+    settings: FeatureSettings,
+) -> dict[str, Any]:
+    """The clusters of ``day``: needs its rolling and link-family rows and, for stable ids,
+    the clusters of the day before (so dates run in order)."""
+    accounts, indicators = as_of.accounts, as_of.indicators
+    where = tables.date_equals("feature_date", day)
     rolling_day = tables.read(spark, lakehouse, Table.ACCOUNT_ROLLING).where(F.col("feature_date") == F.lit(day))
-    _link_days(spark, lakehouse, day, settings)
     keys_daily = tables.read(spark, lakehouse, Table.ACCOUNT_KEYS)
     sketches = tables.read(spark, lakehouse, Table.SKETCH_DAILY)
     replays = tables.read(spark, lakehouse, Table.REPLAY_DAILY)
@@ -212,15 +257,7 @@ def _window_step(spark: SparkSession, lakehouse: Lakehouse, day: date, settings:
         spark,
         lakehouse,
         "lineage_links",
-        lineage_links(
-            banned_as_of(incidents_before(spark, lakehouse), day),
-            accounts,
-            keys_daily,
-            sketches,
-            replays,
-            day,
-            settings,
-        ),
+        lineage_links(banned_as_of(incidents, day), accounts, keys_daily, sketches, replays, day, settings),
     )
     dominant = tables.stage(spark, lakehouse, "dominant", dominant_templates(keys_daily, rolling_day, day, settings))
     edges = tables.stage(
@@ -268,6 +305,48 @@ def _window_step(spark: SparkSession, lakehouse: Lakehouse, day: date, settings:
     return {"date": day.isoformat(), "iterations": iterations, "converged": converged}
 
 
+def window_batch(
+    spark: SparkSession,
+    lakehouse: Lakehouse,
+    days: list[date],
+    settings: FeatureSettings = FEATURES,
+    snapshots: list[date] | None = None,
+) -> list[dict[str, Any]]:
+    """Windows and clusters of ``days``: the set-based parts once for all of them (rolling in
+    one aggregation and one write, each link family in one write), then the clusters date
+    by date in order. The same tables as one ``_window_step`` per date, in date order."""
+    days = sorted(set(days))
+    if snapshots is None:
+        snapshots = snapshot_dates(spark, lakehouse)
+    as_of = {
+        day: _AsOf(accounts_as_of(spark, lakehouse, day, snapshots), indicators_as_of(spark, lakehouse, day))
+        for day in days
+    }
+    context = reduce(
+        DataFrame.unionByName,
+        [context_of(a.accounts, a.indicators, day, settings) for day, a in as_of.items()],
+    )
+    tables.replace(
+        rolling_dates(tables.read(spark, lakehouse, Table.ACCOUNT_DAILY), context, days, settings),
+        lakehouse,
+        Table.ACCOUNT_ROLLING,
+        tables.dates_in("feature_date", days),
+        ("feature_date",),
+    )
+    _link_days(spark, lakehouse, days, settings)
+    incidents = incidents_before(spark, lakehouse)
+    return [_cluster_step(spark, lakehouse, day, as_of[day], incidents, settings) for day in days]
+
+
+def _window_step(spark: SparkSession, lakehouse: Lakehouse, day: date, settings: FeatureSettings) -> dict[str, Any]:
+    """``window_batch`` of one date."""
+    return window_batch(spark, lakehouse, [day], settings)[0]
+
+
+def _batches(days: list[date], size: int) -> list[list[date]]:
+    return [days[i : i + size] for i in range(0, len(days), size)]
+
+
 def _run_dates(
     spark: SparkSession,
     lakehouse: Lakehouse,
@@ -277,16 +356,16 @@ def _run_dates(
 ) -> dict[str, Any]:
     started = time.perf_counter()
     ip_key = get_key(lakehouse, PSEUDONYM_KEY_ENV)
-    batches = [
-        daily_dates[i : i + settings.daily_batch_dates] for i in range(0, len(daily_dates), settings.daily_batch_dates)
-    ]
+    snapshots = snapshot_dates(spark, lakehouse)
+    size = settings.daily_batch_dates
     accounts: dict[str, int] = {}
-    for batch in progress(batches, "features: daily", len(batches)):
-        accounts.update(daily_batch(spark, lakehouse, batch, ip_key))
-    windows = [
-        _window_step(spark, lakehouse, d, settings)
-        for d in progress(window_dates, "features: windows", len(window_dates))
-    ]
+    daily = _batches(daily_dates, size)
+    for batch in progress(daily, "features: daily", len(daily)):
+        accounts.update(daily_batch(spark, lakehouse, batch, ip_key, snapshots))
+    windows: list[dict[str, Any]] = []
+    batches = _batches(window_dates, size)
+    for batch in progress(batches, "features: windows", len(batches)):
+        windows += window_batch(spark, lakehouse, batch, settings, snapshots)
     return {"daily_dates": accounts, "window_dates": windows, "seconds": round(time.perf_counter() - started, 1)}
 
 
@@ -311,7 +390,7 @@ def backfill(
 ) -> dict[str, Any]:
     """Every date from ``start`` to ``end``: all daily features first (``daily_batch`` over
     ``settings.daily_batch_dates`` dates at a time: the same tables as one date at a time,
-    at a fraction of the cost), then the windows."""
+    at a fraction of the cost), then the windows (``window_batch``, as many dates at a time)."""
     if end < start:
         raise DistillguardError(f"--end {end} is before --start {start}")
     for day in (start, end):
