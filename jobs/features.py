@@ -216,7 +216,6 @@ def _window_step(spark: SparkSession, lakehouse: Lakehouse, day: date, settings:
             banned_as_of(incidents_before(spark, lakehouse), day),
             accounts,
             keys_daily,
-            sketches,
             replays,
             day,
             settings,

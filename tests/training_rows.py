@@ -54,7 +54,8 @@ def clusters_df(spark: SparkSession, rows: list[dict]) -> DataFrame:
                 r["feature_date"],
                 r["cluster_id"],
                 r.get("link_types", []),
-                *(r.get(c, 1.0) for c in CLUSTER_FEATURES),
+                # Unless given, no strong link to a banned account (such an unlabelled row is a suspect).
+                *(r.get(c, 0.0 if c == "lineage_strong_accounts" else 1.0) for c in CLUSTER_FEATURES),
             )
             for r in rows
         ],
