@@ -95,6 +95,7 @@ _VOLUMES = (
     "requests",
     "spend_usd",
     "active_days",
+    "coverage_days",
     "max_daily_distinct_templates",
     "max_daily_distinct_prefix_fps",
     "max_daily_distinct_ip_prefixes",
@@ -129,10 +130,6 @@ CLUSTER_FEATURES = (
     "cluster_template_overlap",
     *LINK_FEATURES,
 )
-# Not a model input: ``coverage_days_{w}d`` (days of the window the lakehouse has data for).
-# Labelled campaigns sit in the first days of a young lakehouse, so the model read it as
-# "early in the history = attacker" (single-feature AUC 0.84 on the demo) and every day-28
-# score fell: no account reached the review threshold on the scoring day.
 FEATURE_COLUMNS: tuple[str, ...] = (
     *(f"{name}_{w}d" for w in (7, 28) for name in _RATES + _VOLUMES),
     *_ACCOUNT,
