@@ -16,8 +16,11 @@ Rules, each one a guard against a model that looks better than it is:
   teaching the model either way about it would blur the target.
 * Unlabelled negatives (ASSUMPTION, logged with every run as ``NEGATIVES_ASSUMPTION``): most
   accounts nobody investigated are not distilling, so a deterministic hashed sample of
-  them (``unlabelled_sample_fraction``, one hashed day each) is added as negatives with the
-  reduced weight ``unlabelled_weight``, because some of them are uncaught attackers.
+  them (``unlabelled_sample_fraction``, one hashed day each, drawn at the dates of the
+  positive rows) is added as negatives with the reduced weight ``unlabelled_weight``,
+  because some of them are uncaught attackers. Drawn over all days instead, the negatives
+  of a young lakehouse sat later than its labelled campaigns (all in its first days) and
+  the model learned the window's age (28-day coverage alone: AUC 0.84 on the demo).
 * Suspects are not negatives (positive-unlabelled learning: keep reliable negatives only): a
   sampled account that on its sampled day has a strong lineage link (payment or replayed
   reasoning shared with an account banned before that day) or sits in a strong cluster
@@ -95,7 +98,6 @@ _VOLUMES = (
     "requests",
     "spend_usd",
     "active_days",
-    "coverage_days",
     "max_daily_distinct_templates",
     "max_daily_distinct_prefix_fps",
     "max_daily_distinct_ip_prefixes",
@@ -136,15 +138,20 @@ FEATURE_COLUMNS: tuple[str, ...] = (
     *CLUSTER_FEATURES,
 )
 """The model's input columns, exactly as named in account_rolling and account_clusters of
-one feature_date: training and scoring both select these (the model encodes them itself)."""
+one feature_date: training selects these (the model encodes them itself); scoring and the
+champion comparison select the inputs of the model they score (its signature).
+``coverage_days_{7,28}d`` stay in account_rolling (they mark partial windows) but are no
+input: how much of the window the lakehouse holds says when a row was drawn, not how the
+account behaves (labelled campaigns of a young lakehouse all sit in its first days)."""
 
 
-def model_input(df: DataFrame, keep: tuple[str, ...] = ()) -> DataFrame:
-    """``keep`` (e.g. account_id) then ``FEATURE_COLUMNS`` typed as the registered model's
-    signature: strings for kyc_tier and plan, double for every other column (so nullable
-    counts and flags pass schema enforcement in ``mlflow.pyfunc.spark_udf``)."""
+def model_input(df: DataFrame, keep: tuple[str, ...] = (), columns: tuple[str, ...] = FEATURE_COLUMNS) -> DataFrame:
+    """``keep`` (e.g. account_id) then ``columns`` (default ``FEATURE_COLUMNS``; a registered
+    model's own signature inputs when it was trained with others) typed as that signature:
+    strings for kyc_tier and plan, double for every other column (so nullable counts and
+    flags pass schema enforcement in ``mlflow.pyfunc.spark_udf``)."""
     return df.select(
-        *keep, *[F.col(c) if c in ("kyc_tier", "plan") else F.col(c).cast("double").alias(c) for c in FEATURE_COLUMNS]
+        *keep, *[F.col(c) if c in ("kyc_tier", "plan") else F.col(c).cast("double").alias(c) for c in columns]
     )
 
 
@@ -235,23 +242,43 @@ def sampling_rates(picked: DataFrame, settings: TrainingSettings = TRAINING) -> 
     return sizes.crossJoin(expected).select("stratum", rate.cast("double").alias("rate"))
 
 
+def positive_dates(incidents: DataFrame, rolling: DataFrame, as_of: date) -> DataFrame:
+    """(feature_date, date_weight): the training weight of the labelled ``distillation`` rows
+    on each date, the date distribution the unlabelled sample is drawn at."""
+    positives = labelled_rows(incidents, rolling, as_of).where(F.col("label") == 1)
+    return positives.groupBy("feature_date").agg(F.sum("weight").alias("date_weight"))
+
+
 def unlabelled_rows(
     incidents: DataFrame, rolling: DataFrame, as_of: date, settings: TrainingSettings = TRAINING
 ) -> DataFrame:
-    """The hashed, capped sample of accounts without any incident decided by ``as_of``, one day each."""
+    """The hashed, capped sample of accounts without any incident decided by ``as_of``, one day each.
+
+    The day is drawn at the positives' dates (``positive_dates``): among the account's days,
+    day d with probability proportional to the positives' weight on d (weighted reservoir
+    key -ln(u)/w, smallest wins), so the negatives' dates follow the positives' and the
+    model cannot learn how old the lakehouse was when a row was drawn. An account with no
+    feature row on any positive date keeps a uniform hashed day of its own: every account
+    stays a candidate exactly once, so the population weights still add up to the whole
+    unlabelled population."""
     known = incidents.where(F.col("decided_on") <= F.lit(as_of)).select("account_id").distinct()
     candidates = (
         rolling.where(F.col("feature_date") <= F.lit(as_of))
         .select("account_id", "feature_date", _stratum().alias("stratum"))
         .join(known, "account_id", "left_anti")
+        .join(F.broadcast(positive_dates(incidents, rolling, as_of)), "feature_date", "left")
     )
-    # The hash is a column before the window orders by it (Sail cannot order a window by an expression).
+    unit = _hash_unit("account_id", "feature_date", seed=settings.sample_seed)
+    weight = F.col("date_weight")
+    # -ln(u)/w for a positive date; 1e12 + u (after every positive date) for any other day.
+    key = F.when(weight > 0, -F.log(unit + F.lit(0.5e-6)) / weight).otherwise(F.lit(1e12) + unit)
+    # The key is a column before the window orders by it (Sail cannot order a window by an expression).
     pick = Window.partitionBy("account_id").orderBy("pick_key", "feature_date")
     picked = (
-        candidates.withColumn("pick_key", _hash_unit("account_id", "feature_date", seed=settings.sample_seed))
+        candidates.withColumn("pick_key", key)
         .withColumn("pick", F.row_number().over(pick))
         .where(F.col("pick") == 1)
-        .drop("pick", "pick_key")
+        .drop("pick", "pick_key", "date_weight")
     )
     return (
         picked.join(F.broadcast(sampling_rates(picked, settings)), "stratum")
