@@ -144,6 +144,9 @@ champion comparison select the inputs of the model they score (its signature).
 input: how much of the window the lakehouse holds says when a row was drawn, not how the
 account behaves (labelled campaigns of a young lakehouse all sit in its first days)."""
 
+COVERAGE_COLUMNS = ("coverage_days_7d", "coverage_days_28d")
+"""Carried into the training set to read partial windows by, never a model input."""
+
 
 def model_input(df: DataFrame, keep: tuple[str, ...] = (), columns: tuple[str, ...] = FEATURE_COLUMNS) -> DataFrame:
     """``keep`` (e.g. account_id) then ``columns`` (default ``FEATURE_COLUMNS``; a registered
@@ -324,7 +327,7 @@ def build(
     """Labelled and sampled rows with the model's features of their day (before the split),
     suspects dropped from the sample (``without_suspects``)."""
     rows = labelled_rows(incidents, rolling, as_of).unionByName(unlabelled_rows(incidents, rolling, as_of, settings))
-    rolling_columns = [c for c in FEATURE_COLUMNS if c not in CLUSTER_FEATURES]
+    rolling_columns = [c for c in FEATURE_COLUMNS if c not in CLUSTER_FEATURES] + list(COVERAGE_COLUMNS)
     features = rolling.select("account_id", "feature_date", *rolling_columns)
     cluster = clusters.select("account_id", "feature_date", "cluster_id", *CLUSTER_FEATURES)
     return without_suspects(
@@ -336,5 +339,6 @@ def build(
             ).alias("row_key"),
             *KEY_COLUMNS[1:],
             *FEATURE_COLUMNS,
+            *COVERAGE_COLUMNS,
         )
     )

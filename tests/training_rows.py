@@ -8,12 +8,12 @@ from typing import Any
 import numpy as np
 from pyspark.sql import DataFrame, SparkSession
 
-from distillguard.models.training_set import CLUSTER_FEATURES, FEATURE_COLUMNS
+from distillguard.models.training_set import CLUSTER_FEATURES, COVERAGE_COLUMNS, FEATURE_COLUMNS
 
 D0 = date(2026, 11, 1)
 BOOLEANS = ("zero_data_retention", "partner_payment_hit", "unverified_over_kyc_threshold", "new_account")
 STRINGS = ("kyc_tier", "plan")
-ROLLING_FEATURES = [c for c in FEATURE_COLUMNS if c not in CLUSTER_FEATURES]
+ROLLING_FEATURES = [c for c in FEATURE_COLUMNS if c not in CLUSTER_FEATURES] + list(COVERAGE_COLUMNS)
 
 
 def _type(name: str) -> str:
