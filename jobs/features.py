@@ -257,7 +257,7 @@ def _cluster_step(
         spark,
         lakehouse,
         "lineage_links",
-        lineage_links(banned_as_of(incidents, day), accounts, keys_daily, sketches, replays, day, settings),
+        lineage_links(banned_as_of(incidents, day), accounts, keys_daily, replays, day, settings),
     )
     dominant = tables.stage(spark, lakehouse, "dominant", dominant_templates(keys_daily, rolling_day, day, settings))
     edges = tables.stage(

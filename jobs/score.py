@@ -94,7 +94,11 @@ def run(spark: SparkSession, lakehouse: Lakehouse, day: date, settings: ScoringS
         spark,
         lakehouse,
         f"scores_{day:%Y%m%d}",
-        score_accounts(model_input(frame, keep=("account_id",)), champion.artifact, settings.top_reasons),
+        score_accounts(
+            model_input(frame, ("account_id",), tuple(champion.model.metadata.get_input_schema().input_names())),
+            champion.artifact,
+            settings.top_reasons,
+        ),
     )
     experiment_id = registry.experiment_id(lakehouse, mlflow_client, EXPERIMENT_NAME)
     resumed = _killed_run(mlflow_client, experiment_id, day, str(champion.version))

@@ -41,7 +41,7 @@ import numpy as np
 import pandas as pd
 from mlflow.data.delta_dataset_source import DeltaDatasetSource
 from mlflow.models import infer_signature
-from pyspark.sql import SparkSession
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from distillguard import quality, tables
@@ -79,6 +79,20 @@ def latest_feature_date(spark: SparkSession, lakehouse: Lakehouse) -> date:
     return latest
 
 
+def _with_dropped_columns(spark: SparkSession, lakehouse: Lakehouse, rows: DataFrame) -> DataFrame:
+    """``rows`` plus, as typed nulls, the columns the training-set table holds from earlier runs
+    and this one no longer builds (a feature taken out of the model): the older ``as_of``
+    partitions keep theirs, and Delta accepts the write (Sail refuses an INSERT by name that
+    lacks a column). A column this run adds is not handled here (the table would need
+    schema evolution)."""
+    if not tables.exists(lakehouse, Table.TRAINING_SET, spark):
+        return rows
+    held = tables.read(spark, lakehouse, Table.TRAINING_SET).schema
+    return rows.select(
+        *rows.columns, *[F.lit(None).cast(f.dataType).alias(f.name) for f in held if f.name not in rows.columns]
+    )
+
+
 def build_training_set(
     spark: SparkSession, lakehouse: Lakehouse, as_of: date, run_id: str, settings: TrainingSettings
 ) -> tuple[int, dict[str, Any]]:
@@ -87,7 +101,7 @@ def build_training_set(
     clusters = tables.read(spark, lakehouse, Table.ACCOUNT_CLUSTERS).where(F.col("feature_date") <= F.lit(as_of))
     rows = build(tables.read(spark, lakehouse, Table.INCIDENTS), rolling, clusters, as_of, settings)
     rows, info = split(spark, rows, partial(tables.stage, spark, lakehouse), settings)
-    rows = rows.withColumn("as_of", F.lit(as_of))
+    rows = _with_dropped_columns(spark, lakehouse, rows.withColumn("as_of", F.lit(as_of)))
     gates = quality.Gates(spark, lakehouse, run_id)
     if gates.check("training_set", rows).critical_failures:
         gates.close()
@@ -113,6 +127,33 @@ def _champion_rows(spark: SparkSession, lakehouse: Lakehouse, current: Any, rows
     return ~rows["account_id"].isin(set(trained.loc[trained["split"] == TRAIN, "account_id"])).to_numpy()
 
 
+def model_inputs(model: mlflow.pyfunc.PyFuncModel) -> list[str]:
+    """The input columns a registered model was trained with, from its signature."""
+    return model.metadata.get_input_schema().input_names()
+
+
+def champion_frame(spark: SparkSession, lakehouse: Lakehouse, rows: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """``rows`` (account_id, feature_date, ...) with the champion's input ``columns``: those the
+    challenger's training set lacks (a feature the challenger dropped) are read from
+    account_rolling / account_clusters of the same (account, day), so both models are scored
+    on the same rows, each on its own inputs. A column found in neither table is an error."""
+    missing = [c for c in columns if c not in rows.columns]
+    if not missing:
+        return rows
+    keys = spark.createDataFrame(rows[["account_id", "feature_date"]].drop_duplicates())
+    frame = rows
+    for table in (Table.ACCOUNT_ROLLING, Table.ACCOUNT_CLUSTERS):
+        source = tables.read(spark, lakehouse, table)
+        found = [c for c in missing if c in source.columns and c not in frame.columns]
+        if found:
+            extra = source.select("account_id", "feature_date", *found).join(keys, ["account_id", "feature_date"])
+            frame = frame.merge(extra.toPandas(), on=["account_id", "feature_date"], how="left")
+    absent = [c for c in missing if c not in frame.columns]
+    if absent:
+        raise DistillguardError(f"the champion's inputs {absent} are in no feature table; it cannot be compared")
+    return frame
+
+
 def _compare(
     spark: SparkSession,
     lakehouse: Lakehouse,
@@ -128,7 +169,9 @@ def _compare(
     mask = _champion_rows(spark, lakehouse, current, rows)
     same = rows[mask].reset_index(drop=True)
     champion_model = mlflow.pyfunc.load_model(f"models:/{registry.MODEL_NAME}/{current.version}")
-    champion_score = np.asarray(champion_model.predict(scorer.model_input(same, list(FEATURE_COLUMNS))), dtype=float)
+    inputs = model_inputs(champion_model)
+    champion_input = scorer.model_input(champion_frame(spark, lakehouse, same, inputs), inputs)
+    champion_score = np.asarray(champion_model.predict(champion_input), dtype=float)
     champion = metrics.evaluate(same, champion_score, float(current.tags[registry.THRESHOLD_TAG]), k)
     challenger = metrics.evaluate(same, score[mask], model.threshold.value, k)
     point = evaluation.operating_point(same, score[mask], model.threshold.value, settings)

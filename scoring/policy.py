@@ -7,8 +7,9 @@ below can reach an account through them.
 
 Lift: a campaign is a network, so an account in a strong cluster of 2 to
 ``cluster_lift_max_size`` members inherits ``cluster_lift`` x the highest member score when
-that is above its own. The reason names the member it came from and the account's strong
-link types. Component-size guard: a larger cluster (a hub that slipped past the per-key
+that is above its own. When the lifted score reaches the review threshold, the reason names
+the member it came from and the account's strong link types (a lift that flags nobody is
+not a reason). Component-size guard: a larger cluster (a hub that slipped past the per-key
 caps) lifts nobody and its spend is not pooled.
 Tiers (highest wins):
   suspend_recommended  final score >= max(suspend threshold, model threshold), the suspend threshold
@@ -93,7 +94,7 @@ def risk_tiers(
                 ),
             ),
             F.when(
-                F.col("final_score") > F.col("score"),
+                (F.col("final_score") > F.col("score")) & review,
                 F.format_string(
                     "inherits %.2f from cluster member %s (score %.2f) through strong links: %s",
                     F.col("final_score"),

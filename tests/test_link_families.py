@@ -202,16 +202,13 @@ def test_lineage_uses_verdicts_decided_before_the_day(engine: SparkSession) -> N
         ],
         "feature_date date, account_id string, key_type string, key string",
     )
-    sketches = engine.createDataFrame(
-        [(DAY - timedelta(days=6), "b1", 0, 77, 3, 9), (DAY, "n6", 0, 77, 4, 2)], SKETCH_DAILY
-    )
     replays = engine.createDataFrame(
         [(DAY - timedelta(days=2), "n7", "b1", 3), (DAY, "n3", "b2", 3)],
         "feature_date date, account_id string, source_account_id string, refs long",
     )
-    links = lineage_links(banned_as_of(incidents, DAY), accounts, keys, sketches, replays, DAY, settings)
+    links = lineage_links(banned_as_of(incidents, DAY), accounts, keys, replays, DAY, settings)
     got = {r.account_id: tuple(r)[1:] for r in lineage_features(links, DAY).collect()}
-    assert got == {"n1": (1, 1, 5), "n2": (0, 1, 5), "n4": (0, 1, 5), "n6": (0, 1, 5), "n7": (1, 0, 5)}
+    assert got == {"n1": (1, 1, 5), "n2": (0, 1, 5), "n4": (0, 1, 5), "n7": (1, 0, 5)}
     assert sorted(tuple(r) for r in lineage_edges(links).collect()) == [
         ("n1", "lineage", "i1"),
         ("n7", "lineage", "i1"),

@@ -174,7 +174,8 @@ def test_weekly_run_never_promotes_a_model_that_missed_its_fpr_target(
     assert pytest.raises(SystemExit, main, [*home, "train", "--target-fpr", "0.000001"]).value.code == 1
     errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("distillguard: error")]
     assert len(errors) == 1
-    assert errors[0].startswith("distillguard: error: promotion gate refused version 1: benign FPR")
+    assert errors[0].startswith("distillguard: error: promotion gate refused version 1: ")
+    assert "benign FPR target missed on the holdout" in errors[0]
     client = registry.client(world)
     assert registry.champion(client) is None
     version = client.get_model_version(registry.MODEL_NAME, "1")

@@ -8,12 +8,12 @@ from typing import Any
 import numpy as np
 from pyspark.sql import DataFrame, SparkSession
 
-from distillguard.models.training_set import CLUSTER_FEATURES, FEATURE_COLUMNS
+from distillguard.models.training_set import CLUSTER_FEATURES, COVERAGE_COLUMNS, FEATURE_COLUMNS
 
 D0 = date(2026, 11, 1)
 BOOLEANS = ("zero_data_retention", "partner_payment_hit", "unverified_over_kyc_threshold", "new_account")
 STRINGS = ("kyc_tier", "plan")
-ROLLING_FEATURES = [c for c in FEATURE_COLUMNS if c not in CLUSTER_FEATURES]
+ROLLING_FEATURES = [c for c in FEATURE_COLUMNS if c not in CLUSTER_FEATURES] + list(COVERAGE_COLUMNS)
 
 
 def _type(name: str) -> str:
@@ -54,7 +54,8 @@ def clusters_df(spark: SparkSession, rows: list[dict]) -> DataFrame:
                 r["feature_date"],
                 r["cluster_id"],
                 r.get("link_types", []),
-                *(r.get(c, 1.0) for c in CLUSTER_FEATURES),
+                # Unless given, no strong link to a banned account (such an unlabelled row is a suspect).
+                *(r.get(c, 0.0 if c == "lineage_strong_accounts" else 1.0) for c in CLUSTER_FEATURES),
             )
             for r in rows
         ],
