@@ -95,7 +95,7 @@ def run(spark: SparkSession, lakehouse: Lakehouse, day: date, settings: ScoringS
         lakehouse,
         f"scores_{day:%Y%m%d}",
         score_accounts(
-            model_input(frame, ("account_id",), tuple(champion.model.metadata.get_input_schema().input_names())),
+            model_input(frame, ("account_id",), registry.model_inputs(champion.model)),
             champion.artifact,
             settings.top_reasons,
         ),

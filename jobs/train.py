@@ -29,6 +29,7 @@ import json
 import logging
 import tempfile
 import uuid
+from collections.abc import Sequence
 from dataclasses import asdict
 from datetime import date
 from functools import partial
@@ -127,12 +128,9 @@ def _champion_rows(spark: SparkSession, lakehouse: Lakehouse, current: Any, rows
     return ~rows["account_id"].isin(set(trained.loc[trained["split"] == TRAIN, "account_id"])).to_numpy()
 
 
-def model_inputs(model: mlflow.pyfunc.PyFuncModel) -> list[str]:
-    """The input columns a registered model was trained with, from its signature."""
-    return model.metadata.get_input_schema().input_names()
-
-
-def champion_frame(spark: SparkSession, lakehouse: Lakehouse, rows: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+def champion_frame(
+    spark: SparkSession, lakehouse: Lakehouse, rows: pd.DataFrame, columns: Sequence[str]
+) -> pd.DataFrame:
     """``rows`` (account_id, feature_date, ...) with the champion's input ``columns``: those the
     challenger's training set lacks (a feature the challenger dropped) are read from
     account_rolling / account_clusters of the same (account, day), so both models are scored
@@ -169,8 +167,8 @@ def _compare(
     mask = _champion_rows(spark, lakehouse, current, rows)
     same = rows[mask].reset_index(drop=True)
     champion_model = mlflow.pyfunc.load_model(f"models:/{registry.MODEL_NAME}/{current.version}")
-    inputs = model_inputs(champion_model)
-    champion_input = scorer.model_input(champion_frame(spark, lakehouse, same, inputs), inputs)
+    inputs = registry.model_inputs(champion_model)
+    champion_input = scorer.model_input(champion_frame(spark, lakehouse, same, inputs), list(inputs))
     champion_score = np.asarray(champion_model.predict(champion_input), dtype=float)
     champion = metrics.evaluate(same, champion_score, float(current.tags[registry.THRESHOLD_TAG]), k)
     challenger = metrics.evaluate(same, score[mask], model.threshold.value, k)

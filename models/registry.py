@@ -59,6 +59,7 @@ __all__ = [
     "promote",
     "rollback",
     "load_champion",
+    "model_inputs",
     "pack",
 ]
 
@@ -205,6 +206,12 @@ class Champion:
     run_id: str
     artifact: bytes
     suspend_threshold: float | None = None
+
+
+def model_inputs(model: mlflow.pyfunc.PyFuncModel) -> tuple[str, ...]:
+    """The input columns a registered model was trained with (its signature): scoring and the
+    champion comparison select these, so a version trained on another feature set still scores."""
+    return tuple(model.metadata.get_input_schema().input_names())
 
 
 def pack(folder: str) -> bytes:
