@@ -150,7 +150,6 @@ class Gates:
         self.spark, self.lakehouse, self.run_id = spark, lakehouse, run_id
         self.outcomes: list[GateOutcome] = []
         self.validations: list[ValidationResultIdentifier] = []
-        self._checkpoints: dict[str, gx.Checkpoint] = {}
         self.context = gx.get_context(mode="file", context_root_dir=str(lakehouse.gx_project))
         self.context.variables.progress_bars = ProgressBarsConfig(globally=False)
         sites = self.context.get_config().data_docs_sites or {}
@@ -194,13 +193,6 @@ class Gates:
         return checkpoint if current else None
 
     def _checkpoint(self, suite_name: str) -> gx.Checkpoint:
-        """The suite's checkpoint, looked up once per run (a run of several folder dates
-        checks each suite once a date)."""
-        if suite_name not in self._checkpoints:
-            self._checkpoints[suite_name] = self._current_checkpoint(suite_name)
-        return self._checkpoints[suite_name]
-
-    def _current_checkpoint(self, suite_name: str) -> gx.Checkpoint:
         """The suite's checkpoint, its suite refreshed from ``expectations/`` when the file changed."""
         spec = suite_json(suite_name)
         digest = spec_digest(spec)
