@@ -17,10 +17,15 @@ from datetime import date
 
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
+from pyspark.sql.types import DecimalType
 
 from distillguard.config import FEATURES, FeatureSettings
 
 NIGHT_HOURS_UTC = (0, 6)
+# Double sums accumulate in this decimal: exact, so they do not depend on row order and two
+# runs (or engines, or an incremental and a full computation) write the same bits. Twelve
+# decimals keep a micro-dollar request cost and an entropy term without loss that matters.
+EXACT = DecimalType(26, 12)
 
 
 # count column -> (Spark SQL condition on a request, denominator of its share)
@@ -60,6 +65,8 @@ SUMMED = {
     "reasoning_tokens": "reasoning_tokens",
     "latency_ms_total": "latency_ms",
 }
+# Summed columns that are doubles (the others are integer counts, already exact).
+SUMMED_DOUBLES = ("spend_usd",)
 DISTINCT = {
     "distinct_templates": "template_fp",
     "distinct_prefix_fps": "prefix_fp",
@@ -74,6 +81,24 @@ DISTINCT = {
 # Per-day extremes; a window keeps the extreme of its days.
 MINIMUM = {"new_model_adoption_hours": "adoption_hours"}
 MAXIMUM = {"partner_request_confidence": "partner_confidence"}
+
+
+def exact_sum(value: Column) -> Column:
+    """Sum of a double column, accumulated exactly (``EXACT``), as a double.
+
+    A float sum in another row order differs in the last bit; a model's bins and its 0.1%
+    threshold are sensitive enough to that to train a different model from the same logs."""
+    return F.sum(value.cast(EXACT)).cast("double")
+
+
+def exact_mean(value: Column) -> Column:
+    """Mean of a double column through ``exact_sum`` (null when every value is null)."""
+    return F.when(F.count(value) > 0, exact_sum(value) / F.count(value))
+
+
+def summed(value: Column, name: str) -> Column:
+    """The sum of summed column ``name``: exact for doubles, plain for integer counts."""
+    return exact_sum(value) if name in SUMMED_DOUBLES else F.sum(value)
 
 
 def _ratio(numerator: Column, denominator: Column) -> Column:
@@ -148,7 +173,7 @@ def _rhythm(signals: DataFrame) -> DataFrame:
     entropy = (
         hours.withColumn("p", F.col("count") / F.sum("count").over(totals))
         .groupBy("account_id")
-        .agg((-F.sum(F.col("p") * F.log2("p"))).alias("hour_entropy"), F.count("*").alias("active_hours"))
+        .agg((-exact_sum(F.col("p") * F.log2("p"))).alias("hour_entropy"), F.count("*").alias("active_hours"))
     )
     by_time = Window.partitionBy("account_id").orderBy("ts", "request_id")
     gaps = (
@@ -223,12 +248,12 @@ def account_daily(
     aggregates += [
         F.count_if(F.coalesce(F.expr(cond), F.lit(False))).alias(name) for name, (cond, _) in COUNTED.items()
     ]
-    aggregates += [F.coalesce(F.sum(source), F.lit(0)).alias(name) for name, source in SUMMED.items()]
+    aggregates += [F.coalesce(summed(F.col(source), name), F.lit(0)).alias(name) for name, source in SUMMED.items()]
     aggregates += [F.count_distinct(col).alias(name) for name, col in DISTINCT.items()]
     aggregates += [F.min(col).alias(name) for name, col in MINIMUM.items()]
     aggregates += [F.max(col).alias(name) for name, col in MAXIMUM.items()]
     aggregates += [
-        F.avg("temperature").alias("mean_temperature"),
+        exact_mean(F.col("temperature")).alias("mean_temperature"),
         F.max("intent_model_version").alias("intent_model_version"),
     ]
     daily = (

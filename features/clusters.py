@@ -34,6 +34,7 @@ from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
 from distillguard.config import FEATURES, FeatureSettings
+from distillguard.features.account_daily import exact_sum
 
 Checkpoint = Callable[[DataFrame, int], DataFrame]
 KEY_SEPARATOR = "|"
@@ -235,8 +236,8 @@ def cluster_features(
     )
     per_cluster = members.groupBy("cluster_id").agg(
         F.count("*").alias("cluster_size"),
-        F.sum("spend_usd_7d").alias("cluster_spend_7d"),
-        F.sum(f"spend_usd{w}").alias(f"cluster_spend{w}"),
+        exact_sum(F.col("spend_usd_7d")).alias("cluster_spend_7d"),
+        exact_sum(F.col(f"spend_usd{w}")).alias(f"cluster_spend{w}"),
         F.sum(f"requests{w}").alias(f"cluster_requests{w}"),
         F.avg(F.col("new_account").cast("double")).alias("cluster_new_account_share"),
         (F.sum(f"proxy_requests{w}") / F.sum(f"requests{w}")).alias("cluster_proxy_share"),

@@ -23,7 +23,18 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from distillguard.config import FEATURES, FeatureSettings
-from distillguard.features.account_daily import COUNTED, DISTINCT, MAXIMUM, MINIMUM, SUMMED, account_context, shares
+from distillguard.features.account_daily import (
+    COUNTED,
+    DISTINCT,
+    MAXIMUM,
+    MINIMUM,
+    SUMMED,
+    account_context,
+    exact_mean,
+    exact_sum,
+    shares,
+    summed,
+)
 
 UNVERIFIED_TIERS = ("none", "basic")
 
@@ -36,18 +47,18 @@ def _window_aggregates(window: int) -> list[Column]:
     def within(value: Column) -> Column:
         return F.when(inside, value)
 
-    summed = ["requests", "top_template_requests", *COUNTED, *SUMMED]
-    columns = [F.coalesce(F.sum(within(F.col(name))), F.lit(0)).alias(name + suffix) for name in summed]
+    added = ["requests", "top_template_requests", *COUNTED, *SUMMED]
+    columns = [F.coalesce(summed(within(F.col(name)), name), F.lit(0)).alias(name + suffix) for name in added]
     columns += [F.max(within(F.col(name))).alias(f"max_daily_{name}{suffix}") for name in DISTINCT]
     columns += [F.min(within(F.col(name))).alias(name + suffix) for name in MINIMUM]
     columns += [F.max(within(F.col(name))).alias(name + suffix) for name in MAXIMUM]
     columns += [
         F.count(within(F.lit(1))).alias(f"active_days{suffix}"),
         (
-            F.sum(within(F.col("hour_entropy") * F.col("requests")))
+            exact_sum(within(F.col("hour_entropy") * F.col("requests")))
             / F.sum(within(F.when(F.col("hour_entropy").isNotNull(), F.col("requests"))))
         ).alias(f"hour_entropy{suffix}"),
-        F.avg(within(F.col("interarrival_cv"))).alias(f"interarrival_cv{suffix}"),
+        exact_mean(within(F.col("interarrival_cv"))).alias(f"interarrival_cv{suffix}"),
     ]
     return columns
 
