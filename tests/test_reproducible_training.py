@@ -12,6 +12,7 @@ import pandas as pd
 from distillguard.config import INTENT, TRAINING
 from distillguard.features.intent import predict_scores
 from distillguard.models import classifier, intent
+from distillguard.models.scorer import encode
 from tests.test_training_model import _training_frame
 
 CAMPAIGN = (
@@ -107,3 +108,25 @@ def test_classifier_trained_twice_gives_identical_thresholds_and_scores() -> Non
     # The review threshold is one of the out-of-fold scores of an account row, at FPR <= 5%.
     assert first.threshold.value in set(first.oof_scores[frame["last_day"].to_numpy()])
     assert first.threshold.fpr <= 0.05
+
+
+def test_encode_rounds_last_bit_noise_away() -> None:
+    frame = pd.DataFrame({"spend_usd_28d": [0.1 + 0.2, 1234.56 + 2.2737367544323206e-13, None]})
+    other = pd.DataFrame({"spend_usd_28d": [0.3, 1234.56, None]})
+    assert frame["spend_usd_28d"][0] != other["spend_usd_28d"][0]
+    a, b = encode(frame, ["spend_usd_28d"]), encode(other, ["spend_usd_28d"])
+    # float32(0.3) = 10066330 * 2^-25; float32(1234.56) = 80908128 * 2^-16.
+    assert a[0, 0] == b[0, 0] == 10066330 * 2.0**-25
+    assert a[1, 0] == b[1, 0] == 80908128 * 2.0**-16
+    assert np.isnan(a[2, 0]) and np.isnan(b[2, 0])
+
+
+def test_classifier_ignores_last_bit_noise_in_its_inputs() -> None:
+    """Two builds of the same features that differ only in summation order train one model."""
+    settings = replace(TRAINING, n_estimators=40, target_fpr=0.05, suspend_fpr=0.01)
+    frame = _training_frame()
+    noisy = frame.assign(intent_share_28d=frame["intent_share_28d"] * (1 + 2.0**-52))
+    assert (noisy["intent_share_28d"] != frame["intent_share_28d"]).sum() > 100
+    first, second = classifier.train(frame, settings), classifier.train(noisy, settings)
+    assert first.scorer.booster.model_to_string() == second.scorer.booster.model_to_string()
+    assert first.threshold == second.threshold and np.array_equal(first.oof_scores, second.oof_scores)
