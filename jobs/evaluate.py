@@ -28,7 +28,7 @@ from distillguard.errors import DistillguardError
 from distillguard.models import backtest, classifier, evaluation, report
 from distillguard.models.evaluation import Evaluation
 from distillguard.models.split import EXCLUDED, TRAIN, split
-from distillguard.models.training_set import build
+from distillguard.models.training_set import ROW_ORDER, build
 
 
 def assess(
@@ -63,7 +63,7 @@ def assess(
 
 
 def training_frame(spark: SparkSession, lakehouse: Lakehouse, as_of: date, settings: TrainingSettings) -> pd.DataFrame:
-    """The training set of ``as_of``, split, in memory."""
+    """The training set of ``as_of``, split, in memory, in ``ROW_ORDER`` (as ``train`` reads it)."""
     rolling = tables.read(spark, lakehouse, Table.ACCOUNT_ROLLING).where(F.col("feature_date") <= F.lit(as_of))
     clusters = tables.read(spark, lakehouse, Table.ACCOUNT_CLUSTERS).where(F.col("feature_date") <= F.lit(as_of))
     with tables.scratch(lakehouse):
@@ -73,7 +73,7 @@ def training_frame(spark: SparkSession, lakehouse: Lakehouse, as_of: date, setti
             partial(tables.stage, spark, lakehouse),
             settings,
         )
-        return rows.toPandas()
+        return rows.orderBy(*ROW_ORDER).toPandas()
 
 
 def _plain(value: Any) -> Any:

@@ -64,7 +64,7 @@ from distillguard.models import (
 )
 from distillguard.models.classifier import BASELINE_RULES
 from distillguard.models.split import TRAIN, split
-from distillguard.models.training_set import FEATURE_COLUMNS, NEGATIVES_ASSUMPTION, UNLABELLED, build
+from distillguard.models.training_set import FEATURE_COLUMNS, NEGATIVES_ASSUMPTION, ROW_ORDER, UNLABELLED, build
 from distillguard.scoring import drift
 
 log = logging.getLogger(__name__)
@@ -115,7 +115,7 @@ def _read_set(spark: SparkSession, lakehouse: Lakehouse, version: int, as_of: da
     return (
         tables.read(spark, lakehouse, Table.TRAINING_SET, version)
         .where(F.col("as_of") == F.lit(as_of))
-        .orderBy("account_id", "feature_date", "incident_id")
+        .orderBy(*ROW_ORDER)
         .toPandas()
     )
 

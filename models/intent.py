@@ -40,6 +40,7 @@ from sklearn.feature_extraction.text import HashingVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 from sklearn.pipeline import Pipeline, make_pipeline
+from threadpoolctl import threadpool_limits
 
 from distillguard import tables
 from distillguard.config import INTENT, INTENT_MODEL_NAME, IntentSettings, Lakehouse, Table
@@ -154,17 +155,34 @@ class IntentFit:
     metrics: dict[str, float]
 
 
+def canonical_order(prompts: pd.DataFrame) -> pd.DataFrame:
+    """The prompts sorted by (account_id, request_id, prompt_text, label), index reset: the
+    engine hands rows over in whatever order its shuffles produced, and the solver's sums
+    over rows (hence the last bits of the coefficients) follow that order."""
+    keys = [c for c in ("account_id", "request_id", "prompt_text", "label") if c in prompts.columns]
+    return prompts.sort_values(keys, kind="mergesort").reset_index(drop=True)
+
+
 def fit(prompts: pd.DataFrame, settings: IntentSettings = INTENT) -> IntentFit | None:
     """Fit on the training accounts, choose the threshold on the held-out ones; None when
-    either class has fewer than ``min_accounts_per_class`` accounts with prompts."""
+    either class has fewer than ``min_accounts_per_class`` accounts with prompts.
+
+    Reproducible: the same rows in any order give the same coefficients and threshold, bit
+    for bit. Rows are put in :func:`canonical_order` and the fit and holdout scoring run on
+    one BLAS/OpenMP thread (a multi-threaded reduction splits its sums by thread count and
+    timing). Coefficients near an operating threshold matter: a last-bit difference of
+    ~1e-11 moves prompt scores across the intent threshold and changes per-account counts.
+    """
+    prompts = canonical_order(prompts)
     accounts = prompts.groupby("account_id", as_index=False)["label"].max()
     counts = accounts["label"].value_counts()
     if min(counts.get(0, 0), counts.get(1, 0)) < settings.min_accounts_per_class:
         return None
     held = prompts["account_id"].isin(calibration_accounts(accounts, settings)).to_numpy()
     train, hold = prompts[~held], prompts[held]
-    model = pipeline(settings).fit(train["prompt_text"].tolist(), train["label"].to_numpy())
-    score = model.predict_proba(hold["prompt_text"].tolist())[:, 1]
+    with threadpool_limits(limits=1):
+        model = pipeline(settings).fit(train["prompt_text"].tolist(), train["label"].to_numpy())
+        score = model.predict_proba(hold["prompt_text"].tolist())[:, 1]
     y = hold["label"].to_numpy()
     accounts = hold["account_id"].to_numpy()
     threshold, rate, account_auc = choose_threshold(score, y, accounts, settings.negative_prompt_rates)

@@ -29,11 +29,18 @@ ORDINALS: dict[str, dict[str, float]] = {
 
 
 def encode(frame: pd.DataFrame, features: list[str]) -> np.ndarray:
-    """Feature columns as a float matrix (booleans 0/1, ordinal strings ranked, nulls NaN)."""
+    """Feature columns as a float matrix (booleans 0/1, ordinal strings ranked, nulls NaN),
+    every value rounded to the nearest float32 (~7 significant digits).
+
+    Why rounded: a stored double summed in another order differs in its last bits (spend
+    ~2e-13, entropies ~2e-15 between two builds of the same landing files), and LightGBM's
+    bin edges lie between distinct values, so those bits moved the trees and the threshold.
+    Rounding to 2^-24 relative makes such pairs equal (unless they straddle a rounding
+    boundary: odds ~1e-8 per value) and keeps far more precision than 255 bins use."""
     columns = []
     for name in features:
         column = frame[name].map(ORDINALS[name]) if name in ORDINALS else frame[name]
-        columns.append(column.astype("float64").to_numpy())
+        columns.append(column.astype("float64").to_numpy().astype("float32").astype("float64"))
     return np.column_stack(columns) if columns else np.empty((len(frame), 0))
 
 

@@ -158,6 +158,10 @@ def model_input(df: DataFrame, keep: tuple[str, ...] = (), columns: tuple[str, .
     )
 
 
+ROW_ORDER = ("account_id", "feature_date", "incident_id")
+"""The order a training frame is read in (unique per row): LightGBM's histogram sums and the
+fold assignment follow row order, and the engine hands rows over in shuffle order."""
+
 KEY_COLUMNS = (
     "row_key",
     "incident_id",
