@@ -84,6 +84,7 @@ def test_wheel_requires_no_spark(wheel: Path) -> None:
         "isal",
         "lightgbm",
         "scikit-learn",
+        "threadpoolctl",
         "matplotlib",
         "tqdm",
     }
