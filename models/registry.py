@@ -23,9 +23,12 @@ from __future__ import annotations
 import getpass
 import io
 import json
+import logging
 import os
+import sqlite3
 import tarfile
 import tempfile
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -46,12 +49,22 @@ HISTORY_TAG = "champion_history"
 THRESHOLD_TAG = "threshold"
 REGISTRY_ENV = "MLFLOW_REGISTRY_URI"
 EXPERIMENT_ENV = "MLFLOW_EXPERIMENT_NAME"
+# Where the sqlite store records artifact paths (absolute URIs).
+_PATH_COLUMNS = (
+    ("experiments", "artifact_location"),
+    ("runs", "artifact_uri"),
+    ("model_versions", "source"),
+    ("model_versions", "storage_location"),
+    ("logged_models", "artifact_location"),
+)
+log = logging.getLogger(__name__)
 
 __all__ = [
     "MODEL_NAME",
     "FEATURE_COLUMNS",
     "Champion",
     "client",
+    "relocate",
     "experiment_id",
     "register_challenger",
     "champion",
@@ -74,11 +87,45 @@ def _in_lakehouse(lakehouse: Lakehouse) -> bool:
     return lakehouse.mlflow_tracking_uri.startswith(f"sqlite:///{lakehouse.mlflow_dir}")
 
 
+def relocate(lakehouse: Lakehouse) -> list[str]:
+    """Make a copied lakehouse's store name its own artifact folder; returns the old ones.
+
+    The sqlite store records absolute artifact URIs, so a lakehouse copied with ``cp -a``
+    still names the original's folder: runs in the copy would write their artifacts into
+    the original, and deleting the original would break the copy's models. The experiments
+    whose artifacts were another lakehouse's ``mlflow/artifacts`` are moved to this one's,
+    with every path recorded under them."""
+    store = lakehouse.mlflow_dir / "mlflow.db"
+    here = lakehouse.mlflow_artifacts.as_uri()
+    if not store.is_file():
+        return []
+    with closing(sqlite3.connect(store)) as db, db:
+        tables = {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if "experiments" not in tables:
+            return []
+        found = db.execute(
+            "SELECT DISTINCT artifact_location FROM experiments WHERE artifact_location LIKE 'file://%/mlflow/artifacts'"
+        )
+        elsewhere = sorted(location for (location,) in found if location != here)
+        for old in elsewhere:
+            for table, column in _PATH_COLUMNS:
+                if table in tables:
+                    db.execute(
+                        f"UPDATE {table} SET {column} = ? || substr({column}, ?)"
+                        f" WHERE {column} = ? OR substr({column}, 1, ?) = ?",
+                        (here, len(old) + 1, old, len(old) + 1, old + "/"),
+                    )
+    for old in elsewhere:
+        log.info("MLflow store of %s named another lakehouse's artifacts (%s): now its own", lakehouse.home, old)
+    return elsewhere
+
+
 def client(lakehouse: Lakehouse) -> MlflowClient:
     """Point MLflow at the lakehouse store (or the URIs the environment gives)."""
     tracking = lakehouse.mlflow_tracking_uri
     if _in_lakehouse(lakehouse):
         lakehouse.mlflow_dir.mkdir(parents=True, exist_ok=True)
+        relocate(lakehouse)
     registry = os.environ.get(REGISTRY_ENV) or model_names().registry_uri or tracking
     mlflow.set_tracking_uri(tracking)
     mlflow.set_registry_uri(registry)
