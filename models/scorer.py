@@ -32,11 +32,11 @@ def encode(frame: pd.DataFrame, features: list[str]) -> np.ndarray:
     """Feature columns as a float matrix (booleans 0/1, ordinal strings ranked, nulls NaN),
     every value rounded to the nearest float32 (~7 significant digits).
 
-    Why rounded: a stored double summed in another order differs in its last bits (spend
-    ~2e-13, entropies ~2e-15 between two builds of the same landing files), and LightGBM's
-    bin edges lie between distinct values, so those bits moved the trees and the threshold.
-    Rounding to 2^-24 relative makes such pairs equal (unless they straddle a rounding
-    boundary: odds ~1e-8 per value) and keeps far more precision than 255 bins use."""
+    Why rounded: LightGBM's bin edges lie between distinct values, so a last-bit change in an
+    input moves the trees and the threshold. The feature jobs sum exactly (``exact_sum``);
+    this is the guard for noise from anywhere else. Rounding to 2^-24 relative makes such
+    pairs equal (unless they straddle a rounding boundary: odds ~1e-8 per value) and keeps
+    far more precision than 255 bins use."""
     columns = []
     for name in features:
         column = frame[name].map(ORDINALS[name]) if name in ORDINALS else frame[name]
