@@ -5,12 +5,8 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
 import re
 import signal
-import subprocess
-import sys
-import time
 from datetime import date
 from pathlib import Path
 
@@ -25,6 +21,7 @@ from distillguard.jobs import ingest
 from distillguard.quality import GateFailed
 from distillguard.secrets import PARTNER_HMAC_KEY_ENV
 from tests import landing as hand
+from tests.processes import kill_when
 
 D1, D2, D3 = date(2026, 11, 1), date(2026, 11, 2), date(2026, 11, 3)
 # Columns that name a run (its id, clock, message, the table version it wrote): the only
@@ -242,44 +239,15 @@ def test_gate_failure_on_day_two_commits_day_one_then_rerun_skips_it(sail: Spark
     assert len(DeltaTable(whole.table_path(Table.RAW_REQUESTS)).to_pandas()) == 32
 
 
-def _kill_when(lakehouse: Lakehouse, marker: Path) -> int:
-    """Start ``distillguard ingest --start D1 --end D3`` in a child process; SIGKILL it once
-    ``marker`` holds a file."""
-    child = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "distillguard.cli",
-            "ingest",
-            "--start",
-            str(D1),
-            "--end",
-            str(D3),
-            "--home",
-            str(lakehouse.home),
-            "--landing",
-            str(lakehouse.landing),
-        ],
-        env={**os.environ, PARTNER_HMAC_KEY_ENV: "partner-key"},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 300
-    while child.poll() is None and time.monotonic() < deadline:
-        if marker.exists() and any(marker.rglob("*")):
-            child.send_signal(signal.SIGKILL)
-            break
-        time.sleep(0.005)
-    return child.wait(timeout=60)
-
-
 @pytest.mark.parametrize("killed_in", [Table.RAW_REQUESTS, Table.RAW_QUARANTINE])
 def test_sigkill_mid_range_then_rerun_equals_an_uninterrupted_run(
     killed_in: Table, sail: SparkSession, tmp_path: Path
 ) -> None:
     landing = _landing(tmp_path)
     killed, whole = Lakehouse(tmp_path / "killed", landing), Lakehouse(tmp_path / "whole", landing)
-    assert _kill_when(killed, Path(killed.table_path(killed_in))) == -signal.SIGKILL
+    ingest_range = ["ingest", "--start", str(D1), "--end", str(D3)]
+    marker = Path(killed.table_path(killed_in))
+    assert kill_when(killed, ingest_range, marker, {PARTNER_HMAC_KEY_ENV: "partner-key"}) == -signal.SIGKILL
     assert not (Path(killed.table_path(Table.INGEST_RUNS)) / "_delta_log").exists()
     rerun = ingest.run_range(sail, killed, D1, D3)
     uninterrupted = ingest.run_range(sail, whole, D1, D3)

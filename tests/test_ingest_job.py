@@ -6,12 +6,8 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
 import shutil
 import signal
-import subprocess
-import sys
-import time
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -25,6 +21,7 @@ from distillguard.maintenance import version
 from distillguard.quality import GateFailed
 from distillguard.secrets import PARTNER_HMAC_KEY_ENV
 from tests.pii import find_pii, scanned_tables
+from tests.processes import kill_when
 
 DAYS = [date(2026, 11, 1), date(2026, 11, 2), date(2026, 11, 3)]
 INVALID = ("malformed_json", "wrong_type", "missing_required", "invalid_utf8", "future_timestamp", "huge_prompt")
@@ -205,35 +202,6 @@ def test_critical_gate_failure_writes_nothing(ingested, sail: SparkSession, tmp_
     assert ingest.changed_event_dates(sail, broken, day) == []
 
 
-def _kill_when(lakehouse: Lakehouse, key: str, marker: Path, day: date) -> int:
-    """Start ``distillguard ingest`` in a child process; SIGKILL it once ``marker`` exists."""
-    env = {**os.environ, PARTNER_HMAC_KEY_ENV: key}
-    child = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "distillguard.cli",
-            "ingest",
-            "--date",
-            str(day),
-            "--home",
-            str(lakehouse.home),
-            "--landing",
-            str(lakehouse.landing),
-        ],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 120
-    while child.poll() is None and time.monotonic() < deadline:
-        if marker.exists() and any(marker.rglob("*")):
-            child.send_signal(signal.SIGKILL)
-            break
-        time.sleep(0.005)
-    return child.wait(timeout=60)
-
-
 @pytest.mark.parametrize("killed_in", ["staging", "raw_requests", "raw_quarantine"])
 def test_sigkill_mid_write_then_rerun_is_correct(
     killed_in: str,
@@ -251,7 +219,8 @@ def test_sigkill_mid_write_then_rerun_is_correct(
         "raw_requests": Path(lakehouse.table_path(Table.RAW_REQUESTS)),
         "raw_quarantine": Path(lakehouse.table_path(Table.RAW_QUARANTINE)),
     }[killed_in]
-    assert _kill_when(lakehouse, partner_key, marker, day) == -signal.SIGKILL
+    ingest_day = ["ingest", "--date", str(day)]
+    assert kill_when(lakehouse, ingest_day, marker, {PARTNER_HMAC_KEY_ENV: partner_key}, timeout=120) == -signal.SIGKILL
     runs_path = Path(lakehouse.table_path(Table.INGEST_RUNS))
     assert not runs_path.exists()
     faults = truth["by_folder"][str(day)]

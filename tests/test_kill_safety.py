@@ -3,11 +3,7 @@ uninterrupted run's (in the style of the ingest SIGKILL tests)."""
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
-import time
 from datetime import date
 from pathlib import Path
 
@@ -19,6 +15,7 @@ from distillguard.config import Lakehouse, Table
 from distillguard.jobs import features, ingest
 from distillguard.secrets import PARTNER_HMAC_KEY_ENV, PSEUDONYM_KEY_ENV
 from tests import landing as hand
+from tests.processes import kill_when
 
 D1, D2 = date(2026, 11, 1), date(2026, 11, 2)
 KEYS = {PARTNER_HMAC_KEY_ENV: "partner-key", PSEUDONYM_KEY_ENV: "pseudonym-key"}
@@ -45,33 +42,6 @@ def _ingested(root: Path, sail: SparkSession) -> Lakehouse:
     return lakehouse
 
 
-def _kill_when(lakehouse: Lakehouse, marker: Path, day: date) -> int:
-    child = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "distillguard.cli",
-            "features",
-            "--date",
-            str(day),
-            "--home",
-            str(lakehouse.home),
-            "--landing",
-            str(lakehouse.landing),
-        ],
-        env={**os.environ, **KEYS},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 300
-    while child.poll() is None and time.monotonic() < deadline:
-        if marker.exists() and any(marker.rglob("*.parquet")):
-            child.send_signal(signal.SIGKILL)
-            break
-        time.sleep(0.005)
-    return child.wait(timeout=60)
-
-
 @pytest.fixture(scope="module")
 def uninterrupted(sail: SparkSession, tmp_path_factory: pytest.TempPathFactory) -> dict[Table, list[tuple]]:
     patch = pytest.MonkeyPatch()
@@ -93,12 +63,14 @@ def test_sigkill_features_then_rerun_equals_an_uninterrupted_run(
     lakehouse = _ingested(tmp_path, sail)
     features.run(sail, lakehouse, D1)
     assert (
-        _kill_when(
+        kill_when(
             lakehouse,
+            ["features", "--date", str(D2)],
             Path(lakehouse.table_path(killed_in)) / "feature_date=2026-11-02"
             if killed_in != Table.REQUEST_SIGNALS
             else Path(lakehouse.table_path(killed_in)) / "event_date=2026-11-02",
-            D2,
+            KEYS,
+            pattern="*.parquet",
         )
         == -signal.SIGKILL
     )
