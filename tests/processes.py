@@ -1,4 +1,4 @@
-"""A ``distillguard`` child process SIGKILLed mid-write, for the kill-safety tests."""
+"""``distillguard`` child processes for the tests: the command line, and a child SIGKILLed mid-write."""
 
 from __future__ import annotations
 
@@ -12,6 +12,20 @@ from pathlib import Path
 from distillguard.config import Lakehouse
 
 
+def cli(lakehouse: Lakehouse, *args: str) -> list[str]:
+    """The command line of ``distillguard ARGS --home H --landing L`` in this interpreter."""
+    return [
+        sys.executable,
+        "-m",
+        "distillguard.cli",
+        *args,
+        "--home",
+        str(lakehouse.home),
+        "--landing",
+        str(lakehouse.landing),
+    ]
+
+
 def kill_when(
     lakehouse: Lakehouse, args: list[str], marker: Path, env: dict[str, str], pattern: str = "*", timeout: float = 300
 ) -> int:
@@ -19,16 +33,7 @@ def kill_when(
     SIGKILL it as soon as ``marker`` holds a path matching ``pattern``. Returns its exit code
     (``-signal.SIGKILL`` when it was killed, so a test can assert the kill happened)."""
     child = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "distillguard.cli",
-            *args,
-            "--home",
-            str(lakehouse.home),
-            "--landing",
-            str(lakehouse.landing),
-        ],
+        cli(lakehouse, *args),
         env={**os.environ, **env},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

@@ -7,7 +7,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from datetime import date
 from pathlib import Path
@@ -20,21 +19,9 @@ from distillguard import locks, tables
 from distillguard.config import Lakehouse, Table
 from distillguard.secrets import PARTNER_HMAC_KEY_ENV
 from tests import landing as hand
+from tests.processes import cli
 
 D1, D2 = date(2026, 11, 1), date(2026, 11, 2)
-
-
-def _cli(lakehouse: Lakehouse, *args: str) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "distillguard.cli",
-        *args,
-        "--home",
-        str(lakehouse.home),
-        "--landing",
-        str(lakehouse.landing),
-    ]
 
 
 @pytest.fixture
@@ -54,12 +41,12 @@ def _wait_for_holder(path: Path, child: subprocess.Popen) -> None:
 def test_second_run_of_a_job_and_date_is_refused_then_a_killed_lock_frees_itself(home: Lakehouse) -> None:
     env = {**os.environ, PARTNER_HMAC_KEY_ENV: "test-key"}
     first = subprocess.Popen(
-        _cli(home, "ingest", "--date", str(D1)), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        cli(home, "ingest", "--date", str(D1)), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     lock = Path(locks.lock_path(home, "ingest", D1))
     _wait_for_holder(lock, first)
     second = subprocess.run(
-        _cli(home, "ingest", "--date", str(D1)), env=env, capture_output=True, text=True, timeout=120
+        cli(home, "ingest", "--date", str(D1)), env=env, capture_output=True, text=True, timeout=120
     )
     assert second.returncode == 1 and second.stderr.count("\n") == 1
     assert second.stderr.startswith(
@@ -68,13 +55,11 @@ def test_second_run_of_a_job_and_date_is_refused_then_a_killed_lock_frees_itself
     first.send_signal(signal.SIGKILL)
     assert first.wait(timeout=60) == -signal.SIGKILL
     other_day = subprocess.run(
-        _cli(home, "ingest", "--date", str(D2)), env=env, capture_output=True, text=True, timeout=300
+        cli(home, "ingest", "--date", str(D2)), env=env, capture_output=True, text=True, timeout=300
     )
     assert other_day.returncode == 0, other_day.stderr
     assert json.loads(lock.read_text())["pid"] == first.pid  # the file stays; the lock does not
-    rerun = subprocess.run(
-        _cli(home, "ingest", "--date", str(D1)), env=env, capture_output=True, text=True, timeout=300
-    )
+    rerun = subprocess.run(cli(home, "ingest", "--date", str(D1)), env=env, capture_output=True, text=True, timeout=300)
     assert rerun.returncode == 0, rerun.stderr
     runs = DeltaTable(home.table_path(Table.INGEST_RUNS)).to_pandas()
     assert sorted(runs[runs.status == "succeeded"].landing_date) == [D1, D2]
