@@ -162,6 +162,21 @@ def _with_models(signals: DataFrame, models: DataFrame) -> DataFrame:
     )
 
 
+def interarrival(signals: DataFrame) -> DataFrame:
+    """(account_id, interarrival_cv): the coefficient of variation of the gaps between an
+    account's consecutive requests (null under two gaps or when they average zero).
+
+    One ordered window per account: a 3 M-request account is one task's sort of its day,
+    measured as no straggler on 2 cores (``benchmarks/skew.py``, docs/scaling.md "Skew")."""
+    by_time = Window.partitionBy("account_id").orderBy("ts", "request_id")
+    return (
+        signals.select("account_id", (F.unix_micros("ts") - F.lag(F.unix_micros("ts")).over(by_time)).alias("gap_us"))
+        .where(F.col("gap_us").isNotNull())
+        .groupBy("account_id")
+        .agg(F.when(F.count("*") >= 2, _ratio(F.stddev_pop("gap_us"), F.avg("gap_us"))).alias("interarrival_cv"))
+    )
+
+
 def _rhythm(signals: DataFrame) -> DataFrame:
     """Hour-of-day entropy (bits), active hours and inter-arrival regularity per account.
 
@@ -175,14 +190,7 @@ def _rhythm(signals: DataFrame) -> DataFrame:
         .groupBy("account_id")
         .agg((-exact_sum(F.col("p") * F.log2("p"))).alias("hour_entropy"), F.count("*").alias("active_hours"))
     )
-    by_time = Window.partitionBy("account_id").orderBy("ts", "request_id")
-    gaps = (
-        signals.select("account_id", (F.unix_micros("ts") - F.lag(F.unix_micros("ts")).over(by_time)).alias("gap_us"))
-        .where(F.col("gap_us").isNotNull())
-        .groupBy("account_id")
-        .agg(F.when(F.count("*") >= 2, _ratio(F.stddev_pop("gap_us"), F.avg("gap_us"))).alias("interarrival_cv"))
-    )
-    return entropy.join(gaps, "account_id", "left")
+    return entropy.join(interarrival(signals), "account_id", "left")
 
 
 def _top_template(signals: DataFrame) -> DataFrame:
