@@ -48,6 +48,9 @@ CHAMPION, CHALLENGER = "champion", "challenger"
 HISTORY_TAG = "champion_history"
 THRESHOLD_TAG = "threshold"
 REGISTRY_ENV = "MLFLOW_REGISTRY_URI"
+# The user's registry, read once: ``mlflow.set_registry_uri`` writes this variable itself, so
+# reading it later would send a second lakehouse's models to the first one's registry.
+_USER_REGISTRY_URI = os.environ.get(REGISTRY_ENV)
 EXPERIMENT_ENV = "MLFLOW_EXPERIMENT_NAME"
 # Where the sqlite store records artifact paths (absolute URIs).
 _PATH_COLUMNS = (
@@ -126,7 +129,7 @@ def client(lakehouse: Lakehouse) -> MlflowClient:
     if _in_lakehouse(lakehouse):
         lakehouse.mlflow_dir.mkdir(parents=True, exist_ok=True)
         relocate(lakehouse)
-    registry = os.environ.get(REGISTRY_ENV) or model_names().registry_uri or tracking
+    registry = _USER_REGISTRY_URI or model_names().registry_uri or tracking
     mlflow.set_tracking_uri(tracking)
     mlflow.set_registry_uri(registry)
     return MlflowClient(tracking_uri=tracking, registry_uri=registry)

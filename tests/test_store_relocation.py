@@ -6,6 +6,7 @@ artifacts into the original's folder, and the copy's models lived in the origina
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -26,7 +27,7 @@ def _default_store(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name, raising=False)
 
 
-def test_a_copy_writes_and_loads_only_its_own_artifacts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_copy_writes_and_loads_only_its_own_artifacts(tmp_path: Path) -> None:
     original = Lakehouse.resolve(tmp_path / "original")
     first = register(original, registry.client(original), 0.6)
     registry.promote(registry.client(original), first, "first", actor="tester")
@@ -34,9 +35,9 @@ def test_a_copy_writes_and_loads_only_its_own_artifacts(tmp_path: Path, monkeypa
 
     shutil.copytree(original.home, tmp_path / "copy", symlinks=True)
     copy = Lakehouse.resolve(tmp_path / "copy")
-    # One lakehouse per process, as the CLI runs: MLflow left the original's registry URI in the environment.
-    monkeypatch.delenv(registry.REGISTRY_ENV)
+    # MLflow left the original's registry URI in the environment: the copy must not follow it.
     client = registry.client(copy)
+    assert os.environ[registry.REGISTRY_ENV] == copy.mlflow_tracking_uri
     assert registry.relocate(copy) == []  # done once, by client()
     experiment = client.get_experiment(registry.experiment_id(copy, client))
     assert experiment.artifact_location == copy.mlflow_artifacts.as_uri()
