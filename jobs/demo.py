@@ -153,13 +153,18 @@ def run(
     if pending:
         from distillguard.models import intent
 
+        started = time.perf_counter()
         for trained in intent.train_every(spark, lakehouse, all_days):
             echo(f"demo: intent model as of {trained['as_of']}: {trained['status']} (version {trained['version']})")
+        echo(f"demo: intent models in {time.perf_counter() - started:.1f}s")
         # Every day is already ingested, late events included: one backfill builds each date
         # once, where day-by-day runs would rebuild the dates late events touched.
         echo(f"demo: features {pending[0]}..{all_days[-1]} (backfill) ...")
-        features.backfill(spark, lakehouse, pending[0], all_days[-1])
+        built = features.backfill(spark, lakehouse, pending[0], all_days[-1])
+        echo(f"demo: features of {len(built['window_dates'])} date(s) in {built['seconds']:.1f}s")
+    started = time.perf_counter()
     version = _train(spark, lakehouse, all_days[-1], echo, settings)
+    echo(f"demo: trained in {time.perf_counter() - started:.1f}s")
     if lakehouse.allow_list_csv.is_file():
         added = allow_list.load_csv(spark, lakehouse, lakehouse.allow_list_csv)
         echo(f"demo: allow-list: {len(added)} new entries from {lakehouse.allow_list_csv}")
