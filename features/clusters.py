@@ -77,12 +77,19 @@ def dominant_templates_dates(
     keys_daily: DataFrame, rolling: DataFrame, days: list[date], settings: FeatureSettings = FEATURES
 ) -> DataFrame:
     """(feature_date, account_id, template): ``dominant_templates`` of each date of ``days``
-    (``rolling`` holds the rolling rows of those dates)."""
-    prompts = rolling.select(
-        "feature_date", "account_id", F.col(f"prompt_requests_{max(settings.windows)}d").alias("prompts")
+    (``rolling`` holds the rolling rows of those dates). A window never holds more requests
+    than the whole batch's days, so templates under ``dominant_template_min_requests`` over
+    those are dropped before the rows are attached to the windows."""
+    longest = max(settings.windows)
+    prompts = rolling.select("feature_date", "account_id", F.col(f"prompt_requests_{longest}d").alias("prompts"))
+    rows = keys_daily.where((F.col("key_type") == "ua_template") & inside(days, longest))
+    enough = (
+        rows.groupBy("account_id", "key")
+        .agg(F.sum("requests").alias("requests"))
+        .where(F.col("requests") >= settings.dominant_template_min_requests)
     )
     templates = (
-        windowed(keys_daily.where(F.col("key_type") == "ua_template"), days, max(settings.windows))
+        windowed(rows.join(enough.select("account_id", "key"), ["account_id", "key"], "left_semi"), days, longest)
         .join(prompts.select("feature_date", "account_id"), ["feature_date", "account_id"], "left_semi")
         .groupBy("feature_date", "account_id", "key")
         .agg(F.sum("requests").alias("requests"))
