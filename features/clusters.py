@@ -28,13 +28,14 @@ whole public tool) is a hub and links nobody; and cluster lift and the cluster K
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date, timedelta
+from datetime import date
 
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
 from distillguard.config import FEATURES, FeatureSettings
 from distillguard.features.account_daily import exact_sum
+from distillguard.features.windows import dated, inside, windowed
 
 Checkpoint = Callable[[DataFrame, int], DataFrame]
 KEY_SEPARATOR = "|"
@@ -65,41 +66,41 @@ def account_keys(signals: DataFrame, day: date) -> DataFrame:
     )
 
 
-def _in_window(keys_daily: DataFrame, day: date, settings: FeatureSettings) -> DataFrame:
-    """The daily key rows of the longest window ending on ``day``."""
-    longest = max(settings.windows)
-    return keys_daily.where(
-        (F.col("feature_date") > F.lit(day - timedelta(days=longest))) & (F.col("feature_date") <= F.lit(day))
-    )
-
-
-def _window_keys(keys_daily: DataFrame, day: date, settings: FeatureSettings) -> DataFrame:
-    return (
-        _in_window(keys_daily, day, settings)
-        .groupBy("account_id", "key_type", "key")
-        .agg(F.sum("requests").alias("requests"))
-    )
-
-
 def dominant_templates(
     keys_daily: DataFrame, rolling_day: DataFrame, day: date, settings: FeatureSettings = FEATURES
 ) -> DataFrame:
     """(account_id, template): templates that dominate an account's own prompts in the window."""
-    prompts = rolling_day.select("account_id", F.col(f"prompt_requests_{max(settings.windows)}d").alias("prompts"))
-    templates = _window_keys(
-        keys_daily.where(F.col("key_type") == "ua_template").join(
-            prompts.select("account_id"), "account_id", "left_semi"
-        ),
-        day,
-        settings,
+    return dominant_templates_dates(keys_daily, dated(rolling_day, day), [day], settings).drop("feature_date")
+
+
+def dominant_templates_dates(
+    keys_daily: DataFrame, rolling: DataFrame, days: list[date], settings: FeatureSettings = FEATURES
+) -> DataFrame:
+    """(feature_date, account_id, template): ``dominant_templates`` of each date of ``days``
+    (``rolling`` holds the rolling rows of those dates). A window never holds more requests
+    than the whole batch's days, so templates under ``dominant_template_min_requests`` over
+    those are dropped before the rows are attached to the windows."""
+    longest = max(settings.windows)
+    prompts = rolling.select("feature_date", "account_id", F.col(f"prompt_requests_{longest}d").alias("prompts"))
+    rows = keys_daily.where((F.col("key_type") == "ua_template") & inside(days, longest))
+    enough = (
+        rows.groupBy("account_id", "key")
+        .agg(F.sum("requests").alias("requests"))
+        .where(F.col("requests") >= settings.dominant_template_min_requests)
+    )
+    templates = (
+        windowed(rows.join(enough.select("account_id", "key"), ["account_id", "key"], "left_semi"), days, longest)
+        .join(prompts.select("feature_date", "account_id"), ["feature_date", "account_id"], "left_semi")
+        .groupBy("feature_date", "account_id", "key")
+        .agg(F.sum("requests").alias("requests"))
     )
     return (
-        templates.join(prompts, "account_id")
+        templates.join(prompts, ["feature_date", "account_id"])
         .where(
             (F.col("requests") >= settings.dominant_template_min_requests)
             & (F.col("requests") >= F.col("prompts") * settings.dominant_template_share)
         )
-        .select("account_id", F.split(F.col("key"), r"\|").getItem(0).alias("template"))
+        .select("feature_date", "account_id", F.split(F.col("key"), r"\|").getItem(0).alias("template"))
         .distinct()
     )
 
@@ -113,51 +114,88 @@ def strong_links(
     lockstep: DataFrame,
     lineage: DataFrame,
     settings: FeatureSettings = FEATURES,
+    by: tuple[str, ...] = (),
 ) -> DataFrame:
     """(account_id, key_type, key) strong edges of the accounts active on the day, hubs removed.
 
     ``replay`` is (account_id, source_account_id), ``lockstep`` (account_id, peer_id) and
-    ``lineage`` (account_id, key_type, key) edges, all of the same day."""
-    snapshot = accounts.join(rolling_day.select("account_id"), "account_id")
+    ``lineage`` (account_id, key_type, key) edges, all of the same day. With ``by`` (the
+    ``feature_date`` of a batch of dates) every input carries those columns and each date's
+    graph stays its own: a key links accounts of one date only."""
+    active = rolling_day.select(*by, "account_id")
+    snapshot = accounts.join(active, [*by, "account_id"])
     strong_types = F.col("indicator_type").isin("payment_fingerprint_hmac", "prompt_template_hash")
-    partner_values = indicators.where(strong_types).select(F.col("value").alias("key")).distinct()
+    partner_values = indicators.where(strong_types).select(*by, F.col("value").alias("key")).distinct()
     partner = (
-        snapshot.select("account_id", F.col("payment_fingerprint_hmac").alias("key"))
-        .unionByName(dominant.select("account_id", F.col("template").alias("key")))
-        .join(F.broadcast(partner_values), "key")
-        .select("account_id", F.lit("partner").alias("key_type"), "key")
+        snapshot.select(*by, "account_id", F.col("payment_fingerprint_hmac").alias("key"))
+        .unionByName(dominant.select(*by, "account_id", F.col("template").alias("key")))
+        .join(F.broadcast(partner_values), [*by, "key"])
+        .select(*by, "account_id", F.lit("partner").alias("key_type"), "key")
     )
     pair = F.concat_ws(KEY_SEPARATOR, "account_id", "peer_id")
     edges = (
         snapshot.where(F.col("payment_fingerprint").isNotNull())
-        .select("account_id", F.lit("payment").alias("key_type"), F.col("payment_fingerprint").alias("key"))
+        .select(*by, "account_id", F.lit("payment").alias("key_type"), F.col("payment_fingerprint").alias("key"))
         .unionByName(partner)
         .unionByName(
-            replay.select("account_id", F.lit("replay").alias("key_type"), F.col("source_account_id").alias("key"))
+            replay.select(*by, "account_id", F.lit("replay").alias("key_type"), F.col("source_account_id").alias("key"))
         )
         .unionByName(
             replay.select(
+                *by,
                 F.col("source_account_id").alias("account_id"),
                 F.lit("replay").alias("key_type"),
                 F.col("source_account_id").alias("key"),
             )
         )
-        .unionByName(lockstep.select("account_id", F.lit("lockstep").alias("key_type"), pair.alias("key")))
+        .unionByName(lockstep.select(*by, "account_id", F.lit("lockstep").alias("key_type"), pair.alias("key")))
         .unionByName(
             lockstep.select(
-                F.col("peer_id").alias("account_id"), F.lit("lockstep").alias("key_type"), pair.alias("key")
+                *by, F.col("peer_id").alias("account_id"), F.lit("lockstep").alias("key_type"), pair.alias("key")
             )
         )
-        .unionByName(lineage.select("account_id", "key_type", "key"))
-        .join(rolling_day.select("account_id"), "account_id")
+        .unionByName(lineage.select(*by, "account_id", "key_type", "key"))
+        .join(active, [*by, "account_id"])
         .distinct()
     )
-    per_key = Window.partitionBy("key_type", "key")
+    per_key = Window.partitionBy(*by, "key_type", "key")
     return (
         edges.withColumn("key_accounts", F.count("*").over(per_key))
         .where((F.col("key_accounts") > 1) & (F.col("key_accounts") <= settings.payment_max_accounts))
-        .select("account_id", "key_type", "key")
+        .select(*by, "account_id", "key_type", "key")
     )
+
+
+def _propagate(
+    accounts: DataFrame, edges: DataFrame, checkpoint: Checkpoint, max_iterations: int, by: tuple[str, ...]
+) -> tuple[DataFrame, list[set[tuple]]]:
+    """Min-label propagation within each ``by`` group: the labels and, per iteration run,
+    the groups whose labels changed in it (it stops after the first with none)."""
+    keys = [*by, "account_id"]
+    nodes = edges.select(*keys, F.concat_ws(KEY_SEPARATOR, "key_type", "key").alias("node"))
+    labels = checkpoint(accounts.select(*keys, F.col("account_id").alias("label")).distinct(), 0)
+    changes: list[set[tuple]] = []
+    for iteration in range(1, max_iterations + 1):
+        node_label = nodes.join(labels, keys).groupBy(*by, "node").agg(F.min("label").alias("node_label"))
+        offered = nodes.join(node_label, [*by, "node"]).groupBy(*keys).agg(F.min("node_label").alias("offered"))
+        updated = checkpoint(
+            labels.join(offered, keys, "left").select(
+                *keys, F.least("label", F.coalesce("offered", "label")).alias("label")
+            ),
+            iteration,
+        )
+        changed = updated.join(labels.withColumnRenamed("label", "before"), keys).where(
+            F.col("label") != F.col("before")
+        )
+        if by:
+            groups = {tuple(r[c] for c in by) for r in changed.select(*by).distinct().collect()}
+        else:
+            groups = {()} if changed.limit(1).count() else set()
+        changes.append(groups)
+        labels = updated
+        if not groups:
+            break
+    return labels, changes
 
 
 def components(
@@ -165,26 +203,24 @@ def components(
 ) -> tuple[DataFrame, int, bool]:
     """Min-label propagation: (account_id, label) where label = smallest account_id of the
     component; returns the labels, the iterations run and whether they converged."""
-    nodes = edges.select("account_id", F.concat_ws(KEY_SEPARATOR, "key_type", "key").alias("node"))
-    labels = checkpoint(accounts.select("account_id", F.col("account_id").alias("label")).distinct(), 0)
-    for iteration in range(1, max_iterations + 1):
-        node_label = nodes.join(labels, "account_id").groupBy("node").agg(F.min("label").alias("node_label"))
-        offered = nodes.join(node_label, "node").groupBy("account_id").agg(F.min("node_label").alias("offered"))
-        updated = checkpoint(
-            labels.join(offered, "account_id", "left").select(
-                "account_id", F.least("label", F.coalesce("offered", "label")).alias("label")
-            ),
-            iteration,
-        )
-        changed = (
-            updated.join(labels.withColumnRenamed("label", "before"), "account_id")
-            .where(F.col("label") != F.col("before"))
-            .count()
-        )
-        labels = updated
-        if changed == 0:
-            return labels, iteration, True
-    return labels, max_iterations, False
+    labels, changes = _propagate(accounts, edges, checkpoint, max_iterations, ())
+    return labels, len(changes), not changes[-1]
+
+
+def components_dates(
+    accounts: DataFrame, edges: DataFrame, checkpoint: Checkpoint, max_iterations: int = FEATURES.max_label_iterations
+) -> tuple[DataFrame, dict[date, tuple[int, bool]]]:
+    """``components`` of every ``feature_date`` at once (nodes are (date, account) pairs, so
+    dates never mix): (feature_date, account_id, label) and, per date, the iterations and
+    convergence a run of that date alone reports (a converged date's labels no longer
+    change, so running on for the other dates leaves them as they were)."""
+    labels, changes = _propagate(accounts, edges, checkpoint, max_iterations, ("feature_date",))
+    days = [r["feature_date"] for r in accounts.select("feature_date").distinct().collect()]
+    summary = {}
+    for day in days:
+        last = max((i for i, groups in enumerate(changes, 1) if (day,) in groups), default=0)
+        summary[day] = (last + 1, True) if last < max_iterations else (max_iterations, False)
+    return labels, summary
 
 
 def stable_ids(labels: DataFrame, previous: DataFrame | None) -> DataFrame:
@@ -224,17 +260,33 @@ def cluster_features(
 ) -> DataFrame:
     """Per account: its strong cluster, the strong link types that hold it there, and what
     the cluster as a whole looks like."""
+    return _cluster_features(
+        dated(ids, day), dated(edges, day), dated(dominant, day), dated(rolling_day, day), settings
+    )
+
+
+def cluster_features_dates(
+    ids: DataFrame, edges: DataFrame, dominant: DataFrame, rolling: DataFrame, settings: FeatureSettings = FEATURES
+) -> DataFrame:
+    """``cluster_features`` of every ``feature_date`` of the inputs (clusters of one date only)."""
+    return _cluster_features(ids, edges, dominant, rolling, settings)
+
+
+def _cluster_features(
+    ids: DataFrame, edges: DataFrame, dominant: DataFrame, rolling: DataFrame, settings: FeatureSettings
+) -> DataFrame:
     longest = max(settings.windows)
     w = f"_{longest}d"
-    template = dominant.groupBy("account_id").agg(F.min("template").alias("template"))
-    links = edges.groupBy("account_id").agg(F.sort_array(F.collect_set("key_type")).alias("link_types"))
-    members = ids.join(rolling_day, "account_id").join(template, "account_id", "left").join(links, "account_id", "left")
+    keys = ["feature_date", "account_id"]
+    template = dominant.groupBy(*keys).agg(F.min("template").alias("template"))
+    links = edges.groupBy(*keys).agg(F.sort_array(F.collect_set("key_type")).alias("link_types"))
+    members = ids.join(rolling, keys).join(template, keys, "left").join(links, keys, "left")
     partner_hit = (
         F.col("partner_payment_hit")
         | (F.col(f"partner_prefix_requests{w}") > 0)
         | (F.col(f"partner_template_requests{w}") > 0)
     )
-    per_cluster = members.groupBy("cluster_id").agg(
+    per_cluster = members.groupBy("feature_date", "cluster_id").agg(
         F.count("*").alias("cluster_size"),
         exact_sum(F.col("spend_usd_7d")).alias("cluster_spend_7d"),
         exact_sum(F.col(f"spend_usd{w}")).alias(f"cluster_spend{w}"),
@@ -246,19 +298,19 @@ def cluster_features(
     )
     overlap = (
         members.where(F.col("template").isNotNull())
-        .groupBy("cluster_id", "template")
+        .groupBy("feature_date", "cluster_id", "template")
         .count()
-        .groupBy("cluster_id")
+        .groupBy("feature_date", "cluster_id")
         .agg(F.max("count").alias("top_template_members"))
     )
     return (
         members.select(
-            "account_id", "cluster_id", F.coalesce("link_types", F.array().cast("array<string>")).alias("link_types")
+            *keys, "cluster_id", F.coalesce("link_types", F.array().cast("array<string>")).alias("link_types")
         )
-        .join(per_cluster, "cluster_id")
-        .join(overlap, "cluster_id", "left")
+        .join(per_cluster, ["feature_date", "cluster_id"])
+        .join(overlap, ["feature_date", "cluster_id"], "left")
         .select(
-            F.lit(day).alias("feature_date"),
+            "feature_date",
             "account_id",
             "cluster_id",
             "link_types",
@@ -291,44 +343,64 @@ def weak_keys(
 
     Only which keys an account held matters here, not how often: the window's daily rows
     are reduced to distinct keys, never summed."""
-    active = rolling_day.select("account_id")
-    window = _in_window(keys_daily, day, settings).join(active, "account_id", "left_semi")
-    keys = (
-        window.where(F.col("key_type") == "ip_prefix")
-        .select("account_id", "key_type", "key")
-        .unionByName(
-            window.where(F.col("key_type") == "ua_template").select(
-                "account_id",
-                F.lit("user_agent").alias("key_type"),
-                F.split(F.col("key"), r"\|").getItem(1).alias("key"),
-            )
+    return weak_keys_dates(
+        keys_daily, dated(accounts, day), dated(sketch_buckets, day), dated(rolling_day, day), [day], settings
+    ).drop("feature_date")
+
+
+def weak_keys_dates(
+    keys_daily: DataFrame,
+    accounts: DataFrame,
+    sketch_buckets: DataFrame,
+    rolling: DataFrame,
+    days: list[date],
+    settings: FeatureSettings = FEATURES,
+) -> DataFrame:
+    """(feature_date, account_id, key_type, key): ``weak_keys`` of each date of ``days``
+    (``accounts``, ``sketch_buckets`` and ``rolling`` carry the date). The daily rows are
+    first reduced to one per (day, account, weak key), since a template row names only
+    its user agent here, then attached to the windows holding them."""
+    longest = max(settings.windows)
+    active = rolling.select("feature_date", "account_id")
+    per_day = keys_daily.where(inside(days, longest) & F.col("key_type").isin("ip_prefix", "ua_template")).select(
+        "feature_date",
+        "account_id",
+        F.when(F.col("key_type") == "ip_prefix", F.lit("ip_prefix")).otherwise(F.lit("user_agent")).alias("key_type"),
+        F.when(F.col("key_type") == "ip_prefix", F.col("key"))
+        .otherwise(F.split(F.col("key"), r"\|").getItem(1))
+        .alias("key"),
+    )
+    window = windowed(per_day.distinct(), days, longest)
+    keys = window.unionByName(
+        accounts.where(F.col("org_id").isNotNull()).select(
+            "feature_date", "account_id", F.lit("org").alias("key_type"), F.col("org_id").alias("key")
         )
-        .unionByName(
-            accounts.where(F.col("org_id").isNotNull()).select(
-                "account_id", F.lit("org").alias("key_type"), F.col("org_id").alias("key")
-            )
-        )
-        .unionByName(
-            sketch_buckets.select(
-                "account_id", F.lit("sketch").alias("key_type"), F.col("bucket").cast("string").alias("key")
-            )
+    ).unionByName(
+        sketch_buckets.select(
+            "feature_date",
+            "account_id",
+            F.lit("sketch").alias("key_type"),
+            F.col("bucket").cast("string").alias("key"),
         )
     )
-    return keys.join(active, "account_id").distinct()
+    return keys.join(active, ["feature_date", "account_id"]).distinct()
 
 
-def weak_link_features(ids: DataFrame, keys: DataFrame) -> DataFrame:
+def weak_link_features(ids: DataFrame, keys: DataFrame, by: tuple[str, ...] = ()) -> DataFrame:
     """Per account and weak key type: over its keys of that type, the most members of its own
     strong cluster sharing one (``weak_<type>_cluster_peers``) and the most accounts outside
     the cluster sharing one (``weak_<type>_outside_accounts``). No pairs are formed: a
     carrier prefix held by 5,000 accounts costs two group-bys, not 25 million pairs. A key
     only one account holds gives 0 on both sides, the value of an account without keys, so
-    it is dropped before the join back (most template sketches are one account's own)."""
-    held = keys.join(ids, "account_id")
-    per_cluster = held.groupBy("key_type", "key", "cluster_id").agg(F.count("*").alias("members"))
-    per_key = per_cluster.groupBy("key_type", "key").agg(F.sum("members").alias("holders")).where(F.col("holders") > 1)
-    rows = held.join(per_cluster.join(per_key, ["key_type", "key"]), ["key_type", "key", "cluster_id"])
-    pivoted = rows.groupBy("account_id").agg(
+    it is dropped before the join back (most template sketches are one account's own).
+    With ``by`` (a batch's ``feature_date``) keys and clusters are those of each date."""
+    held = keys.join(ids, [*by, "account_id"])
+    per_cluster = held.groupBy(*by, "key_type", "key", "cluster_id").agg(F.count("*").alias("members"))
+    per_key = (
+        per_cluster.groupBy(*by, "key_type", "key").agg(F.sum("members").alias("holders")).where(F.col("holders") > 1)
+    )
+    rows = held.join(per_cluster.join(per_key, [*by, "key_type", "key"]), [*by, "key_type", "key", "cluster_id"])
+    pivoted = rows.groupBy(*by, "account_id").agg(
         *[
             agg
             for t in WEAK_TYPES
@@ -341,9 +413,10 @@ def weak_link_features(ids: DataFrame, keys: DataFrame) -> DataFrame:
         ]
     )
     return (
-        ids.select("account_id")
-        .join(pivoted, "account_id", "left")
+        ids.select(*by, "account_id")
+        .join(pivoted, [*by, "account_id"], "left")
         .select(
+            *by,
             "account_id",
             *[
                 F.coalesce(F.col(c), F.lit(0)).alias(c)
@@ -393,15 +466,22 @@ def account_clusters(
     lockstep: DataFrame,
     lineage: DataFrame,
     weak: DataFrame,
+    by: tuple[str, ...] = (),
 ) -> DataFrame:
-    """The account_clusters rows: cluster features plus every link family, one row per account;
-    counts are 0 for accounts a family never saw, rates and days stay null (unknown)."""
+    """The account_clusters rows: cluster features plus every link family, one row per account
+    (and ``by``: every family then carries the batch's ``feature_date``); counts are 0 for
+    accounts a family never saw, rates and days stay null (unknown)."""
     joined = clusters
     for family in (replay, sketches, lockstep, lineage, weak):
-        joined = joined.join(family, "account_id", "left")
+        joined = joined.join(family, [*by, "account_id"], "left")
     linked = (F.col("lineage_strong_accounts") + F.col("lineage_weak_accounts")) > 0
     joined = joined.select(
-        *[F.coalesce(F.col(c), F.lit(0)).alias(c) if c in _COUNTS else F.col(c) for c in joined.columns]
+        "account_id",
+        *[
+            F.coalesce(F.col(c), F.lit(0)).alias(c) if c in _COUNTS else F.col(c)
+            for c in joined.columns
+            if c != "account_id"
+        ],
     )
-    share = Window.partitionBy("cluster_id")
+    share = Window.partitionBy(*by, "cluster_id")
     return joined.withColumn("cluster_lineage_share", F.avg(linked.cast("double")).over(share))

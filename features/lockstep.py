@@ -17,12 +17,13 @@ and each account's own set size (``peer_id = account_id``); a window adds days u
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from distillguard.config import FEATURES, FeatureSettings
+from distillguard.features.windows import windowed
 
 
 def lockstep_daily(sketch_day: DataFrame, day: date, settings: FeatureSettings = FEATURES) -> DataFrame:
@@ -47,20 +48,28 @@ def lockstep_daily(sketch_day: DataFrame, day: date, settings: FeatureSettings =
 
 def lockstep_pairs(daily: DataFrame, day: date, settings: FeatureSettings = FEATURES) -> DataFrame:
     """(account_id, peer_id, shared, jaccard) of every pair sharing an element in the window."""
+    return lockstep_pairs_dates(daily, [day], settings).drop("feature_date")
+
+
+def lockstep_pairs_dates(daily: DataFrame, days: list[date], settings: FeatureSettings = FEATURES) -> DataFrame:
+    """``lockstep_pairs`` of each date of ``days``, with that date as ``feature_date``."""
     rows = (
-        daily.where(
-            (F.col("feature_date") > F.lit(day - timedelta(days=settings.lockstep_window_days)))
-            & (F.col("feature_date") <= F.lit(day))
-        )
-        .groupBy("account_id", "peer_id")
+        windowed(daily, days, settings.lockstep_window_days)
+        .groupBy("feature_date", "account_id", "peer_id")
         .agg(F.sum("shared").alias("shared"))
     )
-    sizes = rows.where(F.col("account_id") == F.col("peer_id")).select("account_id", F.col("shared").alias("size"))
+    sizes = rows.where(F.col("account_id") == F.col("peer_id")).select(
+        "feature_date", "account_id", F.col("shared").alias("size")
+    )
     pairs = rows.where(F.col("account_id") < F.col("peer_id"))
     return (
-        pairs.join(sizes, "account_id")
-        .join(sizes.select(F.col("account_id").alias("peer_id"), F.col("size").alias("peer_size")), "peer_id")
+        pairs.join(sizes, ["feature_date", "account_id"])
+        .join(
+            sizes.select("feature_date", F.col("account_id").alias("peer_id"), F.col("size").alias("peer_size")),
+            ["feature_date", "peer_id"],
+        )
         .select(
+            "feature_date",
             "account_id",
             "peer_id",
             "shared",
@@ -76,16 +85,17 @@ def lockstep_edges(pairs: DataFrame, settings: FeatureSettings = FEATURES) -> Da
     )
 
 
-def lockstep_features(pairs: DataFrame, settings: FeatureSettings = FEATURES) -> DataFrame:
-    """Per account: lockstep peers (edges) and the highest Jaccard among supported pairs."""
+def lockstep_features(pairs: DataFrame, settings: FeatureSettings = FEATURES, by: tuple[str, ...] = ()) -> DataFrame:
+    """Per account (and ``by``, e.g. the date of a batch): lockstep peers (edges) and the
+    highest Jaccard among supported pairs."""
     w = f"_{settings.lockstep_window_days}d"
     supported = pairs.where(F.col("shared") >= settings.lockstep_min_shared)
-    both = supported.unionByName(
+    both = supported.select(*by, "account_id", "peer_id", "shared", "jaccard").unionByName(
         supported.select(
-            F.col("peer_id").alias("account_id"), F.col("account_id").alias("peer_id"), "shared", "jaccard"
+            *by, F.col("peer_id").alias("account_id"), F.col("account_id").alias("peer_id"), "shared", "jaccard"
         )
     )
-    return both.groupBy("account_id").agg(
+    return both.groupBy(*by, "account_id").agg(
         F.sum((F.col("jaccard") >= settings.lockstep_min_jaccard).cast("long")).alias(f"lockstep_peers{w}"),
         F.max("jaccard").alias(f"lockstep_max_jaccard{w}"),
     )

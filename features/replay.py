@@ -14,12 +14,13 @@ add days up, so the cost of a day is the refs sent that day.
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from distillguard.config import FEATURES, FeatureSettings
+from distillguard.features.windows import windowed
 
 
 def replay_daily(signals_history: DataFrame, day: date) -> DataFrame:
@@ -41,19 +42,18 @@ def replay_daily(signals_history: DataFrame, day: date) -> DataFrame:
     )
 
 
-def _window(daily: DataFrame, day: date, days: int) -> DataFrame:
-    return daily.where(
-        (F.col("feature_date") > F.lit(day - timedelta(days=days))) & (F.col("feature_date") <= F.lit(day))
-    )
-
-
 def replay_edges(daily: DataFrame, day: date, settings: FeatureSettings = FEATURES) -> DataFrame:
     """(account_id, source_account_id, refs): cross-account replay over the longest window,
     at least ``replay_min_refs`` refs (one stray ref can be a shared transcript)."""
+    return replay_edges_dates(daily, [day], settings).drop("feature_date")
+
+
+def replay_edges_dates(daily: DataFrame, days: list[date], settings: FeatureSettings = FEATURES) -> DataFrame:
+    """``replay_edges`` of each date of ``days``, with that date as ``feature_date``."""
+    foreign = F.col("source_account_id").isNotNull() & (F.col("source_account_id") != F.col("account_id"))
     return (
-        _window(daily, day, max(settings.windows))
-        .where(F.col("source_account_id").isNotNull() & (F.col("source_account_id") != F.col("account_id")))
-        .groupBy("account_id", "source_account_id")
+        windowed(daily.where(foreign), days, max(settings.windows))
+        .groupBy("feature_date", "account_id", "source_account_id")
         .agg(F.sum("refs").alias("refs"))
         .where(F.col("refs") >= settings.replay_min_refs)
     )
@@ -62,20 +62,26 @@ def replay_edges(daily: DataFrame, day: date, settings: FeatureSettings = FEATUR
 def replay_features(daily: DataFrame, day: date, settings: FeatureSettings = FEATURES) -> DataFrame:
     """Per account over the longest window: refs sent, refs replayed from other accounts
     (count, share, distinct sources) and how many accounts replayed its own blocks."""
+    return replay_features_dates(daily, [day], settings).drop("feature_date")
+
+
+def replay_features_dates(daily: DataFrame, days: list[date], settings: FeatureSettings = FEATURES) -> DataFrame:
+    """``replay_features`` of each date of ``days``, with that date as ``feature_date``."""
     w = f"_{max(settings.windows)}d"
-    rows = _window(daily, day, max(settings.windows))
+    rows = windowed(daily, days, max(settings.windows))
     foreign = F.col("source_account_id").isNotNull() & (F.col("source_account_id") != F.col("account_id"))
-    sent = rows.groupBy("account_id").agg(
+    sent = rows.groupBy("feature_date", "account_id").agg(
         F.sum("refs").alias(f"replay_refs_sent{w}"),
         F.coalesce(F.sum(F.when(foreign, F.col("refs"))), F.lit(0)).alias(f"replay_foreign_refs{w}"),
         F.count_distinct(F.when(foreign, F.col("source_account_id"))).alias(f"replay_sources{w}"),
     )
     replayers = (
         rows.where(foreign)
-        .groupBy(F.col("source_account_id").alias("account_id"))
+        .groupBy("feature_date", F.col("source_account_id").alias("account_id"))
         .agg(F.count_distinct("account_id").alias(f"replay_replayers{w}"))
     )
-    return sent.join(replayers, "account_id", "full").select(
+    return sent.join(replayers, ["feature_date", "account_id"], "full").select(
+        "feature_date",
         "account_id",
         F.coalesce(f"replay_refs_sent{w}", F.lit(0)).alias(f"replay_refs_sent{w}"),
         F.coalesce(f"replay_foreign_refs{w}", F.lit(0)).alias(f"replay_foreign_refs{w}"),

@@ -19,13 +19,14 @@ All native Spark functions (higher-order functions, no UDF).
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date, timedelta
+from datetime import date
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from distillguard.config import FEATURES, FeatureSettings
 from distillguard.features.fingerprint import normalized_column
+from distillguard.features.windows import dated, inside, windowed
 
 PUNCTUATION = r"\p{P}+"
 
@@ -74,8 +75,23 @@ def sketch_daily(signals: DataFrame, day: date) -> DataFrame:
 
 def window_buckets(daily: DataFrame, day: date, days: int) -> DataFrame:
     """(account_id, band, bucket, requests) over the ``days`` ending on ``day``."""
-    inside = (F.col("feature_date") > F.lit(day - timedelta(days=days))) & (F.col("feature_date") <= F.lit(day))
-    return daily.where(inside).groupBy("account_id", "band", "bucket").agg(F.sum("requests").alias("requests"))
+    return window_buckets_dates(daily, [day], days).drop("feature_date")
+
+
+def window_buckets_dates(daily: DataFrame, ends: list[date], days: int) -> DataFrame:
+    """(feature_date, account_id, band, bucket, requests): ``window_buckets`` of each date of
+    ``ends`` (the window end as ``feature_date``). Hours are summed away per day first, so
+    each (day, account, bucket) is attached once to each window holding it."""
+    per_day = (
+        daily.where(inside(ends, days))
+        .groupBy("feature_date", "account_id", "band", "bucket")
+        .agg(F.sum("requests").alias("requests"))
+    )
+    return (
+        windowed(per_day, ends, days)
+        .groupBy("feature_date", "account_id", "band", "bucket")
+        .agg(F.sum("requests").alias("requests"))
+    )
 
 
 def sketch_features(
@@ -88,14 +104,19 @@ def sketch_features(
     ``buckets`` is ``window_buckets`` of the longest window when the caller already has it.
     The top bucket is the one with most requests, then most accounts (the largest struct).
     """
-    w = f"_{max(settings.windows)}d"
     if buckets is None:
         buckets = window_buckets(daily, day, max(settings.windows))
-    popularity = buckets.groupBy("band", "bucket").agg(F.count("*").alias("bucket_accounts"))
+    return sketch_features_dates(dated(buckets, day), settings).drop("feature_date")
+
+
+def sketch_features_dates(buckets: DataFrame, settings: FeatureSettings = FEATURES) -> DataFrame:
+    """``sketch_features`` of every ``feature_date`` of ``buckets`` (``window_buckets_dates``)."""
+    w = f"_{max(settings.windows)}d"
+    popularity = buckets.groupBy("feature_date", "band", "bucket").agg(F.count("*").alias("bucket_accounts"))
     band0 = F.col("band") == 0
     per_account = (
-        buckets.join(popularity, ["band", "bucket"])
-        .groupBy("account_id")
+        buckets.join(popularity, ["feature_date", "band", "bucket"])
+        .groupBy("feature_date", "account_id")
         .agg(
             F.sum(F.when(band0, F.col("requests"))).alias("sketched"),
             F.count(F.when(band0, F.lit(1))).alias("band0_buckets"),
@@ -109,6 +130,7 @@ def sketch_features(
         .where(F.col("band0_buckets") > 0)
     )
     return per_account.select(
+        "feature_date",
         "account_id",
         F.col("sketched").alias(f"sketch_requests{w}"),
         (F.col("top.requests") / F.col("sketched")).alias(f"sketch_top_bucket_share{w}"),

@@ -30,22 +30,22 @@ from distillguard.features.account_daily import account_daily
 from distillguard.features.clusters import (
     account_clusters,
     account_keys,
-    cluster_features,
-    components,
-    dominant_templates,
+    cluster_features_dates,
+    components_dates,
+    dominant_templates_dates,
     stable_ids,
     strong_links,
-    weak_keys,
+    weak_keys_dates,
     weak_link_features,
 )
 from distillguard.features.intent import IntentScorer
-from distillguard.features.lineage import banned_as_of, lineage_edges, lineage_features, lineage_links
-from distillguard.features.lockstep import lockstep_daily, lockstep_edges, lockstep_features, lockstep_pairs
+from distillguard.features.lineage import banned_dates, lineage_edges, lineage_features_dates, lineage_links_dates
+from distillguard.features.lockstep import lockstep_daily, lockstep_edges, lockstep_features, lockstep_pairs_dates
 from distillguard.features.models_reference import model_daily, models_as_of
-from distillguard.features.replay import replay_daily, replay_edges, replay_features
+from distillguard.features.replay import replay_daily, replay_edges_dates, replay_features_dates
 from distillguard.features.request_signals import request_signals
 from distillguard.features.rolling import context_of, rolling_dates
-from distillguard.features.sketches import sketch_daily, sketch_features, window_buckets
+from distillguard.features.sketches import sketch_daily, sketch_features_dates, window_buckets_dates
 from distillguard.jobs.ingest import changed_event_dates
 from distillguard.logs import progress
 from distillguard.models.intent import scorer_as_of
@@ -234,16 +234,29 @@ class _AsOf:
 def _cluster_step(
     spark: SparkSession,
     lakehouse: Lakehouse,
-    day: date,
-    as_of: _AsOf,
+    days: list[date],
+    as_of: dict[date, _AsOf],
     incidents: DataFrame,
     settings: FeatureSettings,
-) -> dict[str, Any]:
-    """The clusters of ``day``: needs its rolling and link-family rows and, for stable ids,
-    the clusters of the day before (so dates run in order)."""
-    accounts, indicators = as_of.accounts, as_of.indicators
-    where = tables.date_equals("feature_date", day)
-    rolling_day = tables.read(spark, lakehouse, Table.ACCOUNT_ROLLING).where(F.col("feature_date") == F.lit(day))
+) -> list[dict[str, Any]]:
+    """The clusters of ``days`` (in order, no gaps needed): needs their rolling and
+    link-family rows and, for stable ids, the clusters of the day before the first.
+
+    Set-based over the dates, with ``feature_date`` as part of every key (each date's
+    graph, windows and counts stay its own): lockstep pairs, lineage links, dominant
+    templates, strong edges, label propagation, window buckets, weak keys and the
+    account_clusters write run once for all dates. Only ``stable_ids`` runs date by date,
+    since a date's ids inherit the day before's."""
+    by = ("feature_date",)
+    where = tables.dates_in("feature_date", days)
+
+    def each(part: str) -> DataFrame:
+        return reduce(
+            DataFrame.unionByName, [getattr(as_of[day], part).withColumn("feature_date", F.lit(day)) for day in days]
+        )
+
+    accounts, indicators = each("accounts"), each("indicators")
+    rolling = tables.read(spark, lakehouse, Table.ACCOUNT_ROLLING).where(F.col("feature_date").isin(*days))
     keys_daily = tables.read(spark, lakehouse, Table.ACCOUNT_KEYS)
     sketches = tables.read(spark, lakehouse, Table.SKETCH_DAILY)
     replays = tables.read(spark, lakehouse, Table.REPLAY_DAILY)
@@ -251,15 +264,15 @@ def _cluster_step(
         spark,
         lakehouse,
         "lockstep_pairs",
-        lockstep_pairs(tables.read(spark, lakehouse, Table.LOCKSTEP_DAILY), day, settings),
+        lockstep_pairs_dates(tables.read(spark, lakehouse, Table.LOCKSTEP_DAILY), days, settings),
     )
     links = tables.stage(
         spark,
         lakehouse,
         "lineage_links",
-        lineage_links(banned_as_of(incidents, day), accounts, keys_daily, replays, day, settings),
+        lineage_links_dates(banned_dates(incidents, days), accounts, keys_daily, replays, days, settings),
     )
-    dominant = tables.stage(spark, lakehouse, "dominant", dominant_templates(keys_daily, rolling_day, day, settings))
+    dominant = tables.stage(spark, lakehouse, "dominant", dominant_templates_dates(keys_daily, rolling, days, settings))
     edges = tables.stage(
         spark,
         lakehouse,
@@ -267,16 +280,17 @@ def _cluster_step(
         strong_links(
             accounts,
             indicators,
-            rolling_day,
+            rolling,
             dominant,
-            replay_edges(replays, day, settings),
+            replay_edges_dates(replays, days, settings),
             lockstep_edges(pairs, settings),
-            lineage_edges(links),
+            lineage_edges(links, by),
             settings,
+            by,
         ),
     )
-    labels, iterations, converged = components(
-        rolling_day,
+    labels, summary = components_dates(
+        rolling,
         edges,
         lambda df, i: tables.stage(spark, lakehouse, f"labels_{i % 2}", df),
         settings.max_label_iterations,
@@ -285,24 +299,39 @@ def _cluster_step(
     if tables.exists(lakehouse, Table.ACCOUNT_CLUSTERS):
         previous = (
             tables.read(spark, lakehouse, Table.ACCOUNT_CLUSTERS)
-            .where(F.col("feature_date") == F.lit(day - timedelta(days=1)))
+            .where(F.col("feature_date") == F.lit(days[0] - timedelta(days=1)))
             .select("account_id", "cluster_id")
         )
-    ids = tables.stage(spark, lakehouse, "cluster_ids", stable_ids(labels, previous))
-    buckets = tables.stage(spark, lakehouse, "window_buckets", window_buckets(sketches, day, max(settings.windows)))
-    weak = weak_link_features(ids, weak_keys(keys_daily, accounts, buckets, rolling_day, day, settings))
+    ids_of = []
+    for day in days:
+        day_labels = labels.where(F.col("feature_date") == F.lit(day)).select("account_id", "label")
+        ids = tables.stage(spark, lakehouse, f"cluster_ids_{day.isoformat()}", stable_ids(day_labels, previous))
+        ids_of.append(ids.withColumn("feature_date", F.lit(day)))
+        previous = ids
+    ids = reduce(DataFrame.unionByName, ids_of)
+    buckets = tables.stage(
+        spark, lakehouse, "window_buckets", window_buckets_dates(sketches, days, max(settings.windows))
+    )
+    weak = weak_link_features(ids, weak_keys_dates(keys_daily, accounts, buckets, rolling, days, settings), by)
     clusters = account_clusters(
-        cluster_features(ids, edges, dominant, rolling_day, day, settings),
-        replay_features(replays, day, settings),
-        sketch_features(sketches, day, settings, buckets),
-        lockstep_features(pairs, settings),
-        lineage_features(links, day),
+        cluster_features_dates(ids, edges, dominant, rolling, settings),
+        replay_features_dates(replays, days, settings),
+        sketch_features_dates(buckets, settings),
+        lockstep_features(pairs, settings, by),
+        lineage_features_dates(links),
         weak,
+        by,
     )
     tables.replace(clusters, lakehouse, Table.ACCOUNT_CLUSTERS, where, ("feature_date",))
-    if not converged:
-        log.warning("cluster labels for %s did not converge in %s iterations; clusters may be split", day, iterations)
-    return {"date": day.isoformat(), "iterations": iterations, "converged": converged}
+    out = []
+    for day in days:
+        iterations, converged = summary.get(day, (1, True))
+        if not converged:
+            log.warning(
+                "cluster labels for %s did not converge in %s iterations; clusters may be split", day, iterations
+            )
+        out.append({"date": day.isoformat(), "iterations": iterations, "converged": converged})
+    return out
 
 
 def window_batch(
@@ -334,8 +363,7 @@ def window_batch(
         ("feature_date",),
     )
     _link_days(spark, lakehouse, days, settings)
-    incidents = incidents_before(spark, lakehouse)
-    return [_cluster_step(spark, lakehouse, day, as_of[day], incidents, settings) for day in days]
+    return _cluster_step(spark, lakehouse, days, as_of, incidents_before(spark, lakehouse), settings)
 
 
 def _window_step(spark: SparkSession, lakehouse: Lakehouse, day: date, settings: FeatureSettings) -> dict[str, Any]:
