@@ -24,6 +24,7 @@ from datetime import date
 from functools import reduce
 from typing import Any
 
+import pandas as pd
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
@@ -453,6 +454,15 @@ def gate_aggregates(rows: DataFrame, by: list[str]) -> DataFrame:
     """The raw_requests gate's aggregates of ``rows`` per group of ``by``: the gate costs
     one aggregation (fused with the dedupe counts) instead of a scan per expectation."""
     return rows.groupBy(*by).agg(*[expr.alias(name) for name, expr in _aggregates().items()])
+
+
+def summary_frame(summary: dict[str, Any]) -> pd.DataFrame:
+    """``gate_summary``'s row as the one-row pandas frame the gate checks (``SUMMARY_SCHEMA``'s
+    types; a null stays a null)."""
+    kinds = dict(part.split(" ") for part in SUMMARY_SCHEMA.split(", "))
+    return pd.DataFrame([summary]).astype(
+        {name: "float64" if kind == "double" else "Int64" for name, kind in kinds.items()}
+    )
 
 
 def gate_summary(partials: list[dict[str, Any]]) -> dict[str, Any]:

@@ -54,6 +54,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
 import time
 import uuid
@@ -70,7 +71,7 @@ from pyspark.sql import functions as F
 
 from distillguard import locks, quality, tables
 from distillguard.config import Lakehouse, Table
-from distillguard.engine import engine_name
+from distillguard.engine import PARALLELISM_ENV, engine_name
 from distillguard.errors import DistillguardError
 from distillguard.ingest import contract as c
 from distillguard.ingest import files as landing_files
@@ -79,7 +80,6 @@ from distillguard.ingest.bounds import VOLUME_HISTORY_DAYS, account_bounds, volu
 from distillguard.ingest.common import quarantine_rows, quarantine_summary
 from distillguard.ingest.reference import dedupe, parse_incident_lines, parse_indicator_lines
 from distillguard.ingest.requests import (
-    SUMMARY_SCHEMA,
     classify_days,
     folder_date,
     gate_aggregates,
@@ -87,6 +87,7 @@ from distillguard.ingest.requests import (
     raw_rows,
     request_rows,
     special_ids,
+    summary_frame,
     suspect_rows,
     typed_request_lines,
 )
@@ -104,6 +105,8 @@ LINE_READER = {"sep": "\u0000", "quote": "", "escape": "", "header": "false", "m
 # the driver up to this many, so each query over the classified batch does not find them
 # again; more (a re-run of a large day) stay in the plan.
 SPECIAL_IDS_HELD = 100_000
+# Fewer request files than this per core: their lines are spread over the cores to parse.
+SPREAD_BELOW_FILES_PER_CORE = 4
 STAGED = (
     c.REQUEST_LOGS,
     "suspect",
@@ -135,8 +138,12 @@ def read_lines(spark: SparkSession, files: list[Path], landing: Path) -> DataFra
     """One row per non-blank line: ``value`` and ``source_file`` (path under the landing zone).
 
     Files are read one by one and unioned, since Sail has neither ``input_file_name()`` nor
-    the ``_metadata`` column; gzip is decompressed by the reader.
+    the ``_metadata`` column; gzip is decompressed by the reader. A gzip file is one task
+    (it cannot be split), so a few files leave cores idle (three files on two cores: the
+    third parses alone); with fewer than ``SPREAD_BELOW_FILES_PER_CORE`` files per core
+    the lines are dealt round-robin to every core before they are parsed.
     """
+    cores = int(os.environ.get(PARALLELISM_ENV) or os.cpu_count() or 1)
     frames = [
         spark.read.format("csv")
         .options(**LINE_READER)
@@ -145,7 +152,8 @@ def read_lines(spark: SparkSession, files: list[Path], landing: Path) -> DataFra
         .withColumn("source_file", F.lit(str(path.relative_to(landing))))
         for path in files
     ]
-    return reduce(DataFrame.unionByName, frames)
+    lines = reduce(DataFrame.unionByName, frames)
+    return lines.repartition(cores) if len(files) < SPREAD_BELOW_FILES_PER_CORE * cores else lines
 
 
 @contextmanager
@@ -536,7 +544,7 @@ def _gate(
     passed: list[date] = []
     for day in days:
         run_id = rows[day]["run_id"]
-        summary = spark.createDataFrame([tuple(requests["days"][day]["gate_summary"].values())], SUMMARY_SCHEMA)
+        summary = summary_frame(requests["days"][day]["gate_summary"])
         gates.check("raw_requests", summary, volume_bounds(volumes, day), run_id=run_id)
         if day in figures:
             view = frames["gate_view"].filter(F.col("snapshot_date") == F.lit(day))

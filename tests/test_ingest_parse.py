@@ -268,8 +268,9 @@ def test_line_reader_keeps_every_line_and_marks_bad_bytes(engine: SparkSession, 
     path.write_bytes(gzip.compress(b"\n".join(lines) + b"\n\n"))
     got = read_lines(engine, [path], landing).collect()
     assert [r.source_file for r in got] == ["request_logs/date=2026-11-02/part-00000.jsonl.gz"] * 4
-    assert got[0].value == lines[0].decode()
-    assert got[1].value.count("\ufffd") == 2 and got[3].value == "not json at all"
+    values = [r.value for r in got]  # in no particular order: a few files are spread over the cores
+    assert lines[0].decode() in values and "not json at all" in values
+    assert sorted(value.count("\ufffd") for value in values) == [0, 0, 0, 2]
     parsed = parse_request_lines(
         engine.createDataFrame([(r.value, r.source_file) for r in got], "value string, source_file string"), FOLDER
     )
