@@ -6,8 +6,9 @@ grows with the day, not with history. Every date touched gets its signals and da
 features recomputed exactly (one replaceWhere over the touched partitions), then the
 rolling windows and clusters of every date from the earliest touched one up to D. A
 backfill builds the daily features of several dates in one pass (``daily_batch``), then
-their windows in batches of the same size (``window_batch``: rolling and link families
-set-based per batch, clusters date by date). docs/backfill.md says what is batched and why.
+their windows in batches of the same size (``window_batch``: rolling, link families and
+clusters set-based per batch, only the clusters' stable ids date by date). docs/backfill.md
+says what is batched and why.
 """
 
 from __future__ import annotations
@@ -341,9 +342,10 @@ def window_batch(
     settings: FeatureSettings = FEATURES,
     snapshots: list[date] | None = None,
 ) -> list[dict[str, Any]]:
-    """Windows and clusters of ``days``: the set-based parts once for all of them (rolling in
-    one aggregation and one write, each link family in one write), then the clusters date
-    by date in order. The same tables as one ``_window_step`` per date, in date order."""
+    """Windows and clusters of ``days``, set-based once for all of them: rolling in one
+    aggregation and one write, each link family in one write, the clusters in one pass
+    (only their stable ids date by date, each inheriting the day before's). The same
+    tables as one ``_window_step`` per date, in date order."""
     days = sorted(set(days))
     if snapshots is None:
         snapshots = snapshot_dates(spark, lakehouse)
