@@ -20,40 +20,15 @@ import argparse
 import os
 import statistics
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import replace
 from datetime import date, timedelta
-from typing import Any
+
+from features_backfill import timed_phases
 
 from distillguard import tables
 from distillguard.config import FEATURES, Lakehouse
 from distillguard.engine import get_spark
 from distillguard.jobs import features
-
-
-@contextmanager
-def _timed_writes(seconds: dict[str, float]) -> Iterator[None]:
-    """Add the seconds of each ``tables.stage`` and ``tables.replace`` to ``seconds`` by name."""
-    originals = (tables.replace, tables.stage)
-
-    def timed(function: Callable[..., Any], label: Callable[[tuple], str]) -> Callable[..., Any]:
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            started = time.perf_counter()
-            try:
-                return function(*args, **kwargs)
-            finally:
-                name = label(args)
-                seconds[name] = seconds.get(name, 0.0) + time.perf_counter() - started
-
-        return wrapper
-
-    tables.replace = timed(tables.replace, lambda a: f"write {a[2].value}")
-    tables.stage = timed(tables.stage, lambda a: "stage " + a[2].rstrip("0123456789-_"))
-    try:
-        yield
-    finally:
-        tables.replace, tables.stage = originals
 
 
 def main() -> None:
@@ -75,7 +50,7 @@ def main() -> None:
     seconds: dict[str, float] = {}
     for run in range(args.runs):
         per_batch = []
-        with tables.scratch(lakehouse), _timed_writes(seconds):
+        with tables.scratch(lakehouse), timed_phases(seconds):
             for batch in batches:
                 started = time.perf_counter()
                 features.window_batch(spark, lakehouse, batch, settings, snapshots)

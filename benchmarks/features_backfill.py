@@ -47,8 +47,9 @@ from distillguard.secrets import PSEUDONYM_KEY_ENV, get_key
 
 
 @contextmanager
-def _phases(seconds: dict[str, float]) -> Iterator[None]:
-    """Add the time spent in each write, stage and gate to ``seconds`` (by table or name)."""
+def timed_phases(seconds: dict[str, float]) -> Iterator[None]:
+    """Add the time spent in each write, stage and gate to ``seconds`` (by table, or by
+    staged name without its date suffix)."""
     originals = (tables.replace, tables.stage, quality.Gates.check)
 
     def timed(function: Callable[..., Any], label: Callable[[tuple], str]) -> Callable[..., Any]:
@@ -63,7 +64,7 @@ def _phases(seconds: dict[str, float]) -> Iterator[None]:
         return wrapper
 
     tables.replace = timed(tables.replace, lambda a: f"write {a[2].value}")
-    tables.stage = timed(tables.stage, lambda a: f"stage {a[2]}")
+    tables.stage = timed(tables.stage, lambda a: "stage " + a[2].rstrip("0123456789-_"))
     quality.Gates.check = timed(quality.Gates.check, lambda a: f"gate {a[1]}")
     try:
         yield
@@ -93,7 +94,7 @@ def _whole(spark: Any, lakehouse: Lakehouse, days: list[date]) -> None:
     seconds: dict[str, float] = {}
     features.daily_batch = timed_daily
     try:
-        with tables.scratch(lakehouse), _phases(seconds):
+        with tables.scratch(lakehouse), timed_phases(seconds):
             started = time.perf_counter()
             features.backfill(spark, lakehouse, days[0], days[-1])
             total = time.perf_counter() - started
@@ -133,7 +134,7 @@ def main() -> None:
                 features.daily_step(spark, lakehouse, day, key)
             by_day.append(time.perf_counter() - started)
             seconds: dict[str, float] = {}
-            with _phases(seconds):
+            with timed_phases(seconds):
                 started = time.perf_counter()
                 features.daily_batch(spark, lakehouse, days, key)
                 batch.append(time.perf_counter() - started)
