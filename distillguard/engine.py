@@ -140,6 +140,11 @@ def distributed_sail(spark: SparkSession) -> bool:
     return os.environ.get(MODE_ENV, LOCAL) != LOCAL
 
 
+def parallelism() -> int:
+    """Tasks to spread rows over: Sail's default parallelism when set, else this machine's cores."""
+    return int(os.environ.get(PARALLELISM_ENV) or os.cpu_count() or 1)
+
+
 def write_barrier(df: DataFrame) -> DataFrame:
     """``df`` with a round-robin shuffle in front of a Delta write in Sail's cluster modes.
 
@@ -150,4 +155,4 @@ def write_barrier(df: DataFrame) -> DataFrame:
     """
     if not distributed_sail(df.sparkSession):
         return df
-    return df.repartition(int(os.environ.get(PARALLELISM_ENV) or os.cpu_count() or 1))
+    return df.repartition(parallelism())

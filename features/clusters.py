@@ -260,7 +260,7 @@ def cluster_features(
 ) -> DataFrame:
     """Per account: its strong cluster, the strong link types that hold it there, and what
     the cluster as a whole looks like."""
-    return _cluster_features(
+    return cluster_features_dates(
         dated(ids, day), dated(edges, day), dated(dominant, day), dated(rolling_day, day), settings
     )
 
@@ -269,12 +269,6 @@ def cluster_features_dates(
     ids: DataFrame, edges: DataFrame, dominant: DataFrame, rolling: DataFrame, settings: FeatureSettings = FEATURES
 ) -> DataFrame:
     """``cluster_features`` of every ``feature_date`` of the inputs (clusters of one date only)."""
-    return _cluster_features(ids, edges, dominant, rolling, settings)
-
-
-def _cluster_features(
-    ids: DataFrame, edges: DataFrame, dominant: DataFrame, rolling: DataFrame, settings: FeatureSettings
-) -> DataFrame:
     longest = max(settings.windows)
     w = f"_{longest}d"
     keys = ["feature_date", "account_id"]

@@ -17,7 +17,7 @@ are marked as partial windows instead of looking like quiet ones; the model read
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
@@ -35,6 +35,7 @@ from distillguard.features.account_daily import (
     shares,
     summed,
 )
+from distillguard.features.windows import windowed
 
 UNVERIFIED_TIERS = ("none", "basic")
 
@@ -78,20 +79,7 @@ def rolling_dates(
     end, account). ``context`` holds, per ``feature_date`` of ``days``, the account context of
     that date (``context_of``: its snapshot and the indicators first seen by then)."""
     longest = max(settings.windows)
-    first, last = min(days), max(days)
-    ends = F.explode(
-        F.sequence(
-            F.greatest(F.col("feature_date"), F.lit(first)),
-            F.least(F.date_add(F.col("feature_date"), longest - 1), F.lit(last)),
-        )
-    )
-    window_rows = (
-        daily.where(
-            (F.col("feature_date") > F.lit(first - timedelta(days=longest))) & (F.col("feature_date") <= F.lit(last))
-        )
-        .withColumn("window_end", ends)
-        .where(F.col("window_end").isin(*days))
-    )
+    window_rows = windowed(daily, days, longest, end_as="window_end")
     aggregates = [agg for w in settings.windows for agg in _window_aggregates(w)]
     windows = window_rows.groupBy("window_end", "account_id").agg(*aggregates)
     for w in settings.windows:

@@ -1,8 +1,8 @@
-"""Windows of several end dates in one pass, for the cluster step of a batch of dates.
+"""Windows of several end dates in one pass: rolling windows and the cluster step of a batch.
 
-A backfill computes the clusters of many dates; each date reads the daily rows of the
-window ending on it (28 days of keys and sketch buckets, 7 of lockstep pairs, 90 of
-lineage keys). ``windowed`` attaches each daily row to every end date of the batch whose
+A backfill computes the windows and clusters of many dates; each date reads the daily
+rows of the window ending on it (28 days of rolling sums, keys and sketch buckets, 7 of
+lockstep pairs, 90 of lineage keys). ``windowed`` attaches each daily row to every end date of the batch whose
 window holds it, so one aggregation grouped by ``feature_date`` (the window end) gives
 every date's window at once, instead of one job (and one re-read of 28 days) per date.
 """
@@ -23,9 +23,11 @@ def inside(days: list[date], length: int) -> Column:
     )
 
 
-def windowed(daily: DataFrame, days: list[date], length: int) -> DataFrame:
+def windowed(daily: DataFrame, days: list[date], length: int, end_as: str = "feature_date") -> DataFrame:
     """The rows of ``daily`` inside the ``length``-day window (D - length, D] of each D in
-    ``days``, once per such D, with ``feature_date`` = D (the window end)."""
+    ``days``, once per such D, with D (the window end) as ``end_as``: by default it replaces
+    the row's own ``feature_date``; another name keeps both (rolling windows of several
+    lengths measure each row's distance to the end)."""
     first, last = min(days), max(days)
     ends = F.explode(
         F.sequence(
@@ -33,12 +35,8 @@ def windowed(daily: DataFrame, days: list[date], length: int) -> DataFrame:
             F.least(F.date_add(F.col("feature_date"), length - 1), F.lit(last)),
         )
     )
-    columns = [c for c in daily.columns if c != "feature_date"]
-    return (
-        daily.where(inside(days, length))
-        .select(ends.alias("feature_date"), *columns)
-        .where(F.col("feature_date").isin(*days))
-    )
+    columns = [c for c in daily.columns if c != end_as]
+    return daily.where(inside(days, length)).select(ends.alias(end_as), *columns).where(F.col(end_as).isin(*days))
 
 
 def dated(df: DataFrame, day: date) -> DataFrame:

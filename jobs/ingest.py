@@ -54,7 +54,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import shutil
 import time
 import uuid
@@ -71,7 +70,7 @@ from pyspark.sql import functions as F
 
 from distillguard import locks, quality, tables
 from distillguard.config import Lakehouse, Table
-from distillguard.engine import PARALLELISM_ENV, engine_name
+from distillguard.engine import engine_name, parallelism
 from distillguard.errors import DistillguardError
 from distillguard.ingest import contract as c
 from distillguard.ingest import files as landing_files
@@ -143,7 +142,7 @@ def read_lines(spark: SparkSession, files: list[Path], landing: Path) -> DataFra
     third parses alone); with fewer than ``SPREAD_BELOW_FILES_PER_CORE`` files per core
     the lines are dealt round-robin to every core before they are parsed.
     """
-    cores = int(os.environ.get(PARALLELISM_ENV) or os.cpu_count() or 1)
+    cores = parallelism()
     frames = [
         spark.read.format("csv")
         .options(**LINE_READER)

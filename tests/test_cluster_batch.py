@@ -12,6 +12,7 @@ from pyspark.sql import functions as F
 from distillguard.config import FEATURES
 from distillguard.features.clusters import components, components_dates, weak_keys, weak_keys_dates, weak_link_features
 from distillguard.features.sketches import window_buckets, window_buckets_dates
+from distillguard.features.windows import dated
 
 D1, D2 = date(2026, 11, 27), date(2026, 11, 28)
 DAYS = [D1, D2]
@@ -59,12 +60,8 @@ def _ids(spark: SparkSession, day: date) -> DataFrame:
     return spark.createDataFrame(sorted(IDS[day].items()), "account_id string, cluster_id string")
 
 
-def _with_date(df: DataFrame, day: date) -> DataFrame:
-    return df.withColumn("feature_date", F.lit(day))
-
-
 def _union(spark: SparkSession, part) -> DataFrame:
-    return _with_date(part(spark, D1), D1).unionByName(_with_date(part(spark, D2), D2))
+    return dated(part(spark, D1), D1).unionByName(dated(part(spark, D2), D2))
 
 
 def _per_date_weak(spark: SparkSession, day: date) -> dict[str, tuple]:
