@@ -102,7 +102,13 @@ def build_training_set(
     clusters = tables.read(spark, lakehouse, Table.ACCOUNT_CLUSTERS).where(F.col("feature_date") <= F.lit(as_of))
     rows = build(tables.read(spark, lakehouse, Table.INCIDENTS), rolling, clusters, as_of, settings)
     rows, info = split(spark, rows, partial(tables.stage, spark, lakehouse), settings)
-    rows = _with_dropped_columns(spark, lakehouse, rows.withColumn("as_of", F.lit(as_of)))
+    # Staged once: the gate's queries and the write scan it instead of rebuilding the set.
+    rows = tables.stage(
+        spark,
+        lakehouse,
+        "training_rows",
+        _with_dropped_columns(spark, lakehouse, rows.withColumn("as_of", F.lit(as_of))),
+    )
     gates = quality.Gates(spark, lakehouse, run_id)
     if gates.check("training_set", rows).critical_failures:
         gates.close()
