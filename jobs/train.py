@@ -33,7 +33,6 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from datetime import date
 from functools import partial
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -256,7 +255,7 @@ def _log_model(model: classifier.TrainedModel, rows: pd.DataFrame) -> mlflow.mod
                 "suspend_fpr": model.suspend.target_fpr,
                 "features": features,
             },
-            pip_requirements=[f"{p}=={metadata.version(p)}" for p in ("mlflow", "lightgbm", "numpy", "pandas")],
+            pip_requirements=registry.pinned("mlflow", "lightgbm", "numpy", "pandas"),
         )
 
 

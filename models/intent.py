@@ -245,7 +245,11 @@ def train(spark: SparkSession, lakehouse: Lakehouse, as_of: date, settings: Inte
     with mlflow.start_run(experiment_id=experiment, run_name=f"intent-{as_of}") as active:
         mlflow.log_params({**{f"setting_{k}": v for k, v in asdict(settings).items()}, "as_of": as_of.isoformat()})
         mlflow.log_metrics({**fitted.metrics, "threshold": fitted.threshold})
-        info = mlflow.sklearn.log_model(fitted.pipeline, name="model")
+        info = mlflow.sklearn.log_model(
+            fitted.pipeline,
+            name="model",
+            pip_requirements=registry.pinned("mlflow", "numpy", "pandas", "scikit-learn", "scipy", "skops"),
+        )
         try:
             mlflow_client.get_registered_model(INTENT_MODEL_NAME)
         except MlflowException:

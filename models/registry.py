@@ -31,6 +31,7 @@ import tempfile
 from contextlib import closing
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from importlib import metadata
 
 import mlflow
 from mlflow import MlflowClient
@@ -69,6 +70,7 @@ __all__ = [
     "client",
     "relocate",
     "experiment_id",
+    "pinned",
     "register_challenger",
     "champion",
     "challenger",
@@ -133,6 +135,13 @@ def client(lakehouse: Lakehouse) -> MlflowClient:
     mlflow.set_tracking_uri(tracking)
     mlflow.set_registry_uri(registry)
     return MlflowClient(tracking_uri=tracking, registry_uri=registry)
+
+
+def pinned(*packages: str) -> list[str]:
+    """``pip_requirements`` of a logged model: the installed versions of ``packages``.
+    Given explicitly, MLflow skips inferring them (a subprocess that imports the model,
+    ~5 s per model, and it lists whatever the process imported, pytest included)."""
+    return [f"{package}=={metadata.version(package)}" for package in packages]
 
 
 def experiment_id(lakehouse: Lakehouse, mlflow_client: MlflowClient, name: str = EXPERIMENT_NAME) -> str:
