@@ -59,19 +59,18 @@ def _by_words(pipeline: Any) -> bool:
     )
 
 
-def predict_scores(pipeline: Any, texts: list[str]) -> np.ndarray:
-    """``pipeline.predict_proba(texts)[:, 1]``, bit for bit, and faster for the intent
-    pipeline (models/intent.py).
+def hashed_features(pipeline: Any, texts: list[str]) -> Any:
+    """What the pipeline's vectorizer makes of ``texts`` (its ``transform``), bit for bit,
+    and faster for the intent pipeline (models/intent.py).
 
     ``char_wb`` cuts n-grams inside each whitespace-separated word (padded with a space), so
     a text's hashed counts are the sum of its words' counts. Each distinct word is hashed
     once (words repeat across prompts far more than prompts do), the per-text counts are a
-    sparse product of exact integers, and normalisation and the classifier are the
-    pipeline's own steps on the same matrix the pipeline would build.
+    sparse product of exact integers, and the normalisation is the vectorizer's own.
     """
+    vectorizer = pipeline.steps[0][1]
     if not _by_words(pipeline):
-        return pipeline.predict_proba(texts)[:, 1]
-    vectorizer, classifier = pipeline.steps[0][1], pipeline.steps[1][1]
+        return vectorizer.transform(texts)
     words: dict[str, int] = {}
     indptr, indices = [0], []
     for text in texts:
@@ -80,7 +79,7 @@ def predict_scores(pipeline: Any, texts: list[str]) -> np.ndarray:
         )
         indptr.append(len(indices))
     if not words:  # only blank texts: nothing to hash
-        return pipeline.predict_proba(texts)[:, 1]
+        return vectorizer.transform(texts)
     per_text = sp.csr_matrix(
         (np.ones(len(indices)), np.asarray(indices, dtype=np.int64), np.asarray(indptr, dtype=np.int64)),
         shape=(len(texts), len(words)),
@@ -88,9 +87,15 @@ def predict_scores(pipeline: Any, texts: list[str]) -> np.ndarray:
     per_word = clone(vectorizer).set_params(lowercase=False, norm=None).transform(list(words))
     counts = (per_text @ per_word).tocsr()
     counts.sum_duplicates()
-    if vectorizer.norm is not None:
-        counts = normalize(counts, norm=vectorizer.norm, copy=False)
-    return classifier.predict_proba(counts)[:, 1]
+    return normalize(counts, norm=vectorizer.norm, copy=False) if vectorizer.norm is not None else counts
+
+
+def predict_scores(pipeline: Any, texts: list[str]) -> np.ndarray:
+    """``pipeline.predict_proba(texts)[:, 1]``, bit for bit: the classifier of the intent
+    pipeline on ``hashed_features`` (any other pipeline scores on its own)."""
+    if not _by_words(pipeline):
+        return pipeline.predict_proba(texts)[:, 1]
+    return pipeline.steps[1][1].predict_proba(hashed_features(pipeline, texts))[:, 1]
 
 
 def text_scores(texts: DataFrame, scorer: IntentScorer) -> DataFrame:

@@ -45,7 +45,7 @@ from threadpoolctl import threadpool_limits
 from distillguard import tables
 from distillguard.config import INTENT, INTENT_MODEL_NAME, IntentSettings, Lakehouse, Table
 from distillguard.errors import DistillguardError
-from distillguard.features.intent import IntentScorer
+from distillguard.features.intent import IntentScorer, hashed_features, predict_scores
 from distillguard.models import registry
 from distillguard.models.training_set import BENIGN, POSITIVE, _hash_unit
 
@@ -180,9 +180,13 @@ def fit(prompts: pd.DataFrame, settings: IntentSettings = INTENT) -> IntentFit |
         return None
     held = prompts["account_id"].isin(calibration_accounts(accounts, settings)).to_numpy()
     train, hold = prompts[~held], prompts[held]
+    model, texts = pipeline(settings), train["prompt_text"].tolist()
     with threadpool_limits(limits=1):
-        model = pipeline(settings).fit(train["prompt_text"].tolist(), train["label"].to_numpy())
-        score = model.predict_proba(hold["prompt_text"].tolist())[:, 1]
+        # Pipeline.fit, step by step: the vectorizer only checks its parameters, and its
+        # output (which hashed_features gives bit for bit, faster) fits the classifier.
+        model.steps[0][1].fit(texts)
+        model.steps[-1][1].fit(hashed_features(model, texts), train["label"].to_numpy())
+        score = predict_scores(model, hold["prompt_text"].tolist())
     y = hold["label"].to_numpy()
     accounts = hold["account_id"].to_numpy()
     threshold, rate, account_auc = choose_threshold(score, y, accounts, settings.negative_prompt_rates)
