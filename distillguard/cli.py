@@ -286,11 +286,13 @@ def _cmd_report(args: argparse.Namespace, lakehouse: Lakehouse) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace, lakehouse: Lakehouse) -> int:
+    from distillguard import tables
     from distillguard.engine import get_spark
     from distillguard.jobs import demo
 
     demo.check_lakehouse(lakehouse)  # before an engine starts
-    result = demo.run(get_spark(args.mode), lakehouse, days=args.days, seed=args.seed, scored_days=args.scored_days)
+    with tables.scratch(lakehouse):  # its staged intermediates go when it ends
+        result = demo.run(get_spark(args.mode), lakehouse, days=args.days, seed=args.seed, scored_days=args.scored_days)
     days, last = result["days"], result["scored"][-1]
     tiers = ", ".join(f"{tier} {count}" for tier, count in sorted(result["by_tier"].items())) or "none"
     print(
