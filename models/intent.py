@@ -50,6 +50,8 @@ from distillguard.models import registry
 from distillguard.models.training_set import BENIGN, POSITIVE, _hash_unit
 
 EXPERIMENT_NAME = "distillguard-intent"
+# What a logged intent model needs to load (skops is its serialisation), pinned on logging.
+PACKAGES = ("mlflow", "numpy", "pandas", "scikit-learn", "scipy", "skops")
 AS_OF_TAG, THRESHOLD_TAG, TEXT_CHARS_TAG = "as_of", "threshold", "text_chars"
 _LOADED: dict[str, Any] = {}
 
@@ -252,7 +254,7 @@ def train(spark: SparkSession, lakehouse: Lakehouse, as_of: date, settings: Inte
         info = mlflow.sklearn.log_model(
             fitted.pipeline,
             name="model",
-            pip_requirements=registry.pinned("mlflow", "numpy", "pandas", "scikit-learn", "scipy", "skops"),
+            pip_requirements=registry.pinned(*PACKAGES),
         )
         try:
             mlflow_client.get_registered_model(INTENT_MODEL_NAME)

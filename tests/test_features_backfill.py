@@ -48,7 +48,11 @@ def _register(lakehouse: Lakehouse, as_of: date, positive_file: int) -> None:
     labels = [int(f == positive_file) for d in DAYS for f in (0, 1) for line in range(5)]
     client = registry.client(lakehouse)
     with mlflow.start_run(experiment_id=registry.experiment_id(lakehouse, client, intent.EXPERIMENT_NAME)):
-        info = mlflow.sklearn.log_model(intent.pipeline(INTENT).fit(texts, labels), name="model")
+        info = mlflow.sklearn.log_model(
+            intent.pipeline(INTENT).fit(texts, labels),
+            name="model",
+            pip_requirements=registry.pinned(*intent.PACKAGES),
+        )
     mlflow.register_model(
         info.model_uri,
         INTENT_MODEL_NAME,
