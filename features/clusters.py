@@ -17,7 +17,8 @@ Weak links (IP prefixes, user agents, organisations, template sketches and a par
 prefix) are shared by strangers (residential proxies exit where people live, carriers put
 thousands behind one CGNAT prefix, popular prompts are popular), so they never merge
 components: ``weak_link_features`` counts, per account, how many members of its own strong
-cluster share them and how many accounts outside it do.
+cluster share them and how many accounts outside it do (for template sketches,
+``features/sketches.py::sketch_features_dates`` counts them from its bucket counts).
 
 Component-size guard: a strong key held by more than ``payment_max_accounts`` accounts (a
 payment method of a reseller's 10,000 customers, a gift-card processor, a ref replayed by a
@@ -322,36 +323,36 @@ def cluster_features_dates(
 
 
 WEAK_TYPES = ("ip_prefix", "user_agent", "org", "sketch")
+KEYED_WEAK_TYPES = WEAK_TYPES[:-1]
+"""The weak types ``weak_keys`` lists; sketch buckets are counted with the sketch features."""
 
 
 def weak_keys(
     keys_daily: DataFrame,
     accounts: DataFrame,
-    sketch_buckets: DataFrame,
     rolling_day: DataFrame,
     day: date,
     settings: FeatureSettings = FEATURES,
 ) -> DataFrame:
     """(account_id, key_type, key) weak keys of the active accounts over the longest window:
-    IP prefixes, user agents (of prompted requests), organisations and sketch buckets.
+    IP prefixes, user agents (of prompted requests) and organisations.
 
     Only which keys an account held matters here, not how often: the window's daily rows
     are reduced to distinct keys, never summed."""
-    return weak_keys_dates(
-        keys_daily, dated(accounts, day), dated(sketch_buckets, day), dated(rolling_day, day), [day], settings
-    ).drop("feature_date")
+    return weak_keys_dates(keys_daily, dated(accounts, day), dated(rolling_day, day), [day], settings).drop(
+        "feature_date"
+    )
 
 
 def weak_keys_dates(
     keys_daily: DataFrame,
     accounts: DataFrame,
-    sketch_buckets: DataFrame,
     rolling: DataFrame,
     days: list[date],
     settings: FeatureSettings = FEATURES,
 ) -> DataFrame:
     """(feature_date, account_id, key_type, key): ``weak_keys`` of each date of ``days``
-    (``accounts``, ``sketch_buckets`` and ``rolling`` carry the date). The daily rows are
+    (``accounts`` and ``rolling`` carry the date). The daily rows are
     first reduced to one per (day, account, weak key), since a template row names only
     its user agent here, then attached to the windows holding them."""
     longest = max(settings.windows)
@@ -369,13 +370,6 @@ def weak_keys_dates(
         accounts.where(F.col("org_id").isNotNull()).select(
             "feature_date", "account_id", F.lit("org").alias("key_type"), F.col("org_id").alias("key")
         )
-    ).unionByName(
-        sketch_buckets.select(
-            "feature_date",
-            "account_id",
-            F.lit("sketch").alias("key_type"),
-            F.col("bucket").cast("string").alias("key"),
-        )
     )
     return keys.join(active, ["feature_date", "account_id"]).distinct()
 
@@ -386,7 +380,7 @@ def weak_link_features(ids: DataFrame, keys: DataFrame, by: tuple[str, ...] = ()
     the cluster sharing one (``weak_<type>_outside_accounts``). No pairs are formed: a
     carrier prefix held by 5,000 accounts costs two group-bys, not 25 million pairs. A key
     only one account holds gives 0 on both sides, the value of an account without keys, so
-    it is dropped before the join back (most template sketches are one account's own).
+    it is dropped before the join back.
     With ``by`` (a batch's ``feature_date``) keys and clusters are those of each date."""
     held = keys.join(ids, [*by, "account_id"])
     per_cluster = held.groupBy(*by, "key_type", "key", "cluster_id").agg(F.count("*").alias("members"))
@@ -397,7 +391,7 @@ def weak_link_features(ids: DataFrame, keys: DataFrame, by: tuple[str, ...] = ()
     pivoted = rows.groupBy(*by, "account_id").agg(
         *[
             agg
-            for t in WEAK_TYPES
+            for t in KEYED_WEAK_TYPES
             for agg in (
                 F.max(F.when(F.col("key_type") == t, F.col("members") - 1)).alias(f"weak_{t}_cluster_peers"),
                 F.max(F.when(F.col("key_type") == t, F.col("holders") - F.col("members"))).alias(
@@ -414,7 +408,7 @@ def weak_link_features(ids: DataFrame, keys: DataFrame, by: tuple[str, ...] = ()
             "account_id",
             *[
                 F.coalesce(F.col(c), F.lit(0)).alias(c)
-                for t in WEAK_TYPES
+                for t in KEYED_WEAK_TYPES
                 for c in (f"weak_{t}_cluster_peers", f"weak_{t}_outside_accounts")
             ],
         )
@@ -450,6 +444,8 @@ _COUNTS = (
     "lockstep_peers_7d",
     "lineage_strong_accounts",
     "lineage_weak_accounts",
+    "weak_sketch_cluster_peers",
+    "weak_sketch_outside_accounts",
 )
 
 
@@ -464,16 +460,18 @@ def account_clusters(
 ) -> DataFrame:
     """The account_clusters rows: cluster features plus every link family, one row per account
     (and ``by``: every family then carries the batch's ``feature_date``); counts are 0 for
-    accounts a family never saw, rates and days stay null (unknown)."""
+    accounts a family never saw, rates and days stay null (unknown). The sketch family's
+    weak-link columns go with the other weak types (the table's column order)."""
     joined = clusters
     for family in (replay, sketches, lockstep, lineage, weak):
         joined = joined.join(family, [*by, "account_id"], "left")
     linked = (F.col("lineage_strong_accounts") + F.col("lineage_weak_accounts")) > 0
+    sketch_weak = [f"weak_sketch_{side}" for side in ("cluster_peers", "outside_accounts")]
     joined = joined.select(
         "account_id",
         *[
             F.coalesce(F.col(c), F.lit(0)).alias(c) if c in _COUNTS else F.col(c)
-            for c in joined.columns
+            for c in [c for c in joined.columns if c not in sketch_weak] + sketch_weak
             if c != "account_id"
         ],
     )

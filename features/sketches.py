@@ -95,32 +95,48 @@ def window_buckets_dates(daily: DataFrame, ends: list[date], days: int) -> DataF
 
 
 def sketch_features(
-    daily: DataFrame, day: date, settings: FeatureSettings = FEATURES, buckets: DataFrame | None = None
+    daily: DataFrame,
+    day: date,
+    ids: DataFrame,
+    settings: FeatureSettings = FEATURES,
+    buckets: DataFrame | None = None,
 ) -> DataFrame:
-    """Per account over the longest window: how concentrated its prompts are and how common.
+    """Per account over the longest window: how concentrated its prompts are, how common,
+    and who else sends them.
 
     A campaign re-sends few templates (high top-bucket share, few buckets); a popular prompt
     is sent by many unrelated accounts, so the bucket's account count says common, not suspicious.
-    ``buckets`` is ``window_buckets`` of the longest window when the caller already has it.
+    ``ids`` (account_id, cluster_id) are the day's strong clusters. ``buckets`` is
+    ``window_buckets`` of the longest window when the caller already has it.
     The top bucket is the one with most requests, then most accounts (the largest struct).
     """
     if buckets is None:
         buckets = window_buckets(daily, day, max(settings.windows))
-    return sketch_features_dates(dated(buckets, day), settings).drop("feature_date")
+    return sketch_features_dates(dated(buckets, day), dated(ids, day), settings).drop("feature_date")
 
 
-def sketch_features_dates(buckets: DataFrame, settings: FeatureSettings = FEATURES) -> DataFrame:
-    """``sketch_features`` of every ``feature_date`` of ``buckets`` (``window_buckets_dates``)."""
+def sketch_features_dates(buckets: DataFrame, ids: DataFrame, settings: FeatureSettings = FEATURES) -> DataFrame:
+    """``sketch_features`` of every ``feature_date`` of ``buckets`` (``window_buckets_dates``;
+    ``ids``: the strong clusters of each date), with the sketch columns of the weak links
+    (features/clusters.py::weak_link_features): the most members of its own strong cluster
+    (``weak_sketch_cluster_peers``) and the most accounts outside it
+    (``weak_sketch_outside_accounts``) sharing one of its buckets.
+
+    Those come from the same bucket counts, without a row per bucket and cluster: an account
+    alone in its cluster (most of them) has no peers and, outside, its most shared bucket's
+    accounts but itself; only the members of larger clusters count their own cluster per bucket."""
     w = f"_{max(settings.windows)}d"
-    popularity = buckets.groupBy("feature_date", "band", "bucket").agg(F.count("*").alias("bucket_accounts"))
+    keys = ["feature_date", "band", "bucket"]
+    popularity = buckets.groupBy(*keys).agg(F.count("*").alias("bucket_accounts"))
     band0 = F.col("band") == 0
     per_account = (
-        buckets.join(popularity, ["feature_date", "band", "bucket"])
+        buckets.join(popularity, keys)
         .groupBy("feature_date", "account_id")
         .agg(
             F.sum(F.when(band0, F.col("requests"))).alias("sketched"),
             F.count(F.when(band0, F.lit(1))).alias("band0_buckets"),
             F.max(F.struct("requests", "bucket_accounts")).alias("top"),
+            F.max("bucket_accounts").alias("most_accounts"),
             F.count("*").alias("buckets"),
             F.sum(
                 F.when(F.col("bucket_accounts") > settings.sketch_hub_accounts, F.col("requests")).otherwise(0)
@@ -129,7 +145,22 @@ def sketch_features_dates(buckets: DataFrame, settings: FeatureSettings = FEATUR
         )
         .where(F.col("band0_buckets") > 0)
     )
-    return per_account.select(
+    sizes = ids.groupBy("feature_date", "cluster_id").agg(F.count("*").alias("size")).where(F.col("size") > 1)
+    grouped = buckets.join(
+        ids.join(sizes, ["feature_date", "cluster_id"]).select("feature_date", "account_id", "cluster_id"),
+        ["feature_date", "account_id"],
+    )
+    members = grouped.groupBy(*keys, "cluster_id").agg(F.count("*").alias("members"))
+    in_clusters = (
+        grouped.join(members, [*keys, "cluster_id"])
+        .join(popularity, keys)
+        .groupBy("feature_date", "account_id")
+        .agg(
+            F.max(F.col("members") - 1).alias("peers"),
+            F.max(F.col("bucket_accounts") - F.col("members")).alias("outside"),
+        )
+    )
+    return per_account.join(in_clusters, ["feature_date", "account_id"], "left").select(
         "feature_date",
         "account_id",
         F.col("sketched").alias(f"sketch_requests{w}"),
@@ -137,4 +168,6 @@ def sketch_features_dates(buckets: DataFrame, settings: FeatureSettings = FEATUR
         (F.col("buckets") / F.lit(settings.sketch_bands)).alias(f"sketch_distinct_buckets{w}"),
         (F.col("top.bucket_accounts") - 1).alias(f"sketch_top_bucket_other_accounts{w}"),
         (F.col("popular_requests") / F.col("bucket_requests")).alias(f"sketch_popular_share{w}"),
+        F.coalesce("peers", F.lit(0)).alias("weak_sketch_cluster_peers"),
+        F.coalesce("outside", F.col("most_accounts") - 1).alias("weak_sketch_outside_accounts"),
     )

@@ -313,11 +313,11 @@ def _cluster_step(
     buckets = tables.stage(
         spark, lakehouse, "window_buckets", window_buckets_dates(sketches, days, max(settings.windows))
     )
-    weak = weak_link_features(ids, weak_keys_dates(keys_daily, accounts, buckets, rolling, days, settings), by)
+    weak = weak_link_features(ids, weak_keys_dates(keys_daily, accounts, rolling, days, settings), by)
     clusters = account_clusters(
         cluster_features_dates(ids, edges, dominant, rolling, settings),
         replay_features_dates(replays, days, settings),
-        sketch_features_dates(buckets, settings),
+        sketch_features_dates(buckets, ids, settings),
         lockstep_features(pairs, settings, by),
         lineage_features_dates(links),
         weak,

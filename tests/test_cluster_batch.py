@@ -11,7 +11,7 @@ from pyspark.sql import functions as F
 
 from distillguard.config import FEATURES
 from distillguard.features.clusters import components, components_dates, weak_keys, weak_keys_dates, weak_link_features
-from distillguard.features.sketches import window_buckets, window_buckets_dates
+from distillguard.features.sketches import sketch_features, sketch_features_dates, window_buckets_dates
 from distillguard.features.windows import dated
 
 D1, D2 = date(2026, 11, 27), date(2026, 11, 28)
@@ -65,14 +65,17 @@ def _union(spark: SparkSession, part) -> DataFrame:
 
 
 def _per_date_weak(spark: SparkSession, day: date) -> dict[str, tuple]:
-    buckets = window_buckets(_sketch_daily(spark), day, max(FEATURES.windows))
-    keys = weak_keys(_keys(spark), _accounts(spark, day), buckets, _rolling(spark, day), day)
+    keys = weak_keys(_keys(spark), _accounts(spark, day), _rolling(spark, day), day)
     return {r.account_id: tuple(r)[1:] for r in weak_link_features(_ids(spark, day), keys).collect()}
+
+
+def _per_date_sketch(spark: SparkSession, day: date) -> dict[str, tuple]:
+    return {r.account_id: tuple(r)[1:] for r in sketch_features(_sketch_daily(spark), day, _ids(spark, day)).collect()}
 
 
 def test_weak_links_of_a_batch_equal_one_date_at_a_time(engine: SparkSession) -> None:
     buckets = window_buckets_dates(_sketch_daily(engine), DAYS, max(FEATURES.windows))
-    keys = weak_keys_dates(_keys(engine), _union(engine, _accounts), buckets, _union(engine, _rolling), DAYS, FEATURES)
+    keys = weak_keys_dates(_keys(engine), _union(engine, _accounts), _union(engine, _rolling), DAYS, FEATURES)
     batched = weak_link_features(_union(engine, _ids), keys, ("feature_date",))
     assert batched.columns[:2] == ["feature_date", "account_id"]
     got = {(r.feature_date, r.account_id): tuple(r)[2:] for r in batched.collect()}
@@ -92,9 +95,18 @@ def test_weak_links_of_a_batch_equal_one_date_at_a_time(engine: SparkSession) ->
     # o1: a1 (c1) and a3 (c3) on D1; only a1 on D2 (held by one account: no link).
     assert [weak(D1, a, "org") for a in ("a1", "a2", "a3")] == [(0, 1), (0, 0), (0, 1)]
     assert [weak(D2, a, "org") for a in ("a1", "a2", "a3")] == [(0, 0), (0, 0), (0, 0)]
-    # Bucket 42 on D2 only, a2 and a3 (a2's two hours are one bucket).
-    assert [weak(D1, a, "sketch") for a in ("a2", "a3")] == [(0, 0), (0, 0)]
-    assert [weak(D2, a, "sketch") for a in ("a2", "a3")] == [(0, 1), (0, 1)]
+    # Bucket 42 on D2 only, a2 and a3 (a2's two hours are one bucket): no sketch row on D1.
+    sketched = sketch_features_dates(buckets, _union(engine, _ids))
+    got = {(r.feature_date, r.account_id): tuple(r)[2:] for r in sketched.collect()}
+    for day in DAYS:
+        assert {a: v for (d, a), v in got.items() if d == day} == _per_date_sketch(engine, day)
+    assert {
+        (r.feature_date, r.account_id): (r.weak_sketch_cluster_peers, r.weak_sketch_outside_accounts)
+        for r in sketched.collect()
+    } == {
+        (D2, "a2"): (0, 1),
+        (D2, "a3"): (0, 1),
+    }
     window = {(r.feature_date, r.account_id): r.requests for r in buckets.collect()}
     assert window == {(D2, "a2"): 3, (D2, "a3"): 4}
 

@@ -199,7 +199,6 @@ def test_weak_links_are_counted_never_merged(engine: SparkSession) -> None:
             ("a4", "ip_prefix", "10.8.0.0/24"),
             ("a1", "user_agent", "curl/8"),
             ("a4", "user_agent", "curl/8"),
-            ("a2", "sketch", "77"),
             ("a2", "org", "o1"),
             ("a3", "org", "o1"),
         ],
@@ -210,7 +209,7 @@ def test_weak_links_are_counted_never_merged(engine: SparkSession) -> None:
     assert (got["a1"]["weak_ip_prefix_cluster_peers"], got["a1"]["weak_ip_prefix_outside_accounts"]) == (1, 2)
     assert (got["a3"]["weak_ip_prefix_cluster_peers"], got["a3"]["weak_ip_prefix_outside_accounts"]) == (0, 2)
     assert (got["a1"]["weak_user_agent_outside_accounts"], got["a2"]["weak_user_agent_outside_accounts"]) == (1, 0)
-    assert (got["a2"]["weak_org_outside_accounts"], got["a2"]["weak_sketch_outside_accounts"]) == (1, 0)
+    assert got["a2"]["weak_org_outside_accounts"] == 1
     assert got["a5"] == {
         "account_id": "a5",
         "weak_ip_prefix_cluster_peers": 0,
@@ -219,8 +218,6 @@ def test_weak_links_are_counted_never_merged(engine: SparkSession) -> None:
         "weak_user_agent_outside_accounts": 0,
         "weak_org_cluster_peers": 0,
         "weak_org_outside_accounts": 0,
-        "weak_sketch_cluster_peers": 0,
-        "weak_sketch_outside_accounts": 0,
     }
 
 
@@ -235,7 +232,11 @@ def test_account_clusters_fills_counts_and_lineage_share(engine: SparkSession) -
         "replay_foreign_share_28d double, replay_sources_28d long, "
         "replay_replayers_28d long",
     )
-    sketches = engine.createDataFrame([("a2", 10)], "account_id string, sketch_requests_28d long")
+    sketches = engine.createDataFrame(
+        [("a2", 10, 1, 3)],
+        "account_id string, sketch_requests_28d long, weak_sketch_cluster_peers long, "
+        "weak_sketch_outside_accounts long",
+    )
     lockstep = engine.createDataFrame(
         [("a3", 1, 0.8)], "account_id string, lockstep_peers_7d long, lockstep_max_jaccard_7d double"
     )
@@ -244,10 +245,19 @@ def test_account_clusters_fills_counts_and_lineage_share(engine: SparkSession) -
         "account_id string, lineage_strong_accounts long, lineage_weak_accounts long, lineage_days_since_decision int",
     )
     weak = engine.createDataFrame([("a1", 2)], "account_id string, weak_org_outside_accounts long")
-    got = {
-        r.account_id: r.asDict()
-        for r in account_clusters(clusters, replay, sketches, lockstep, lineage, weak).collect()
-    }
+    rows = account_clusters(clusters, replay, sketches, lockstep, lineage, weak)
+    # The sketch family's weak-link columns sit with the other weak types, as the table has them.
+    assert rows.columns[-4:] == [
+        "weak_org_outside_accounts",
+        "weak_sketch_cluster_peers",
+        "weak_sketch_outside_accounts",
+        "cluster_lineage_share",
+    ]
+    got = {r.account_id: r.asDict() for r in rows.collect()}
+    assert [(got[a]["weak_sketch_cluster_peers"], got[a]["weak_sketch_outside_accounts"]) for a in ("a1", "a2")] == [
+        (0, 0),
+        (1, 3),
+    ]
     assert got["a4"]["replay_foreign_refs_28d"] == 0 and got["a4"]["replay_foreign_share_28d"] is None
     assert (got["a1"]["lineage_strong_accounts"], got["a1"]["lineage_days_since_decision"]) == (0, None)
     assert got["a1"]["cluster_lineage_share"] == pytest.approx(1 / 3)

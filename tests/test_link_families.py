@@ -17,6 +17,7 @@ from distillguard.features.sketches import sketch_daily, sketch_features, templa
 from tests.rows import DAY
 
 SKETCH_DAILY = "feature_date date, account_id string, band int, bucket long, hour int, requests long"
+IDS = "account_id string, cluster_id string"
 
 
 def _at(days_before: int, hh: int, mm: int = 0) -> datetime:
@@ -71,7 +72,8 @@ def test_sketch_daily_and_window_features(engine: SparkSession) -> None:
         ],
         SKETCH_DAILY,
     )
-    got = {r.account_id: r.asDict() for r in sketch_features(daily, DAY, settings).collect()}
+    apart = engine.createDataFrame([("x", "cx"), ("y", "cy")], IDS)
+    got = {r.account_id: r.asDict() for r in sketch_features(daily, DAY, apart, settings).collect()}
     assert got["x"] == {
         "account_id": "x",
         "sketch_requests_28d": 4,
@@ -79,9 +81,41 @@ def test_sketch_daily_and_window_features(engine: SparkSession) -> None:
         "sketch_distinct_buckets_28d": 1.5,
         "sketch_top_bucket_other_accounts_28d": 0,
         "sketch_popular_share_28d": pytest.approx(3 / 8),
+        "weak_sketch_cluster_peers": 0,
+        "weak_sketch_outside_accounts": 1,
     }
     # y's two top buckets tie on requests: the more popular one is reported.
     assert (got["y"]["sketch_top_bucket_other_accounts_28d"], got["y"]["sketch_popular_share_28d"]) == (1, 0.5)
+    together = engine.createDataFrame([("x", "c1"), ("y", "c1")], IDS)
+    got = {r.account_id: r.asDict() for r in sketch_features(daily, DAY, together, settings).collect()}
+    assert [(got[a]["weak_sketch_cluster_peers"], got[a]["weak_sketch_outside_accounts"]) for a in "xy"] == [
+        (1, 0),
+        (1, 0),
+    ]
+
+
+def test_sketch_weak_links_count_the_own_cluster_and_outsiders_per_bucket(engine: SparkSession) -> None:
+    """Bucket A (band 0): x, y (both of c1) and z; bucket B (band 1): x, z and w; v alone in its
+    own bucket. The most peers and the most outsiders of x come from different buckets."""
+    daily = engine.createDataFrame(
+        [
+            (DAY, "x", 0, 1, 9, 1),
+            (DAY, "y", 0, 1, 9, 1),
+            (DAY, "z", 0, 1, 9, 1),
+            (DAY, "x", 1, 2, 9, 1),
+            (DAY, "z", 1, 2, 9, 1),
+            (DAY, "w", 1, 2, 9, 1),
+            (DAY, "w", 0, 3, 9, 1),
+            (DAY, "v", 0, 4, 9, 1),
+        ],
+        SKETCH_DAILY,
+    )
+    ids = engine.createDataFrame([("x", "c1"), ("y", "c1"), ("z", "cz"), ("w", "cw"), ("v", "cv")], IDS)
+    got = {
+        r.account_id: (r.weak_sketch_cluster_peers, r.weak_sketch_outside_accounts)
+        for r in sketch_features(daily, DAY, ids).collect()
+    }
+    assert got == {"x": (1, 2), "y": (1, 1), "z": (0, 2), "w": (0, 2), "v": (0, 0)}
 
 
 def test_replay_join_is_point_in_time(engine: SparkSession) -> None:
