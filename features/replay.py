@@ -9,7 +9,7 @@ issued later, or never seen, has no source.
 
 ``replay_daily`` holds, per sending day, account and source account, the number of refs
 sent (the account itself when it resends its own blocks, null when unresolved); windows
-add days up, so the cost of a day is the refs sent that day.
+add days up, so the cost of a day is the refs sent that day and the lookup of their issues.
 """
 
 from __future__ import annotations
@@ -25,20 +25,31 @@ from distillguard.features.windows import windowed
 
 def replay_daily(signals_history: DataFrame, day: date) -> DataFrame:
     """(feature_date, account_id, source_account_id, refs) for the refs sent on ``day``."""
-    sent = signals_history.where((F.col("event_date") == F.lit(day)) & (F.size("reasoning_refs_sent") > 0)).select(
-        "account_id", "ts", F.explode("reasoning_refs_sent").alias("ref")
+    return replay_daily_dates(signals_history, [day])
+
+
+def replay_daily_dates(signals_history: DataFrame, days: list[date]) -> DataFrame:
+    """``replay_daily`` of each date of ``days`` (its sending day as ``feature_date``) in one
+    join. A ref's source is its earliest issue, and it counts only when strictly before the
+    sending request; an issue on a later event date is later than every request of the day,
+    so the earliest issues up to the last date resolve every date's refs as each date's own
+    issues would. Only the refs the dates sent are looked up."""
+    sent = signals_history.where(F.col("event_date").isin(*days) & (F.size("reasoning_refs_sent") > 0)).select(
+        F.col("event_date").alias("feature_date"), "account_id", "ts", F.explode("reasoning_refs_sent").alias("ref")
     )
     issued = (
-        signals_history.where((F.col("event_date") <= F.lit(day)) & F.col("reasoning_ref_issued").isNotNull())
-        .groupBy(F.col("reasoning_ref_issued").alias("ref"))
+        signals_history.where((F.col("event_date") <= F.lit(max(days))) & F.col("reasoning_ref_issued").isNotNull())
+        .select(F.col("reasoning_ref_issued").alias("ref"), "account_id", "ts")
+        .join(sent.select("ref").distinct(), "ref", "left_semi")
+        .groupBy("ref")
         .agg(F.min_by("account_id", "ts").alias("issued_to"), F.min("ts").alias("issued_ts"))
     )
     source = F.when(F.col("issued_ts") < F.col("ts"), F.col("issued_to"))
     return (
         sent.join(issued, "ref", "left")
-        .groupBy("account_id", source.alias("source_account_id"))
+        .groupBy("feature_date", "account_id", source.alias("source_account_id"))
         .agg(F.count("*").alias("refs"))
-        .select(F.lit(day).alias("feature_date"), "account_id", "source_account_id", "refs")
+        .select("feature_date", "account_id", "source_account_id", "refs")
     )
 
 

@@ -43,7 +43,7 @@ from distillguard.features.intent import IntentScorer
 from distillguard.features.lineage import banned_dates, lineage_edges, lineage_features_dates, lineage_links_dates
 from distillguard.features.lockstep import lockstep_daily, lockstep_edges, lockstep_features, lockstep_pairs_dates
 from distillguard.features.models_reference import model_daily, models_as_of
-from distillguard.features.replay import replay_daily, replay_edges_dates, replay_features_dates
+from distillguard.features.replay import replay_daily_dates, replay_edges_dates, replay_features_dates
 from distillguard.features.request_signals import request_signals
 from distillguard.features.rolling import context_of, rolling_dates
 from distillguard.features.sketches import sketch_daily, sketch_features_dates, window_buckets_dates
@@ -196,8 +196,9 @@ def incidents_before(spark: SparkSession, lakehouse: Lakehouse) -> DataFrame:
 
 def _link_days(spark: SparkSession, lakehouse: Lakehouse, days: list[date], settings: FeatureSettings) -> None:
     """The dates' partitions of the link families (sketch buckets, replay, lockstep pairs),
-    one write per table: each date reads only its signals (replay also the refs issued up
-    to it), exactly as a run of that date alone."""
+    one write per table: each date reads only its signals (replay also the issues of the
+    refs it sent, up to the batch's last date, which resolve them as a run of that date
+    alone does)."""
     where = tables.dates_in("feature_date", days)
     signals = tables.read(spark, lakehouse, Table.REQUEST_SIGNALS)
 
@@ -211,9 +212,7 @@ def _link_days(spark: SparkSession, lakehouse: Lakehouse, days: list[date], sett
         where,
         ("feature_date",),
     )
-    tables.replace(
-        union([replay_daily(signals, day) for day in days]), lakehouse, Table.REPLAY_DAILY, where, ("feature_date",)
-    )
+    tables.replace(replay_daily_dates(signals, days), lakehouse, Table.REPLAY_DAILY, where, ("feature_date",))
     sketch = tables.read(spark, lakehouse, Table.SKETCH_DAILY)
     tables.replace(
         union([lockstep_daily(sketch.where(F.col("feature_date") == F.lit(day)), day, settings) for day in days]),

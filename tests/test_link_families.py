@@ -6,13 +6,13 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 
 import pytest
-from pyspark.sql import SparkSession
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from distillguard.config import FEATURES
 from distillguard.features.lineage import banned_as_of, lineage_edges, lineage_features, lineage_links
 from distillguard.features.lockstep import lockstep_daily, lockstep_edges, lockstep_features, lockstep_pairs
-from distillguard.features.replay import replay_daily, replay_edges, replay_features
+from distillguard.features.replay import replay_daily, replay_daily_dates, replay_edges, replay_features
 from distillguard.features.sketches import sketch_daily, sketch_features, template_sketch
 from tests.rows import DAY
 
@@ -130,11 +130,22 @@ def test_replay_join_is_point_in_time(engine: SparkSession) -> None:
             ("C", _at(0, 11, 30), None, ["ref4"]),
             ("C", _at(0, 11, 45), None, ["ref3", "refX"]),  # refX never issued
             ("A", _at(0, 13), None, ["ref2"]),  # its own block
+            ("C", _at(1, 12), None, ["ref5"]),  # sent the day before ref5 is issued
+            ("B", _at(0, 8), "ref5", None),
         ],
         "account_id string, ts timestamp, reasoning_ref_issued string, reasoning_refs_sent array<string>",
     ).withColumn("event_date", F.to_date("ts"))
     got = sorted((r.account_id, r.source_account_id or "-", r.refs) for r in replay_daily(history, DAY).collect())
     assert got == [("A", "A", 1), ("C", "-", 2), ("C", "A", 2), ("C", "B", 1)]
+    # Two dates in one join: each resolves its refs as a run of it alone does.
+    days = [DAY - timedelta(days=1), DAY]
+
+    def rows(df: DataFrame) -> list[tuple]:
+        return sorted((r.feature_date, r.account_id, r.source_account_id or "-", r.refs) for r in df.collect())
+
+    both = rows(replay_daily_dates(history, days))
+    assert both == sorted(r for day in days for r in rows(replay_daily(history, day)))
+    assert [r[1:] for r in both if r[0] == days[0]] == [("A", "A", 1), ("C", "-", 1)]
     daily = engine.createDataFrame(
         [
             (DAY, "C", "A", 2),
