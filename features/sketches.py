@@ -124,7 +124,8 @@ def sketch_features_dates(buckets: DataFrame, ids: DataFrame, settings: FeatureS
 
     Those come from the same bucket counts, without a row per bucket and cluster: an account
     alone in its cluster (most of them) has no peers and, outside, its most shared bucket's
-    accounts but itself; only the members of larger clusters count their own cluster per bucket."""
+    accounts but itself; only the members of larger clusters count their own cluster per bucket.
+    A bucket's accounts are all in ``ids``: an account with requests in a window is active in it."""
     w = f"_{max(settings.windows)}d"
     keys = ["feature_date", "band", "bucket"]
     popularity = buckets.groupBy(*keys).agg(F.count("*").alias("bucket_accounts"))
