@@ -36,6 +36,7 @@ from pyspark.sql import functions as F
 
 from distillguard.config import FEATURES, FeatureSettings
 from distillguard.features.account_daily import exact_sum
+from distillguard.features.sketches import WEAK_COLUMNS as SKETCH_WEAK_COLUMNS
 from distillguard.features.windows import dated, inside, windowed
 
 Checkpoint = Callable[[DataFrame, int], DataFrame]
@@ -322,9 +323,9 @@ def cluster_features_dates(
     )
 
 
-WEAK_TYPES = ("ip_prefix", "user_agent", "org", "sketch")
-KEYED_WEAK_TYPES = WEAK_TYPES[:-1]
+KEYED_WEAK_TYPES = ("ip_prefix", "user_agent", "org")
 """The weak types ``weak_keys`` lists; sketch buckets are counted with the sketch features."""
+WEAK_TYPES = (*KEYED_WEAK_TYPES, "sketch")
 
 
 def weak_keys(
@@ -444,8 +445,7 @@ _COUNTS = (
     "lockstep_peers_7d",
     "lineage_strong_accounts",
     "lineage_weak_accounts",
-    "weak_sketch_cluster_peers",
-    "weak_sketch_outside_accounts",
+    *SKETCH_WEAK_COLUMNS,
 )
 
 
@@ -466,12 +466,11 @@ def account_clusters(
     for family in (replay, sketches, lockstep, lineage, weak):
         joined = joined.join(family, [*by, "account_id"], "left")
     linked = (F.col("lineage_strong_accounts") + F.col("lineage_weak_accounts")) > 0
-    sketch_weak = [f"weak_sketch_{side}" for side in ("cluster_peers", "outside_accounts")]
     joined = joined.select(
         "account_id",
         *[
             F.coalesce(F.col(c), F.lit(0)).alias(c) if c in _COUNTS else F.col(c)
-            for c in [c for c in joined.columns if c not in sketch_weak] + sketch_weak
+            for c in [c for c in joined.columns if c not in SKETCH_WEAK_COLUMNS] + list(SKETCH_WEAK_COLUMNS)
             if c != "account_id"
         ],
     )

@@ -29,6 +29,8 @@ from distillguard.features.fingerprint import normalized_column
 from distillguard.features.windows import dated, inside, windowed
 
 PUNCTUATION = r"\p{P}+"
+WEAK_COLUMNS = ("weak_sketch_cluster_peers", "weak_sketch_outside_accounts")
+"""The sketch side of the weak links (features/clusters.py), computed with the sketch features."""
 
 
 def sketch_text(text: Column) -> Column:
@@ -169,6 +171,6 @@ def sketch_features_dates(buckets: DataFrame, ids: DataFrame, settings: FeatureS
         (F.col("buckets") / F.lit(settings.sketch_bands)).alias(f"sketch_distinct_buckets{w}"),
         (F.col("top.bucket_accounts") - 1).alias(f"sketch_top_bucket_other_accounts{w}"),
         (F.col("popular_requests") / F.col("bucket_requests")).alias(f"sketch_popular_share{w}"),
-        F.coalesce("peers", F.lit(0)).alias("weak_sketch_cluster_peers"),
-        F.coalesce("outside", F.col("most_accounts") - 1).alias("weak_sketch_outside_accounts"),
+        F.coalesce("peers", F.lit(0)).alias(WEAK_COLUMNS[0]),
+        F.coalesce("outside", F.col("most_accounts") - 1).alias(WEAK_COLUMNS[1]),
     )
