@@ -31,7 +31,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date
 
-from pyspark.sql import DataFrame, Window
+from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from distillguard.config import FEATURES, FeatureSettings
@@ -41,6 +41,7 @@ from distillguard.features.windows import dated, inside, windowed
 
 Checkpoint = Callable[[DataFrame, int], DataFrame]
 KEY_SEPARATOR = "|"
+KEY_ID = ("key_id_0", "key_id_1")
 
 
 def account_keys(signals: DataFrame, day: date) -> DataFrame:
@@ -75,36 +76,52 @@ def dominant_templates(
     return dominant_templates_dates(keys_daily, dated(rolling_day, day), [day], settings).drop("feature_date")
 
 
+def _key_id(key: str) -> list[Column]:
+    """Two 64-bit hashes of a key string: a 16-byte stand-in for it in joins and groupings."""
+    return [F.xxhash64(F.lit(seed), key).alias(name) for seed, name in enumerate(KEY_ID)]
+
+
 def dominant_templates_dates(
     keys_daily: DataFrame, rolling: DataFrame, days: list[date], settings: FeatureSettings = FEATURES
 ) -> DataFrame:
     """(feature_date, account_id, template): ``dominant_templates`` of each date of ``days``
     (``rolling`` holds the rolling rows of those dates). A window never holds more requests
     than the whole batch's days, so templates under ``dominant_template_min_requests`` over
-    those are dropped before the rows are attached to the windows."""
+    those are dropped before the rows are attached to the windows.
+
+    The (template, user agent, system prompt) keys are ~135 characters. A window of them
+    grouped and joined as strings outgrows Arrow's 2 GiB of string data per partition at
+    `seed` scale on 2 cores (Sail: "Offset overflow error"), so they are counted under
+    ``_key_id`` and only the dominant ones are named again."""
     longest = max(settings.windows)
     prompts = rolling.select("feature_date", "account_id", F.col(f"prompt_requests_{longest}d").alias("prompts"))
-    rows = keys_daily.where((F.col("key_type") == "ua_template") & inside(days, longest))
+    keyed = keys_daily.where((F.col("key_type") == "ua_template") & inside(days, longest))
+    rows = keyed.select("feature_date", "account_id", *_key_id("key"), "requests")
     enough = (
-        rows.groupBy("account_id", "key")
+        rows.groupBy("account_id", *KEY_ID)
         .agg(F.sum("requests").alias("requests"))
         .where(F.col("requests") >= settings.dominant_template_min_requests)
     )
     templates = (
-        windowed(rows.join(enough.select("account_id", "key"), ["account_id", "key"], "left_semi"), days, longest)
+        windowed(rows.join(enough.select("account_id", *KEY_ID), ["account_id", *KEY_ID], "left_semi"), days, longest)
         .join(prompts.select("feature_date", "account_id"), ["feature_date", "account_id"], "left_semi")
-        .groupBy("feature_date", "account_id", "key")
+        .groupBy("feature_date", "account_id", *KEY_ID)
         .agg(F.sum("requests").alias("requests"))
     )
-    return (
+    dominant = (
         templates.join(prompts, ["feature_date", "account_id"])
         .where(
             (F.col("requests") >= settings.dominant_template_min_requests)
             & (F.col("requests") >= F.col("prompts") * settings.dominant_template_share)
         )
-        .select("feature_date", "account_id", F.split(F.col("key"), r"\|").getItem(0).alias("template"))
+        .select("feature_date", "account_id", *KEY_ID)
+    )
+    named = (
+        keyed.select("account_id", *_key_id("key"), F.split(F.col("key"), r"\|").getItem(0).alias("template"))
+        .join(dominant.select("account_id", *KEY_ID).distinct(), ["account_id", *KEY_ID], "left_semi")
         .distinct()
     )
+    return dominant.join(named, ["account_id", *KEY_ID]).select("feature_date", "account_id", "template").distinct()
 
 
 def strong_links(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import replace
+from datetime import timedelta
 
 import pytest
 from pyspark.sql import DataFrame, SparkSession
@@ -96,6 +97,30 @@ def _clusters(spark: SparkSession):
     dominant = dominant_templates(keys, rolling, DAY, SETTINGS)
     edges = strong_links(accounts, indicators, rolling, dominant, replay, lockstep, lineage, SETTINGS)
     return rolling, dominant, edges
+
+
+def test_dominant_templates_sum_a_key_over_the_window_and_name_each_template_once(engine: SparkSession) -> None:
+    """Keys are counted under their two hashes (features/clusters.py::_key_id), then named again."""
+    keys = engine.createDataFrame(
+        [
+            # t1 dominates a1 under two keys (another user agent and system prompt): one row.
+            (DAY, "a1", "ua_template", "t1|aiohttp|-", 30),
+            (DAY, "a1", "ua_template", "t1|curl|s1", 30),
+            # t2: 19 + 1 = 20 requests over the window, 20 >= 0.2 x 100 prompts: dominant.
+            (DAY, "a1", "ua_template", "t2|aiohttp|-", 19),
+            (DAY - timedelta(days=27), "a1", "ua_template", "t2|aiohttp|-", 1),
+            # Outside the 28-day window: t4 never reaches 20 requests.
+            (DAY - timedelta(days=28), "a1", "ua_template", "t4|aiohttp|-", 15),
+            (DAY, "a1", "ua_template", "t4|aiohttp|-", 15),
+            # 30 requests are under 0.2 x a2's 200 prompts.
+            (DAY, "a2", "ua_template", "t3|aiohttp|-", 30),
+            (DAY, "a2", "ip_prefix", "23.0.0.0/24", 90),
+        ],
+        "feature_date date, account_id string, key_type string, key string, requests long",
+    )
+    rolling = engine.createDataFrame([("a1", 100), ("a2", 200)], "account_id string, prompt_requests_28d long")
+    dominant = dominant_templates(keys, rolling, DAY, SETTINGS)
+    assert sorted(tuple(r) for r in dominant.collect()) == [("a1", "t1"), ("a1", "t2")]
 
 
 def test_strong_links_only_and_the_size_guard(engine: SparkSession) -> None:
