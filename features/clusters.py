@@ -95,8 +95,14 @@ def dominant_templates_dates(
     ``_key_id`` and only the dominant ones are named again."""
     longest = max(settings.windows)
     prompts = rolling.select("feature_date", "account_id", F.col(f"prompt_requests_{longest}d").alias("prompts"))
-    keyed = keys_daily.where((F.col("key_type") == "ua_template") & inside(days, longest))
-    rows = keyed.select("feature_date", "account_id", *_key_id("key"), "requests")
+    hashed = keys_daily.where((F.col("key_type") == "ua_template") & inside(days, longest)).select(
+        "feature_date",
+        "account_id",
+        *_key_id("key"),
+        F.split(F.col("key"), r"\|").getItem(0).alias("template"),
+        "requests",
+    )
+    rows = hashed.drop("template")
     enough = (
         rows.groupBy("account_id", *KEY_ID)
         .agg(F.sum("requests").alias("requests"))
@@ -117,7 +123,7 @@ def dominant_templates_dates(
         .select("feature_date", "account_id", *KEY_ID)
     )
     named = (
-        keyed.select("account_id", *_key_id("key"), F.split(F.col("key"), r"\|").getItem(0).alias("template"))
+        hashed.select("account_id", *KEY_ID, "template")
         .join(dominant.select("account_id", *KEY_ID).distinct(), ["account_id", *KEY_ID], "left_semi")
         .distinct()
     )
