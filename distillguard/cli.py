@@ -84,6 +84,23 @@ def _resolve_days(args: argparse.Namespace) -> None:
             setattr(args, name, today - timedelta(days=value.days))
 
 
+def _date_or_range(args: argparse.Namespace, lakehouse: Lakehouse) -> None:
+    if args.date and (args.start or args.end):
+        raise UsageError("give either --date or --start/--end, not both")
+    if not args.date and not (args.start and args.end):
+        raise UsageError("one of the arguments --date --days-ago is required (or both --start and --end)")
+
+
+def _grant_needs_names(args: argparse.Namespace, lakehouse: Lakehouse) -> None:
+    if args.grant_to and not lakehouse.addressed_by_name(Table.EXPORTS):
+        raise UsageError(f"--grant-to needs tables in a catalog schema (set {SCHEMA_ENV})")
+
+
+def _fpr_in_range(args: argparse.Namespace, lakehouse: Lakehouse) -> None:
+    if args.target_fpr is not None and not 0 < args.target_fpr < 1:
+        raise UsageError(f"--target-fpr must be in (0, 1): {args.target_fpr}")
+
+
 def positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -126,10 +143,6 @@ def _cmd_ingest(args: argparse.Namespace, lakehouse: Lakehouse) -> int:
     from distillguard.engine import get_spark
     from distillguard.jobs import ingest
 
-    if args.date and (args.start or args.end):
-        raise UsageError("give either --date or --start/--end, not both")
-    if not args.date and not (args.start and args.end):
-        raise UsageError("one of the arguments --date --days-ago is required (or both --start and --end)")
     if args.date:
         rows = [ingest.run(get_spark(), lakehouse, args.date)]
     else:
@@ -156,10 +169,6 @@ def _cmd_features(args: argparse.Namespace, lakehouse: Lakehouse) -> int:
     from distillguard.engine import get_spark
     from distillguard.jobs import features
 
-    if args.date and (args.start or args.end):
-        raise UsageError("give either --date or --start/--end, not both")
-    if not args.date and not (args.start and args.end):
-        raise UsageError("give --date, or both --start and --end for a backfill")
     spark = get_spark()
     summary = (
         features.run(spark, lakehouse, args.date)
@@ -191,8 +200,6 @@ def _cmd_export(args: argparse.Namespace, lakehouse: Lakehouse) -> int:
     from distillguard.engine import get_spark
     from distillguard.jobs import export
 
-    if args.grant_to and not lakehouse.addressed_by_name(Table.EXPORTS):
-        raise UsageError(f"--grant-to needs tables in a catalog schema (set {SCHEMA_ENV})")
     spark = get_spark()
     result = export.run(spark, lakehouse, args.date, full=args.full)
     if args.grant_to:
@@ -337,8 +344,6 @@ def _cmd_train(args: argparse.Namespace, lakehouse: Lakehouse) -> int:
     from distillguard.engine import get_spark
     from distillguard.jobs import train
 
-    if args.target_fpr is not None and not 0 < args.target_fpr < 1:
-        raise UsageError(f"--target-fpr must be in (0, 1): {args.target_fpr}")
     settings = replace(TRAINING, target_fpr=args.target_fpr) if args.target_fpr else TRAINING
     result = train.run(get_spark(), lakehouse, args.as_of, settings, promote=not args.no_promote, truth=args.truth)
     split = result["split"]
@@ -465,7 +470,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_day_options(feat, required=False, what="the day to build")
     feat.add_argument("--start", type=iso_date, help="backfill: first day")
     feat.add_argument("--end", type=iso_date, help="backfill: last day (inclusive)")
-    feat.set_defaults(handler=_cmd_features)
+    feat.set_defaults(handler=_cmd_features, check=_date_or_range)
 
     ing = commands.add_parser(
         "ingest",
@@ -478,7 +483,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_day_options(ing, required=False, what="landing folder date")
     ing.add_argument("--start", type=iso_date, help="several folder dates in one run: first one")
     ing.add_argument("--end", type=iso_date, help="last one (inclusive); dates already ingested are skipped")
-    ing.set_defaults(handler=_cmd_ingest)
+    ing.set_defaults(handler=_cmd_ingest, check=_date_or_range)
 
     sco = commands.add_parser(
         "score",
@@ -507,7 +512,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="GROUP",
         help="let this group read the exports table (catalog schema only; the only table enforcement may read)",
     )
-    exp.set_defaults(handler=_cmd_export)
+    exp.set_defaults(handler=_cmd_export, check=_grant_needs_names)
 
     allow = commands.add_parser(
         "allow-list",
@@ -615,7 +620,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="synthetic ground truth (truth/accounts.parquet): adds per-archetype "
         "evaluation metrics, never used for training",
     )
-    tr.set_defaults(handler=_cmd_train)
+    tr.set_defaults(handler=_cmd_train, check=_fpr_in_range)
 
     ev = commands.add_parser(
         "evaluate",
@@ -702,6 +707,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         logs.configure(args.log_level, args.log_format)
         _resolve_days(args)
         lakehouse = Lakehouse.resolve(args.home, args.landing)
+        # Contradicting options are refused before the lock: a refused command writes nothing.
+        if check := getattr(args, "check", None):
+            check(args, lakehouse)
     except (DistillguardError, ValueError) as error:
         _fail(str(error), BAD_ARGUMENTS)
     try:

@@ -33,8 +33,12 @@ class AlreadyRunning(DistillguardError):
     """The same job is running on the same lakehouse and date."""
 
 
+# The lock files' folder under the home: it holds no data (jobs/demo.py ignores it).
+FOLDER = "locks"
+
+
 def lock_path(lakehouse: Lakehouse, job: str, day: date | str | None) -> os.PathLike:
-    return lakehouse.home / "locks" / f"{job}-{day or 'all'}.lock"
+    return lakehouse.home / FOLDER / f"{job}-{day or 'all'}.lock"
 
 
 @contextmanager

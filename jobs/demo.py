@@ -28,7 +28,7 @@ from typing import Any
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from distillguard import ledger, tables
+from distillguard import ledger, locks, tables
 from distillguard.config import TRAINING, Lakehouse, Table, TrainingSettings
 from distillguard.enforcement import allow_list
 from distillguard.enforcement import export as handoff
@@ -47,7 +47,8 @@ INGEST_BATCH_DAYS = 28
 
 
 def _holds_data(lakehouse: Lakehouse) -> bool:
-    return lakehouse.home.is_dir() and any(lakehouse.home.iterdir())
+    """Anything but lock files: a job refused on an empty home leaves only its lock."""
+    return lakehouse.home.is_dir() and any(path.name != locks.FOLDER for path in lakehouse.home.iterdir())
 
 
 def check_lakehouse(lakehouse: Lakehouse) -> None:

@@ -193,8 +193,14 @@ def test_relative_dates(options: list[str], expected: str) -> None:
         (["ingest", "--date", "tomorrow"], "not an ISO date"),
         (["ingest"], "one of the arguments --date --days-ago is required"),
         (["--log-level", "chatty", "ingest", "--date", "2026-11-03"], "invalid choice: 'CHATTY'"),
+        (["features", "--start", "2026-11-01"], "one of the arguments --date --days-ago is required"),
+        (["ingest", "--date", "2026-11-03", "--end", "2026-11-04"], "give either --date or --start/--end, not both"),
+        (["export", "--date", "2026-11-03", "--grant-to", "analysts"], "--grant-to needs tables in a catalog schema"),
+        (["train", "--target-fpr", "1"], "--target-fpr must be in (0, 1): 1.0"),
     ],
 )
-def test_bad_date_options_exit_2(argv: list[str], message: str, capsys: pytest.CaptureFixture) -> None:
-    assert pytest.raises(SystemExit, main, argv).value.code == 2
+def test_bad_date_options_exit_2(argv: list[str], message: str, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """Refused before the job's lock is taken: the home is not even created."""
+    assert pytest.raises(SystemExit, main, ["--home", str(tmp_path / "h"), *argv]).value.code == 2
     assert message in capsys.readouterr().err
+    assert not (tmp_path / "h").exists()

@@ -15,7 +15,7 @@ import pytest
 from deltalake import DeltaTable
 from pyspark.sql import SparkSession
 
-from distillguard import maintenance
+from distillguard import locks, maintenance
 from distillguard.cli import main
 from distillguard.config import Lakehouse, Table
 from distillguard.errors import DistillguardError
@@ -127,3 +127,9 @@ def test_demo_refuses_a_lakehouse_with_other_data(tmp_path: Path, capsys: pytest
     with pytest.raises(DistillguardError, match="do not pass --landing to the demo"):
         demo.check_lakehouse(Lakehouse.resolve(tmp_path / "fresh", tmp_path / "landing"))
     demo.check_lakehouse(Lakehouse.resolve(tmp_path / "fresh"))
+    # Only a lock file (a job refused on this home): no data, the demo may run there.
+    locked = Lakehouse.resolve(tmp_path / "locked")
+    lock = Path(locks.lock_path(locked, "ingest", None))
+    lock.parent.mkdir(parents=True)
+    lock.write_text("{}")
+    demo.check_lakehouse(locked)
