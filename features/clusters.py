@@ -42,6 +42,9 @@ from distillguard.features.windows import dated, inside, windowed
 Checkpoint = Callable[[DataFrame, int], DataFrame]
 KEY_SEPARATOR = "|"
 KEY_ID = ("key_id_0", "key_id_1")
+# Relative slack of the per-day candidate test of dominant templates: far above a double's
+# rounding (2^-53), far below any share one request can make.
+DAY_SHARE_SLACK = 1e-9
 
 
 def account_keys(signals: DataFrame, day: date) -> DataFrame:
@@ -85,15 +88,22 @@ def dominant_templates_dates(
     keys_daily: DataFrame, rolling: DataFrame, days: list[date], settings: FeatureSettings = FEATURES
 ) -> DataFrame:
     """(feature_date, account_id, template): ``dominant_templates`` of each date of ``days``
-    (``rolling`` holds the rolling rows of those dates). A window never holds more requests
-    than the whole batch's days, so templates under ``dominant_template_min_requests`` over
-    those are dropped before the rows are attached to the windows.
+    (``rolling`` holds the rolling rows of those dates).
+
+    Only keys that dominate the account's keyed prompts on some day of the window can
+    dominate the window: a day's template keys count a subset of that day's prompt requests
+    (those with a user agent), so if a key held under ``dominant_template_share`` of the
+    keyed prompts on every day, it would hold under that share of the window's prompts. The
+    windows are summed over those candidate keys only (a ``DAY_SHARE_SLACK`` hair below the
+    share keeps a key the product's rounding would drop), which leaves out most of a heavy
+    account's rows.
 
     The (template, user agent, system prompt) keys are ~135 characters. A window of them
     grouped and joined as strings outgrows Arrow's 2 GiB of string data per partition at
-    `seed` scale on 2 cores (Sail: "Offset overflow error"), so they are counted under
-    ``_key_id`` and only the dominant ones are named again."""
+    `seed` scale on 2 cores (Sail: "Offset overflow error"), so they are grouped and joined
+    under ``_key_id``, and only the candidates carry their template."""
     longest = max(settings.windows)
+    share = settings.dominant_template_share
     prompts = rolling.select("feature_date", "account_id", F.col(f"prompt_requests_{longest}d").alias("prompts"))
     hashed = keys_daily.where((F.col("key_type") == "ua_template") & inside(days, longest)).select(
         "feature_date",
@@ -103,31 +113,25 @@ def dominant_templates_dates(
         "requests",
     )
     rows = hashed.drop("template")
-    enough = (
-        rows.groupBy("account_id", *KEY_ID)
-        .agg(F.sum("requests").alias("requests"))
-        .where(F.col("requests") >= settings.dominant_template_min_requests)
-    )
-    templates = (
-        windowed(rows.join(enough.select("account_id", *KEY_ID), ["account_id", *KEY_ID], "left_semi"), days, longest)
-        .join(prompts.select("feature_date", "account_id"), ["feature_date", "account_id"], "left_semi")
-        .groupBy("feature_date", "account_id", *KEY_ID)
-        .agg(F.sum("requests").alias("requests"))
-    )
-    dominant = (
-        templates.join(prompts, ["feature_date", "account_id"])
-        .where(
-            (F.col("requests") >= settings.dominant_template_min_requests)
-            & (F.col("requests") >= F.col("prompts") * settings.dominant_template_share)
-        )
-        .select("feature_date", "account_id", *KEY_ID)
-    )
-    named = (
-        hashed.select("account_id", *KEY_ID, "template")
-        .join(dominant.select("account_id", *KEY_ID).distinct(), ["account_id", *KEY_ID], "left_semi")
+    keyed = rows.groupBy("feature_date", "account_id").agg(F.sum("requests").alias("keyed"))
+    candidates = (
+        rows.join(keyed, ["feature_date", "account_id"])
+        .where(F.col("requests") >= F.col("keyed") * (share * (1 - DAY_SHARE_SLACK)))
+        .select("account_id", *KEY_ID)
         .distinct()
     )
-    return dominant.join(named, ["account_id", *KEY_ID]).select("feature_date", "account_id", "template").distinct()
+    return (
+        windowed(hashed.join(candidates, ["account_id", *KEY_ID], "left_semi"), days, longest)
+        .groupBy("feature_date", "account_id", *KEY_ID)
+        .agg(F.sum("requests").alias("requests"), F.min("template").alias("template"))
+        .join(prompts, ["feature_date", "account_id"])
+        .where(
+            (F.col("requests") >= settings.dominant_template_min_requests)
+            & (F.col("requests") >= F.col("prompts") * share)
+        )
+        .select("feature_date", "account_id", "template")
+        .distinct()
+    )
 
 
 def strong_links(

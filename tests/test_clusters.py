@@ -100,7 +100,8 @@ def _clusters(spark: SparkSession):
 
 
 def test_dominant_templates_sum_a_key_over_the_window_and_name_each_template_once(engine: SparkSession) -> None:
-    """Keys are counted under their two hashes (features/clusters.py::_key_id), then named again."""
+    """Keys are counted under their two hashes (features/clusters.py::_key_id), only those that
+    dominate some day's keyed prompts, then named again."""
     keys = engine.createDataFrame(
         [
             # t1 dominates a1 under two keys (another user agent and system prompt): one row.
@@ -115,12 +116,21 @@ def test_dominant_templates_sum_a_key_over_the_window_and_name_each_template_onc
             # 30 requests are under 0.2 x a2's 200 prompts.
             (DAY, "a2", "ua_template", "t3|aiohttp|-", 30),
             (DAY, "a2", "ip_prefix", "23.0.0.0/24", 90),
+            # Only keys over the share of some day's keyed prompts are summed, but over every
+            # day: t5 is 10 of 60 two days ago and 15 of 25 today, 25 >= 0.2 x 100 in all;
+            # t6 is 50 of 60 on its one day; t7 (10) stays under 20 requests.
+            (DAY - timedelta(days=2), "a3", "ua_template", "t5|aiohttp|-", 10),
+            (DAY - timedelta(days=2), "a3", "ua_template", "t6|aiohttp|-", 50),
+            (DAY, "a3", "ua_template", "t5|aiohttp|-", 15),
+            (DAY, "a3", "ua_template", "t7|aiohttp|-", 10),
         ],
         "feature_date date, account_id string, key_type string, key string, requests long",
     )
-    rolling = engine.createDataFrame([("a1", 100), ("a2", 200)], "account_id string, prompt_requests_28d long")
+    rolling = engine.createDataFrame(
+        [("a1", 100), ("a2", 200), ("a3", 100)], "account_id string, prompt_requests_28d long"
+    )
     dominant = dominant_templates(keys, rolling, DAY, SETTINGS)
-    assert sorted(tuple(r) for r in dominant.collect()) == [("a1", "t1"), ("a1", "t2")]
+    assert sorted(tuple(r) for r in dominant.collect()) == [("a1", "t1"), ("a1", "t2"), ("a3", "t5"), ("a3", "t6")]
 
 
 def test_strong_links_only_and_the_size_guard(engine: SparkSession) -> None:
