@@ -79,7 +79,7 @@ def dominant_templates(
     return dominant_templates_dates(keys_daily, dated(rolling_day, day), [day], settings).drop("feature_date")
 
 
-def _key_id(key: str) -> list[Column]:
+def key_id(key: str | Column) -> list[Column]:
     """Two 64-bit hashes of a key string: a 16-byte stand-in for it in joins and groupings."""
     return [F.xxhash64(F.lit(seed), key).alias(name) for seed, name in enumerate(KEY_ID)]
 
@@ -101,14 +101,14 @@ def dominant_templates_dates(
     The (template, user agent, system prompt) keys are ~135 characters. A window of them
     grouped and joined as strings outgrows Arrow's 2 GiB of string data per partition at
     `seed` scale on 2 cores (Sail: "Offset overflow error"), so they are grouped and joined
-    under ``_key_id``, and only the candidates carry their template."""
+    under ``key_id``, and only the candidates carry their template."""
     longest = max(settings.windows)
     share = settings.dominant_template_share
     prompts = rolling.select("feature_date", "account_id", F.col(f"prompt_requests_{longest}d").alias("prompts"))
     hashed = keys_daily.where((F.col("key_type") == "ua_template") & inside(days, longest)).select(
         "feature_date",
         "account_id",
-        *_key_id("key"),
+        *key_id("key"),
         F.split(F.col("key"), r"\|").getItem(0).alias("template"),
         "requests",
     )
@@ -362,8 +362,8 @@ def weak_keys(
     day: date,
     settings: FeatureSettings = FEATURES,
 ) -> DataFrame:
-    """(account_id, key_type, key) weak keys of the active accounts over the longest window:
-    IP prefixes, user agents (of prompted requests) and organisations.
+    """(account_id, key_type, *KEY_ID) weak keys of the active accounts over the longest
+    window: IP prefixes, user agents (of prompted requests) and organisations.
 
     Only which keys an account held matters here, not how often: the window's daily rows
     are reduced to distinct keys, never summed."""
@@ -379,27 +379,37 @@ def weak_keys_dates(
     days: list[date],
     settings: FeatureSettings = FEATURES,
 ) -> DataFrame:
-    """(feature_date, account_id, key_type, key): ``weak_keys`` of each date of ``days``
-    (``accounts`` and ``rolling`` carry the date). The daily rows are
-    first reduced to one per (day, account, weak key), since a template row names only
-    its user agent here, then attached to the windows holding them."""
+    """(feature_date, account_id, key_type, *KEY_ID): ``weak_keys`` of each date of ``days``
+    (``accounts`` and ``rolling`` carry the date), each key under its ``key_id``.
+
+    An account holds a key in a window if it held it on any of the window's days, so the
+    daily rows are reduced in one grouping per (account, key) to the batch dates whose
+    windows hold one of its days: a key held every day of 28 is one row, not 28. Keys are
+    grouped under their ids, since a window of user agents grouped as strings is the
+    Arrow offset overflow of ``dominant_templates_dates``."""
     longest = max(settings.windows)
-    active = rolling.select("feature_date", "account_id")
-    per_day = keys_daily.where(inside(days, longest) & F.col("key_type").isin("ip_prefix", "ua_template")).select(
+    prefix = F.col("key_type") == "ip_prefix"
+    user_agent = F.substring_index(F.substring_index(F.col("key"), KEY_SEPARATOR, 2), KEY_SEPARATOR, -1)
+    held = keys_daily.where(inside(days, longest) & F.col("key_type").isin("ip_prefix", "ua_template")).select(
         "feature_date",
         "account_id",
-        F.when(F.col("key_type") == "ip_prefix", F.lit("ip_prefix")).otherwise(F.lit("user_agent")).alias("key_type"),
-        F.when(F.col("key_type") == "ip_prefix", F.col("key"))
-        .otherwise(F.split(F.col("key"), r"\|").getItem(1))
-        .alias("key"),
+        F.when(prefix, F.lit("ip_prefix")).otherwise(F.lit("user_agent")).alias("key_type"),
+        *key_id(F.when(prefix, F.col("key")).otherwise(user_agent)),
     )
-    window = windowed(per_day.distinct(), days, longest)
-    keys = window.unionByName(
-        accounts.where(F.col("org_id").isNotNull()).select(
-            "feature_date", "account_id", F.lit("org").alias("key_type"), F.col("org_id").alias("key")
-        )
+    ends = held.groupBy("account_id", "key_type", *KEY_ID).agg(
+        F.array(*[F.max(F.when(inside([day], longest), F.lit(day))) for day in days]).alias("ends")
     )
-    return keys.join(active, ["feature_date", "account_id"]).distinct()
+    window = ends.select(F.explode("ends").alias("feature_date"), "account_id", "key_type", *KEY_ID).where(
+        F.col("feature_date").isNotNull()
+    )
+    orgs = accounts.where(F.col("org_id").isNotNull()).select(
+        "feature_date", "account_id", F.lit("org").alias("key_type"), *key_id(F.col("org_id"))
+    )
+    return (
+        window.unionByName(orgs)
+        .join(rolling.select("feature_date", "account_id"), ["feature_date", "account_id"])
+        .distinct()
+    )
 
 
 def weak_link_features(ids: DataFrame, keys: DataFrame, by: tuple[str, ...] = ()) -> DataFrame:
@@ -409,13 +419,13 @@ def weak_link_features(ids: DataFrame, keys: DataFrame, by: tuple[str, ...] = ()
     carrier prefix held by 5,000 accounts costs two group-bys, not 25 million pairs. A key
     only one account holds gives 0 on both sides, the value of an account without keys, so
     it is dropped before the join back.
-    With ``by`` (a batch's ``feature_date``) keys and clusters are those of each date."""
+    With ``by`` (a batch's ``feature_date``) keys and clusters are those of each date. A key
+    is whatever columns of ``keys`` follow its type (a string, or ``weak_keys``' ids)."""
+    key = [*by, "key_type", *(c for c in keys.columns if c not in (*by, "account_id", "key_type"))]
     held = keys.join(ids, [*by, "account_id"])
-    per_cluster = held.groupBy(*by, "key_type", "key", "cluster_id").agg(F.count("*").alias("members"))
-    per_key = (
-        per_cluster.groupBy(*by, "key_type", "key").agg(F.sum("members").alias("holders")).where(F.col("holders") > 1)
-    )
-    rows = held.join(per_cluster.join(per_key, [*by, "key_type", "key"]), [*by, "key_type", "key", "cluster_id"])
+    per_cluster = held.groupBy(*key, "cluster_id").agg(F.count("*").alias("members"))
+    per_key = per_cluster.groupBy(*key).agg(F.sum("members").alias("holders")).where(F.col("holders") > 1)
+    rows = held.join(per_cluster.join(per_key, key), [*key, "cluster_id"])
     pivoted = rows.groupBy(*by, "account_id").agg(
         *[
             agg

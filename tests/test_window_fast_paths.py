@@ -9,7 +9,7 @@ from datetime import timedelta
 from pyspark.sql import SparkSession
 
 from distillguard.config import FEATURES
-from distillguard.features.clusters import weak_keys
+from distillguard.features.clusters import KEY_ID, key_id, weak_keys
 from distillguard.features.lineage import banned_as_of, lineage_links
 from tests.rows import DAY
 
@@ -58,7 +58,9 @@ def test_weak_keys_are_the_distinct_keys_of_active_accounts_in_the_window(engine
     )
     accounts = engine.createDataFrame([("a1", "o1"), ("a2", "o1"), ("a9", "o1")], "account_id string, org_id string")
     rolling_day = engine.createDataFrame([("a1",), ("a2",)], "account_id string")
-    got = sorted(tuple(r) for r in weak_keys(keys_daily, accounts, rolling_day, DAY).collect())
+    names = engine.createDataFrame([(n,) for n in ("10.0.0.0/24", "o1", "curl/8")], "name string")
+    named = weak_keys(keys_daily, accounts, rolling_day, DAY).join(names.select("name", *key_id("name")), list(KEY_ID))
+    got = sorted(tuple(r) for r in named.select("account_id", "key_type", "name").collect())
     assert got == [
         ("a1", "ip_prefix", "10.0.0.0/24"),
         ("a1", "org", "o1"),
