@@ -73,7 +73,16 @@ def _kill_when(lakehouse: Lakehouse, command: list[str], ready: Callable[[], boo
 
 
 def _parquet_under(path: os.PathLike, pattern: str = "*.parquet") -> Callable[[], bool]:
-    return lambda: Path(path).is_dir() and any(Path(path).rglob(pattern))
+    """Whether a ``pattern`` file is under ``path``. The watched job removes its scratch
+    folders while this walks them: a folder gone mid-walk counts as not there yet."""
+
+    def ready() -> bool:
+        try:
+            return Path(path).is_dir() and any(Path(path).rglob(pattern))
+        except FileNotFoundError:
+            return False
+
+    return ready
 
 
 @pytest.fixture(autouse=True)
