@@ -100,7 +100,7 @@ def _clusters(spark: SparkSession):
 
 
 def test_dominant_templates_sum_a_key_over_the_window_and_name_each_template_once(engine: SparkSession) -> None:
-    """Keys are counted under their two hashes (features/clusters.py::_key_id), only those that
+    """Keys are counted under their two hashes (features/clusters.py::key_id), only those that
     dominate some day's keyed prompts, then named again."""
     keys = engine.createDataFrame(
         [
