@@ -28,6 +28,7 @@ whole public tool) is a hub and links nobody; and cluster lift and the cluster K
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import date
 
@@ -48,27 +49,46 @@ DAY_SHARE_SLACK = 1e-9
 
 
 def account_keys(signals: DataFrame, day: date) -> DataFrame:
-    """Per account and day: requests per IP prefix and per (template, user agent, system
-    prompt digest): back-ends of different apps share an SDK and a templated user turn, but
-    each sends its own system prompt."""
+    """Per account and day: requests per IP prefix, per (template, user agent, system prompt
+    digest) (back-ends of different apps share an SDK and a templated user turn, but each
+    sends its own system prompt) and per user agent of those prompted requests.
+
+    The user-agent rows are a few per account and day, so the weak links read them instead
+    of cutting the user agent out of every ~135-character template key of their window."""
+    prompted = signals.where(F.col("template_fp").isNotNull() & F.col("user_agent").isNotNull())
     prefixes = (
         signals.where(F.col("ip_prefix").isNotNull())
         .groupBy("account_id", F.lit("ip_prefix").alias("key_type"), F.col("ip_prefix").alias("key"))
         .count()
     )
-    templates = (
-        signals.where(F.col("template_fp").isNotNull() & F.col("user_agent").isNotNull())
-        .groupBy(
-            "account_id",
-            F.lit("ua_template").alias("key_type"),
-            F.concat_ws(
-                KEY_SEPARATOR, "template_fp", "user_agent", F.coalesce("system_prompt_sha256", F.lit("-"))
-            ).alias("key"),
-        )
-        .count()
+    templates = prompted.groupBy(
+        "account_id",
+        F.lit("ua_template").alias("key_type"),
+        F.concat_ws(KEY_SEPARATOR, "template_fp", "user_agent", F.coalesce("system_prompt_sha256", F.lit("-"))).alias(
+            "key"
+        ),
+    ).count()
+    agents = prompted.groupBy(
+        "account_id", F.lit("user_agent").alias("key_type"), F.col("user_agent").alias("key")
+    ).count()
+    return (
+        prefixes.unionByName(templates)
+        .unionByName(agents)
+        .select(F.lit(day).alias("feature_date"), "account_id", "key_type", "key", F.col("count").alias("requests"))
     )
-    return prefixes.unionByName(templates).select(
-        F.lit(day).alias("feature_date"), "account_id", "key_type", "key", F.col("count").alias("requests")
+
+
+def user_agent_keys(keys: DataFrame) -> DataFrame:
+    """The ``user_agent`` rows ``account_keys`` writes, derived from the ``ua_template`` rows of
+    ``keys`` (each user agent's requests summed over its templates), for key dates written
+    before it wrote them. The template fingerprint is a fixed 64 hex characters and the
+    system prompt part never holds the separator, so a user agent that does is kept whole."""
+    sep = re.escape(KEY_SEPARATOR)
+    user_agent = F.regexp_extract(F.col("key"), f"^[0-9a-f]{{64}}{sep}(.*){sep}[^{sep}]*$", 1)
+    return (
+        keys.where(F.col("key_type") == "ua_template")
+        .groupBy("feature_date", "account_id", F.lit("user_agent").alias("key_type"), user_agent.alias("key"))
+        .agg(F.sum("requests").alias("requests"))
     )
 
 
@@ -384,17 +404,12 @@ def weak_keys_dates(
 
     An account holds a key in a window if it held it on any of the window's days, so the
     daily rows are reduced in one grouping per (account, key) to the batch dates whose
-    windows hold one of its days: a key held every day of 28 is one row, not 28. Keys are
-    grouped under their ids, since a window of user agents grouped as strings is the
-    Arrow offset overflow of ``dominant_templates_dates``."""
+    windows hold one of its days: a key held every day of 28 is one row, not 28. User agents
+    are their own daily key rows (``account_keys``); keys are grouped under their ids, 16
+    bytes whatever the length of the string."""
     longest = max(settings.windows)
-    prefix = F.col("key_type") == "ip_prefix"
-    user_agent = F.substring_index(F.substring_index(F.col("key"), KEY_SEPARATOR, 2), KEY_SEPARATOR, -1)
-    held = keys_daily.where(inside(days, longest) & F.col("key_type").isin("ip_prefix", "ua_template")).select(
-        "feature_date",
-        "account_id",
-        F.when(prefix, F.lit("ip_prefix")).otherwise(F.lit("user_agent")).alias("key_type"),
-        *key_id(F.when(prefix, F.col("key")).otherwise(user_agent)),
+    held = keys_daily.where(inside(days, longest) & F.col("key_type").isin("ip_prefix", "user_agent")).select(
+        "feature_date", "account_id", "key_type", *key_id("key")
     )
     ends = held.groupBy("account_id", "key_type", *KEY_ID).agg(
         F.array(*[F.max(F.when(inside([day], longest), F.lit(day))) for day in days]).alias("ends")

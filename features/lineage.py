@@ -102,7 +102,7 @@ def lineage_links_dates(
     lookback = settings.lineage_lookback_days
     banned_ids = banned.select("feature_date", F.col("banned_id").alias("account_id")).distinct()
     ever_banned = banned.select(F.col("banned_id").alias("account_id")).distinct()
-    keyed = keys_daily.where(inside(days, lookback))
+    keyed = keys_daily.where(inside(days, lookback) & F.col("key_type").isin("ip_prefix", "ua_template"))
     candidates = keyed.join(F.broadcast(ever_banned), "account_id").select("key_type", "key").distinct()
     keyed = windowed(
         keyed.join(candidates, ["key_type", "key"], "left_semi").select(

@@ -36,6 +36,7 @@ from distillguard.features.clusters import (
     dominant_templates_dates,
     stable_ids,
     strong_links,
+    user_agent_keys,
     weak_keys_dates,
     weak_link_features,
 )
@@ -364,7 +365,34 @@ def window_batch(
         ("feature_date",),
     )
     _link_days(spark, lakehouse, days, settings)
+    _add_user_agent_keys(spark, lakehouse, days, settings)
     return _cluster_step(spark, lakehouse, days, as_of, incidents_before(spark, lakehouse), settings)
+
+
+def _add_user_agent_keys(
+    spark: SparkSession, lakehouse: Lakehouse, days: list[date], settings: FeatureSettings
+) -> None:
+    """Key dates of the batch's windows written before ``account_keys`` wrote user-agent rows
+    get them now, derived from their template rows (``user_agent_keys``, the rows a rebuild
+    would write): an upgraded lakehouse needs no backfill for its weak links."""
+    first = days[0] - timedelta(days=max(settings.windows) - 1)
+    keys = tables.read(spark, lakehouse, Table.ACCOUNT_KEYS).where(F.col("feature_date").between(first, days[-1]))
+    missing = [
+        r.feature_date
+        for r in keys.groupBy("feature_date")
+        .agg(
+            F.max(F.col("key_type") == "ua_template").alias("templates"),
+            F.max(F.col("key_type") == "user_agent").alias("user_agents"),
+        )
+        .where(F.col("templates") & ~F.col("user_agents"))
+        .collect()
+    ]
+    if missing:
+        log.info("adding the user-agent key rows of %d key date(s) written before them", len(missing))
+        rows = user_agent_keys(keys.where(F.col("feature_date").isin(*missing)))
+        tables.append(
+            tables.stage(spark, lakehouse, "user_agent_keys", rows), lakehouse, Table.ACCOUNT_KEYS, ("feature_date",)
+        )
 
 
 def _window_step(spark: SparkSession, lakehouse: Lakehouse, day: date, settings: FeatureSettings) -> dict[str, Any]:

@@ -23,16 +23,15 @@ IDS = {D1: {"a1": "c1", "a2": "c1", "a3": "c3"}, D2: {"a1": "c1", "a2": "c1", "a
 
 def _keys(spark: SparkSession) -> DataFrame:
     """p1: a1 on 10-31 (in D1's 28 days (10-30, 11-27], not in D2's (10-31, 11-28]), a3 on
-    D1, a2 on D2. User agent ua-x: a1 and a2 on 11-26 (both windows), a3 on D2 (another
-    template and system prompt, same user agent)."""
+    D1, a2 on D2. User agent ua-x: a1 and a2 on 11-26 (both windows), a3 on D2."""
     return spark.createDataFrame(
         [
             (date(2026, 10, 31), "a1", "ip_prefix", "p1", 3),
             (D1, "a3", "ip_prefix", "p1", 1),
             (D2, "a2", "ip_prefix", "p1", 2),
-            (date(2026, 11, 26), "a1", "ua_template", "t1|ua-x|-", 5),
-            (date(2026, 11, 26), "a2", "ua_template", "t1|ua-x|-", 5),
-            (D2, "a3", "ua_template", "t2|ua-x|s9", 1),
+            (date(2026, 11, 26), "a1", "user_agent", "ua-x", 5),
+            (date(2026, 11, 26), "a2", "user_agent", "ua-x", 5),
+            (D2, "a3", "user_agent", "ua-x", 1),
         ],
         KEYS_DAILY,
     )

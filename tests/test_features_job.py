@@ -195,3 +195,23 @@ def test_feature_tables_hold_no_personal_data(built: Lakehouse) -> None:
         "features/account_keys_daily",
     } <= set(scanned)
     assert find_pii(built) == []
+
+
+def test_key_dates_written_without_user_agent_rows_get_them_from_their_templates(
+    sail: SparkSession, built: Lakehouse
+) -> None:
+    def user_agents() -> list[tuple]:
+        keys = tables.read(sail, built, Table.ACCOUNT_KEYS).where(F.col("key_type") == "user_agent")
+        return sorted((r.feature_date, r.account_id, r.key, r.requests) for r in keys.collect())
+
+    agent = "curl/8.5.0"
+    assert user_agents() == [(D1, "A", agent, 2), (D1, "B", agent, 1), (D2, "A", agent, 1), (D2, "B", agent, 1)]
+    clusters = _rows(sail, built, Table.ACCOUNT_CLUSTERS, D2)
+    # The key rows as the features job wrote them before it wrote user-agent rows.
+    older = tables.read(sail, built, Table.ACCOUNT_KEYS).where(F.col("key_type") != "user_agent")
+    rows = sail.createDataFrame(older.collect(), older.schema)
+    tables.overwrite(rows, built, Table.ACCOUNT_KEYS, ("feature_date",))
+    assert user_agents() == []
+    features.window_batch(sail, built, [D2])
+    assert user_agents() == [(D1, "A", agent, 2), (D1, "B", agent, 1), (D2, "A", agent, 1), (D2, "B", agent, 1)]
+    assert _rows(sail, built, Table.ACCOUNT_CLUSTERS, D2) == clusters

@@ -1,5 +1,6 @@
 """The window step's cheaper formulations, on both engines: lineage caps counted only for the
-banned accounts' keys, weak keys as distinct keys of the window (hand-computed values)."""
+banned accounts' keys, weak keys as distinct keys of the window, user agents from the template keys
+(hand-computed values)."""
 
 from __future__ import annotations
 
@@ -9,11 +10,12 @@ from datetime import timedelta
 from pyspark.sql import SparkSession
 
 from distillguard.config import FEATURES
-from distillguard.features.clusters import KEY_ID, key_id, weak_keys
+from distillguard.features.clusters import KEY_ID, key_id, user_agent_keys, weak_keys
 from distillguard.features.lineage import banned_as_of, lineage_links
 from tests.rows import DAY
 
 KEYS_DAILY = "feature_date date, account_id string, key_type string, key string, requests long"
+FP = "0123456789abcdef" * 4
 
 
 def test_lineage_payment_cap_counts_holders_that_are_not_banned(engine: SparkSession) -> None:
@@ -46,8 +48,10 @@ def test_lineage_payment_cap_counts_holders_that_are_not_banned(engine: SparkSes
 def test_weak_keys_are_the_distinct_keys_of_active_accounts_in_the_window(engine: SparkSession) -> None:
     keys_daily = engine.createDataFrame(
         [
-            (DAY, "a1", "ua_template", "t1|curl/8|-", 5),
-            (DAY - timedelta(days=1), "a1", "ua_template", "t2|curl/8|s1", 7),
+            (DAY, "a1", "user_agent", "curl/8", 5),
+            (DAY - timedelta(days=1), "a1", "user_agent", "curl/8", 7),
+            (DAY, "a1", "ua_template", f"{FP}|wget/1|-", 5),  # weak keys read the user-agent rows only
+            (DAY - timedelta(days=28), "a2", "user_agent", "wget/1", 1),  # outside the 28-day window
             (DAY, "a1", "ip_prefix", "10.0.0.0/24", 1),
             (DAY - timedelta(days=3), "a1", "ip_prefix", "10.0.0.0/24", 2),
             (DAY - timedelta(days=28), "a1", "ip_prefix", "10.9.0.0/24", 4),  # outside the 28-day window
@@ -58,7 +62,7 @@ def test_weak_keys_are_the_distinct_keys_of_active_accounts_in_the_window(engine
     )
     accounts = engine.createDataFrame([("a1", "o1"), ("a2", "o1"), ("a9", "o1")], "account_id string, org_id string")
     rolling_day = engine.createDataFrame([("a1",), ("a2",)], "account_id string")
-    names = engine.createDataFrame([(n,) for n in ("10.0.0.0/24", "o1", "curl/8")], "name string")
+    names = engine.createDataFrame([(n,) for n in ("10.0.0.0/24", "o1", "curl/8", "wget/1")], "name string")
     named = weak_keys(keys_daily, accounts, rolling_day, DAY).join(names.select("name", *key_id("name")), list(KEY_ID))
     got = sorted(tuple(r) for r in named.select("account_id", "key_type", "name").collect())
     assert got == [
@@ -66,4 +70,25 @@ def test_weak_keys_are_the_distinct_keys_of_active_accounts_in_the_window(engine
         ("a1", "org", "o1"),
         ("a1", "user_agent", "curl/8"),
         ("a2", "org", "o1"),
+    ]
+
+
+def test_user_agent_keys_sum_each_user_agents_template_rows(engine: SparkSession) -> None:
+    other = "fedcba9876543210" * 4
+    keys = engine.createDataFrame(
+        [
+            (DAY, "a1", "ua_template", f"{FP}|curl/8|-", 5),
+            (DAY, "a1", "ua_template", f"{other}|curl/8|{FP}", 7),
+            (DAY, "a1", "ua_template", f"{FP}|app|v2 (x)|-", 2),  # a user agent holding the separator
+            (DAY - timedelta(days=1), "a1", "ua_template", f"{FP}|curl/8|-", 1),
+            (DAY, "a2", "ua_template", f"{FP}|curl/8|-", 3),
+            (DAY, "a2", "ip_prefix", "10.0.0.0/24", 9),
+        ],
+        KEYS_DAILY,
+    )
+    assert sorted(tuple(r) for r in user_agent_keys(keys).collect()) == [
+        (DAY - timedelta(days=1), "a1", "user_agent", "curl/8", 1),
+        (DAY, "a1", "user_agent", "app|v2 (x)", 2),
+        (DAY, "a1", "user_agent", "curl/8", 12),
+        (DAY, "a2", "user_agent", "curl/8", 3),
     ]
