@@ -10,7 +10,7 @@ from datetime import timedelta
 from pyspark.sql import SparkSession
 
 from distillguard.config import FEATURES
-from distillguard.features.clusters import KEY_ID, key_id, user_agent_keys, weak_keys
+from distillguard.features.clusters import KEY_ID, account_keys, key_id, user_agent_keys, weak_keys
 from distillguard.features.lineage import banned_as_of, lineage_links
 from tests.rows import DAY
 
@@ -92,3 +92,33 @@ def test_user_agent_keys_sum_each_user_agents_template_rows(engine: SparkSession
         (DAY, "a1", "user_agent", "curl/8", 12),
         (DAY, "a2", "user_agent", "curl/8", 3),
     ]
+
+
+def test_account_keys_count_user_agents_of_prompted_requests_as_their_templates_give_them(
+    engine: SparkSession,
+) -> None:
+    other = "fedcba9876543210" * 4
+    signals = engine.createDataFrame(
+        [
+            ("a1", "10.0.0.0/24", FP, "curl/8", None),
+            ("a1", "10.0.0.0/24", FP, "curl/8", None),
+            ("a1", "10.0.1.0/24", other, "curl/8", FP),
+            ("a1", "10.0.1.0/24", FP, "app|v2", None),
+            ("a1", None, None, "wget/1", None),  # no prompt text: no template, no user-agent key
+            ("a2", "10.0.0.0/24", FP, None, None),  # no user agent
+        ],
+        "account_id string, ip_prefix string, template_fp string, user_agent string, system_prompt_sha256 string",
+    )
+    keys = account_keys(signals, DAY)
+    assert sorted(tuple(r) for r in keys.collect()) == [
+        (DAY, "a1", "ip_prefix", "10.0.0.0/24", 2),
+        (DAY, "a1", "ip_prefix", "10.0.1.0/24", 2),
+        (DAY, "a1", "ua_template", f"{FP}|app|v2|-", 1),
+        (DAY, "a1", "ua_template", f"{FP}|curl/8|-", 2),
+        (DAY, "a1", "ua_template", f"{other}|curl/8|{FP}", 1),
+        (DAY, "a1", "user_agent", "app|v2", 1),
+        (DAY, "a1", "user_agent", "curl/8", 3),
+        (DAY, "a2", "ip_prefix", "10.0.0.0/24", 1),
+    ]
+    written = keys.where("key_type = 'user_agent'")
+    assert sorted(tuple(r) for r in user_agent_keys(keys).collect()) == sorted(tuple(r) for r in written.collect())
