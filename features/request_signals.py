@@ -19,7 +19,7 @@ from pyspark.sql import functions as F
 
 from distillguard.features.fingerprint import normalized_column
 from distillguard.features.intent import IntentScorer, with_intent
-from distillguard.features.sketches import template_sketch
+from distillguard.features.sketches import template_sketches
 from distillguard.ingest.keyed_hash import hmac_sha256_hex
 
 PREFIX_CHARS = 40
@@ -107,9 +107,9 @@ def _sketches(signals: DataFrame) -> DataFrame:
     template, so the shingle hashing (the costly part) runs once per template instead of
     once per request.
     """
-    return (
+    representatives = (
         signals.where(F.col("template_fp").isNotNull())
         .groupBy("template_fp")
         .agg(F.min("prompt_text").alias("representative"))
-        .select("template_fp", template_sketch(F.col("representative")).alias("template_sketch"))
     )
+    return template_sketches(representatives, "template_fp", "representative")

@@ -17,14 +17,14 @@ from pathlib import Path
 
 import mlflow
 import pytest
-from pyspark.sql import SparkSession
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from distillguard import tables
 from distillguard.config import INTENT, INTENT_MODEL_NAME, Lakehouse, Table
 from distillguard.features.intent import IntentScorer, predict_scores
 from distillguard.features.request_signals import request_signals
-from distillguard.features.sketches import template_sketch
+from distillguard.features.sketches import template_sketches
 from distillguard.jobs import features, ingest
 from distillguard.models import intent, registry
 from distillguard.secrets import PARTNER_HMAC_KEY_ENV, PSEUDONYM_KEY_ENV
@@ -89,6 +89,12 @@ def ingested(sail: SparkSession, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     return home
 
 
+def _sketch_of_each_request(raw: DataFrame) -> dict[str, list[int]]:
+    """The sketch of each request's own prompt, computed request by request (the signals
+    sketch each template once); requests without a sketch are absent."""
+    return {r.request_id: r.template_sketch for r in template_sketches(raw, "request_id", "prompt_text").collect()}
+
+
 def _snapshot(spark: SparkSession, lakehouse: Lakehouse) -> dict[Table, list[tuple]]:
     out = {}
     for table, column in DAILY:
@@ -130,10 +136,8 @@ def test_backfill_batch_equals_day_by_day_runs(sail: SparkSession, ingested: Lak
         text = hand.prompt(r.event_date, int(file), int(line))[:TEXT_CHARS]
         assert r.intent_score == models[r.intent_model_version].predict_proba([text])[0, 1]
     raw = tables.read(sail, ingested, Table.RAW_REQUESTS)
-    own = {
-        r.request_id: r.s for r in raw.select("request_id", template_sketch(F.col("prompt_text")).alias("s")).collect()
-    }
-    assert {r.request_id: r.template_sketch for r in signals} == own
+    own = _sketch_of_each_request(raw)
+    assert {r.request_id: r.template_sketch for r in signals if r.template_sketch is not None} == own
 
 
 def test_signals_give_each_request_the_score_and_sketch_of_its_own_text(engine: SparkSession) -> None:
@@ -143,12 +147,10 @@ def test_signals_give_each_request_the_score_and_sketch_of_its_own_text(engine: 
     rows = [request(f"r{i}", "a", f"2026-11-0{1 + i % 2}T10:00:0{i}", prompt_text=text) for i, text in enumerate(texts)]
     raw = raw_frame(engine, rows)
     got = {r.request_id: r for r in request_signals(raw, b"key", scorer).collect()}
-    own = {
-        r.request_id: r.s for r in raw.select("request_id", template_sketch(F.col("prompt_text")).alias("s")).collect()
-    }
+    own = _sketch_of_each_request(raw)
     for i, text in enumerate(texts):
         r = got[f"r{i}"]
-        assert r.template_sketch == own[f"r{i}"]
+        assert r.template_sketch == own.get(f"r{i}")
         if text is None:
             assert (r.intent_score, r.intent_hit, r.intent_model_version, r.template_sketch) == (None, None, None, None)
         else:

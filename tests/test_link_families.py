@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
 
 import pytest
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from distillguard.config import FEATURES
 from distillguard.features.lineage import banned_as_of, lineage_edges, lineage_features, lineage_links
 from distillguard.features.lockstep import lockstep_daily, lockstep_edges, lockstep_features, lockstep_pairs
 from distillguard.features.replay import replay_daily, replay_daily_dates, replay_edges, replay_features
-from distillguard.features.sketches import sketch_daily, sketch_features, template_sketch
+from distillguard.features.sketches import sketch_daily, sketch_features, sketch_text, template_sketches
 from tests.rows import DAY
 
 SKETCH_DAILY = "feature_date date, account_id string, band int, bucket long, hour int, requests long"
@@ -40,13 +41,56 @@ def test_sketches_collide_for_paraphrases_not_for_unrelated_prompts(engine: Spar
         None,
     ]
     df = engine.createDataFrame([(i, t) for i, t in enumerate(texts)], "i int, t string")
-    got = {r.i: r.s for r in df.select("i", template_sketch(F.col("t")).alias("s")).collect()}
+    got = {i: None for i in range(len(texts))} | {
+        r.i: r.template_sketch for r in template_sketches(df, "i", "t").collect()
+    }
     assert all(len(got[i]) == FEATURES.sketch_bands for i in range(6))
     assert (got[6], got[7]) == (None, None)
     shares = {i: len(set(got[0]) & set(got[i])) for i in range(1, 6)}
     assert got[1] == got[0]  # the same template once numbers are masked
     assert shares[2] >= 1 and shares[3] >= 1
     assert (shares[4], shares[5], len(set(got[4]) & set(got[5]))) == (0, 0, 0)
+
+
+def _reseeded(seed: int) -> Callable[[Column], Column]:
+    """A one-argument lambda (``transform`` reads a second parameter as the element index)."""
+    return lambda h: F.xxhash64(F.lit(seed), h)
+
+
+def _sketch_of_each_row(text: Column) -> Column:
+    """The sketch definition written row by row (the shingle array hashed with higher-order
+    functions): what ``template_sketches`` must equal."""
+    k, bands, rows = FEATURES.sketch_shingle_chars, FEATURES.sketch_bands, FEATURES.sketch_rows
+    clean = sketch_text(text)
+    length = F.length(clean)
+    shingles = F.when(
+        length > k, F.transform(F.sequence(F.lit(1), length - k + 1), lambda i: F.xxhash64(F.substring(clean, i, k)))
+    ).otherwise(F.array(F.xxhash64(clean)))
+    minima = [F.array_min(F.transform(shingles, _reseeded(seed))) for seed in range(bands * rows)]
+    buckets = F.array(*[F.xxhash64(F.lit(band), *minima[band * rows : (band + 1) * rows]) for band in range(bands)])
+    return F.when(length > 0, buckets)
+
+
+def test_template_sketches_equal_the_row_by_row_definition(engine: SparkSession) -> None:
+    texts = [
+        "Please solve the following problem step by step: what is 12 times 7?",
+        "Please solve the following problem step by step: what is 12 times 7?",  # a second key, same text
+        "abcdef",  # two shingles
+        "abcde",  # exactly one shingle long
+        "ab",  # shorter than a shingle: the whole text is the shingle
+        "ab!",  # the same once punctuation is removed
+        "?!",  # nothing left once cleaned
+        "",
+        None,
+    ]
+    df = engine.createDataFrame(list(enumerate(texts)), "i int, t string")
+    expected = {r.i: r.s for r in df.select("i", _sketch_of_each_row(F.col("t")).alias("s")).collect()}
+    got = {r.i: r.template_sketch for r in template_sketches(df, "i", "t").collect()}
+    assert sorted(got) == [0, 1, 2, 3, 4, 5]
+    assert got == {i: s for i, s in expected.items() if s is not None}
+    assert [expected[i] for i in (6, 7, 8)] == [None, None, None]
+    assert got[0] == got[1] and got[4] == got[5] and got[2] != got[3]
+    assert all(len(got[i]) == FEATURES.sketch_bands for i in got)
 
 
 def test_sketch_daily_and_window_features(engine: SparkSession) -> None:
