@@ -14,6 +14,7 @@ reasons, timing regularity, networks (asn), model pivots, partner-indicator conf
 from __future__ import annotations
 
 from datetime import date
+from functools import reduce
 
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
@@ -193,6 +194,15 @@ def _rhythm(signals: DataFrame) -> DataFrame:
     return entropy.join(interarrival(signals), "account_id", "left")
 
 
+def distinct_counts(signals: DataFrame) -> DataFrame:
+    """(account_id, one column per ``DISTINCT``): each count its own aggregation, joined on
+    the account. Sail ran the nine as one aggregation 3x slower (docs/engine-compat.md gap 4)."""
+    parts = [
+        signals.groupBy("account_id").agg(F.count_distinct(column).alias(name)) for name, column in DISTINCT.items()
+    ]
+    return reduce(lambda left, right: left.join(right, "account_id"), parts)
+
+
 def _top_template(signals: DataFrame) -> DataFrame:
     per_template = signals.where(F.col("template_fp").isNotNull()).groupBy("account_id", "template_fp").count()
     return per_template.groupBy("account_id").agg(F.max("count").alias("top_template_requests"))
@@ -257,16 +267,18 @@ def account_daily(
         F.count_if(F.coalesce(F.expr(cond), F.lit(False))).alias(name) for name, (cond, _) in COUNTED.items()
     ]
     aggregates += [F.coalesce(summed(F.col(source), name), F.lit(0)).alias(name) for name, source in SUMMED.items()]
-    aggregates += [F.count_distinct(col).alias(name) for name, col in DISTINCT.items()]
     aggregates += [F.min(col).alias(name) for name, col in MINIMUM.items()]
     aggregates += [F.max(col).alias(name) for name, col in MAXIMUM.items()]
     aggregates += [
         exact_mean(F.col("temperature")).alias("mean_temperature"),
         F.max("intent_model_version").alias("intent_model_version"),
     ]
+    order = ["account_id", "requests", *COUNTED, *SUMMED, *DISTINCT, *MINIMUM, *MAXIMUM]
     daily = (
         enriched.groupBy("account_id")
         .agg(*aggregates)
+        .join(distinct_counts(signals), "account_id")
+        .select(*order, "mean_temperature", "intent_model_version")
         .join(_rhythm(signals), "account_id", "left")
         .join(_top_template(signals), "account_id", "left")
         .fillna(0, ["top_template_requests"])

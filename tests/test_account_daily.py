@@ -8,7 +8,7 @@ import pytest
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from distillguard.features.account_daily import account_daily
+from distillguard.features.account_daily import DISTINCT, account_daily, distinct_counts
 from distillguard.features.fingerprint import template_fingerprint
 from distillguard.features.models_reference import model_daily, models_as_of
 from distillguard.features.request_signals import request_signals
@@ -252,3 +252,17 @@ def test_account_context_and_partner_confidence(engine: SparkSession) -> None:
     # A's domain holds A and C, both new; B's holds B (a year old) and D (new).
     assert (a["email_domain_accounts"], a["email_domain_new_share"]) == (2, 1.0)
     assert (b["email_domain_accounts"], b["email_domain_new_share"]) == (2, 0.5)
+
+
+def test_distinct_counts_one_row_per_account_nulls_not_counted(engine: SparkSession) -> None:
+    columns = list(DISTINCT.values())
+    rows = [
+        ("x", *[f"{c}-1" for c in columns]),
+        ("x", *[f"{c}-1" if c != "ip_hash" else "ip_hash-2" for c in columns]),
+        ("x", *[None] * len(columns)),
+        ("y", *[None] * len(columns)),  # a request without any of them: counted 0, not dropped
+    ]
+    signals = engine.createDataFrame(rows, ", ".join(["account_id string", *[f"{c} string" for c in columns]]))
+    got = {r.account_id: r.asDict() for r in distinct_counts(signals).collect()}
+    assert got["x"] == {"account_id": "x", **{name: 2 if name == "distinct_ip_hashes" else 1 for name in DISTINCT}}
+    assert got["y"] == {"account_id": "y", **dict.fromkeys(DISTINCT, 0)}
