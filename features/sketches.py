@@ -3,12 +3,13 @@
 An exact template fingerprint misses a prompt that was slot-filled, reordered or lightly
 reworded. A sketch does not: the prompt is normalised (the documented template
 normalisation of ``features/fingerprint.py``, then punctuation removed), cut into
-overlapping character shingles of ``sketch_shingle_chars`` characters, each shingle hashed
-once (xxhash64; a text of at most that length is one shingle) and re-hashed under
-``sketch_bands x sketch_rows`` seeds; the minimum per seed is a MinHash. Each band of ``sketch_rows`` minima is hashed (with the band index, so
-bands never collide with each other) into one bucket. Two prompts with shingle Jaccard J
-share at least one bucket with probability 1 - (1 - J^r)^b: with b=4, r=2, 0.83 at J=0.6
-(paraphrases) and 0.04 at J=0.1 (unrelated prompts share common shingles only).
+overlapping character shingles of ``sketch_shingle_chars`` characters (a text of at most
+that length is one shingle), each shingle hashed once (xxhash64) and re-hashed under
+``sketch_bands x sketch_rows`` seeds; the minimum per seed is a MinHash. Each band of
+``sketch_rows`` minima is hashed (with the band index, so bands never collide with each
+other) into one bucket. Two prompts with shingle Jaccard J share at least one bucket with
+probability 1 - (1 - J^r)^b: with b=4, r=2, 0.83 at J=0.6 (paraphrases) and 0.04 at J=0.1
+(unrelated prompts share common shingles only).
 
 The per-request column ``template_sketch`` is the array of the b bucket ids (null without
 prompt text). ``sketch_daily`` keeps, per day, account, bucket and UTC hour, the number of
