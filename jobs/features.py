@@ -48,6 +48,7 @@ from distillguard.features.replay import replay_daily_dates, replay_edges_dates,
 from distillguard.features.request_signals import request_signals
 from distillguard.features.rolling import context_of, rolling_dates
 from distillguard.features.sketches import sketch_daily, sketch_features_dates, window_buckets_dates
+from distillguard.features.windows import inside
 from distillguard.jobs.ingest import changed_event_dates
 from distillguard.logs import progress
 from distillguard.models.intent import scorer_as_of
@@ -375,8 +376,7 @@ def _add_user_agent_keys(
     """Key dates of the batch's windows written before ``account_keys`` wrote user-agent rows
     get them now, derived from their template rows (``user_agent_keys``, the rows a rebuild
     would write): an upgraded lakehouse needs no backfill for its weak links."""
-    first = days[0] - timedelta(days=max(settings.windows) - 1)
-    keys = tables.read(spark, lakehouse, Table.ACCOUNT_KEYS).where(F.col("feature_date").between(first, days[-1]))
+    keys = tables.read(spark, lakehouse, Table.ACCOUNT_KEYS).where(inside(days, max(settings.windows)))
     missing = [
         r.feature_date
         for r in keys.groupBy("feature_date")
